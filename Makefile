@@ -1,0 +1,67 @@
+# kiln — build, guest, run and test entry points (see README.md).
+CC      ?= gcc
+CFLAGS  ?= -O2 -g
+CFLAGS  += -std=gnu11 -Wall -Wextra -Werror -D_GNU_SOURCE -Isrc -MMD -MP
+LDLIBS  += -lfdt -lpthread -lm
+
+BUILD   ?= build
+ifeq ($(SANITIZE),1)
+BUILD   := build/asan
+CFLAGS  += -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined
+LDFLAGS += -fsanitize=address,undefined
+endif
+
+SRCS     := $(shell find src -name '*.c' ! -name main.c | sort)
+OBJS     := $(SRCS:%.c=$(BUILD)/obj/%.o)
+LIB      := $(BUILD)/libkiln.a
+KILN     := $(BUILD)/kiln
+UNIT_SRCS := $(wildcard tests/unit/test_*.c)
+UNIT_BINS := $(UNIT_SRCS:tests/unit/%.c=$(BUILD)/tests/%)
+
+.PHONY: all deps guest run test unit-test baremetal-test guest-test bench clean
+all: $(KILN)
+
+deps:
+	@bash scripts/install-deps.sh
+
+$(BUILD)/obj/%.o: %.c
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) -c $< -o $@
+
+$(LIB): $(OBJS)
+	@mkdir -p $(dir $@)
+	rm -f $@ && ar rcs $@ $^
+
+$(KILN): $(BUILD)/obj/src/main.o $(LIB)
+	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
+
+$(BUILD)/tests/%: tests/unit/%.c $(LIB)
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $< $(LIB) $(LDLIBS) -lcriterion
+
+# The default guest (Linux + busybox initramfs), cached by its inputs.
+guest:
+	@bash guest/build.sh
+
+run: deps all guest
+	$(KILN) run
+
+unit-test: $(UNIT_BINS)
+	@set -e; for t in $(UNIT_BINS); do echo "== $$t"; $$t --jobs 2; done
+
+baremetal-test: $(KILN)
+	@bash tests/baremetal/run.sh $(KILN)
+
+guest-test: $(KILN) guest
+	@bash tests/guest/run.sh $(KILN)
+
+test: deps
+	@$(MAKE) --no-print-directory unit-test baremetal-test guest-test
+
+bench: all guest
+	@bash bench/boot.sh
+
+clean:
+	rm -rf build/obj build/asan build/tests build/kiln build/libkiln.a
+
+-include $(shell find $(BUILD)/obj -name '*.d' 2>/dev/null)
