@@ -1,0 +1,227 @@
+/* virt.c — wires the `virt` board's devices to the bus and the harts, and describes them in a
+ * device tree (libfdt) the way QEMU's virt machine does, so the same kernels and firmware boot. */
+#include <libfdt.h>
+#include <stdio.h>
+#include <string.h>
+#include "board/virt.h"
+
+#define RISCV_ISA_STRING "rv64imafdc_zicsr_zifencei_sstc"
+
+/* PLIC context n → hart n/2's machine (even) or supervisor (odd) external interrupt bit. */
+static void plic_context_irq(void *opaque, unsigned ctx, bool level)
+{
+    struct virt_board *b = opaque;
+    rv64_hart_set_mip(b->m.harts[ctx / 2], (ctx & 1) ? MIP_SEIP : MIP_MEIP, level);
+}
+
+static void finisher_event(void *opaque, enum finisher_event ev, int code)
+{
+    struct virt_board *b = opaque;
+    switch (ev) {
+    case FINISHER_POWEROFF: rv64_machine_exit(&b->m, RV64_EXIT_POWEROFF, 0); break;
+    case FINISHER_RESET: rv64_machine_exit(&b->m, RV64_EXIT_RESET, 0); break;
+    case FINISHER_FAIL: rv64_machine_exit(&b->m, RV64_EXIT_FAIL, code); break;
+    }
+}
+
+int virt_board_init(struct virt_board *b, unsigned cpus, uint64_t ram_bytes, uint64_t start_ns,
+                    void (*console_tx)(void *opaque, const uint8_t *buf, size_t len), void *console_opaque)
+{
+    memset(b, 0, sizeof(*b));
+    if (rv64_machine_init(&b->m, ram_bytes, cpus, &b->bus) != 0)
+        return -1;
+    b->m.console_out = console_tx;
+    b->m.console_opaque = console_opaque;
+
+    struct irq_line ctx_lines[2 * RV64_MAX_HARTS];
+    for (unsigned i = 0; i < 2 * cpus; i++)
+        ctx_lines[i] = (struct irq_line){ .set = plic_context_irq, .opaque = b, .n = i };
+    if (plic_init(&b->plic, cpus, ctx_lines) != 0) {
+        rv64_machine_destroy(&b->m);
+        return -1;
+    }
+    clint_init(&b->clint, &b->m);
+    uart16550_init(&b->uart, plic_source_line(&b->plic, VIRT_UART_IRQ), console_tx, console_opaque);
+    goldfish_rtc_init(&b->rtc, plic_source_line(&b->plic, VIRT_RTC_IRQ));
+    finisher_init(&b->finisher, finisher_event, b);
+    boot_timer_init(&b->boot_timer, start_ns, stderr);
+
+    struct mmio_region regions[] = {
+        finisher_region(&b->finisher, VIRT_FINISHER_BASE),
+        goldfish_rtc_region(&b->rtc, VIRT_RTC_BASE),
+        boot_timer_region(&b->boot_timer, VIRT_BOOT_TIMER_BASE),
+        clint_region(&b->clint, VIRT_CLINT_BASE),
+        plic_region(&b->plic, VIRT_PLIC_BASE),
+        uart16550_region(&b->uart, VIRT_UART_BASE),
+    };
+    for (size_t i = 0; i < sizeof(regions) / sizeof(regions[0]); i++)
+        if (bus_add(&b->bus, &regions[i]) != 0) {
+            fprintf(stderr, "kiln: internal error: overlapping device %s\n", regions[i].name);
+            return -1;
+        }
+    b->initialized = true;
+    return 0;
+}
+
+void virt_board_destroy(struct virt_board *b)
+{
+    if (!b->initialized)
+        return;
+    goldfish_rtc_destroy(&b->rtc);
+    uart16550_destroy(&b->uart);
+    plic_destroy(&b->plic);
+    rv64_machine_destroy(&b->m);
+    b->initialized = false;
+}
+
+/* ---- device tree ---- */
+
+#define CHECK(x) do { if ((x) < 0) return -1; } while (0)
+
+static int prop_reg(void *fdt, uint64_t base, uint64_t size)
+{
+    fdt64_t reg[2] = { cpu_to_fdt64(base), cpu_to_fdt64(size) };
+    return fdt_property(fdt, "reg", reg, sizeof(reg));
+}
+
+enum { PHANDLE_PLIC = 1, PHANDLE_TEST = 2, PHANDLE_INTC0 = 16 };
+
+static int fdt_cpus(void *fdt, unsigned n)
+{
+    CHECK(fdt_begin_node(fdt, "cpus"));
+    CHECK(fdt_property_u32(fdt, "#address-cells", 1));
+    CHECK(fdt_property_u32(fdt, "#size-cells", 0));
+    CHECK(fdt_property_u32(fdt, "timebase-frequency", (uint32_t)RV64_TIMEBASE_HZ));
+    for (unsigned i = 0; i < n; i++) {
+        char name[32];
+        snprintf(name, sizeof(name), "cpu@%u", i);
+        CHECK(fdt_begin_node(fdt, name));
+        CHECK(fdt_property_string(fdt, "device_type", "cpu"));
+        CHECK(fdt_property_u32(fdt, "reg", i));
+        CHECK(fdt_property_string(fdt, "status", "okay"));
+        CHECK(fdt_property_string(fdt, "compatible", "riscv"));
+        CHECK(fdt_property_string(fdt, "riscv,isa", RISCV_ISA_STRING));
+        CHECK(fdt_property_string(fdt, "mmu-type", "riscv,sv48"));
+        CHECK(fdt_begin_node(fdt, "interrupt-controller"));
+        CHECK(fdt_property_u32(fdt, "#interrupt-cells", 1));
+        CHECK(fdt_property(fdt, "interrupt-controller", NULL, 0));
+        CHECK(fdt_property_string(fdt, "compatible", "riscv,cpu-intc"));
+        CHECK(fdt_property_u32(fdt, "phandle", PHANDLE_INTC0 + i));
+        CHECK(fdt_end_node(fdt));
+        CHECK(fdt_end_node(fdt));
+    }
+    CHECK(fdt_end_node(fdt));
+    return 0;
+}
+
+/* interrupts-extended = <&intc_i irq_a &intc_i irq_b ...> for every hart */
+static int prop_per_hart_irqs(void *fdt, unsigned n, uint32_t irq_a, uint32_t irq_b)
+{
+    fdt32_t cells[4 * RV64_MAX_HARTS];
+    for (unsigned i = 0; i < n; i++) {
+        cells[4 * i + 0] = cpu_to_fdt32(PHANDLE_INTC0 + i);
+        cells[4 * i + 1] = cpu_to_fdt32(irq_a);
+        cells[4 * i + 2] = cpu_to_fdt32(PHANDLE_INTC0 + i);
+        cells[4 * i + 3] = cpu_to_fdt32(irq_b);
+    }
+    return fdt_property(fdt, "interrupts-extended", cells, 4 * n * sizeof(fdt32_t));
+}
+
+static int fdt_soc(void *fdt, unsigned n)
+{
+    CHECK(fdt_begin_node(fdt, "soc"));
+    CHECK(fdt_property_u32(fdt, "#address-cells", 2));
+    CHECK(fdt_property_u32(fdt, "#size-cells", 2));
+    CHECK(fdt_property_string(fdt, "compatible", "simple-bus"));
+    CHECK(fdt_property(fdt, "ranges", NULL, 0));
+
+    CHECK(fdt_begin_node(fdt, "clint@2000000"));
+    static const char clint_compat[] = "sifive,clint0\0riscv,clint0";
+    CHECK(fdt_property(fdt, "compatible", clint_compat, sizeof(clint_compat)));
+    CHECK(prop_reg(fdt, VIRT_CLINT_BASE, CLINT_SIZE));
+    CHECK(prop_per_hart_irqs(fdt, n, IRQ_M_SOFT, IRQ_M_TIMER));
+    CHECK(fdt_end_node(fdt));
+
+    CHECK(fdt_begin_node(fdt, "plic@c000000"));
+    static const char plic_compat[] = "sifive,plic-1.0.0\0riscv,plic0";
+    CHECK(fdt_property(fdt, "compatible", plic_compat, sizeof(plic_compat)));
+    CHECK(fdt_property_u32(fdt, "#address-cells", 0));
+    CHECK(fdt_property_u32(fdt, "#interrupt-cells", 1));
+    CHECK(fdt_property(fdt, "interrupt-controller", NULL, 0));
+    CHECK(prop_reg(fdt, VIRT_PLIC_BASE, VIRT_PLIC_SIZE));
+    CHECK(fdt_property_u32(fdt, "riscv,ndev", VIRT_PLIC_NDEV));
+    CHECK(prop_per_hart_irqs(fdt, n, IRQ_M_EXT, IRQ_S_EXT));
+    CHECK(fdt_property_u32(fdt, "phandle", PHANDLE_PLIC));
+    CHECK(fdt_end_node(fdt));
+
+    CHECK(fdt_begin_node(fdt, "serial@10000000"));
+    CHECK(fdt_property_string(fdt, "compatible", "ns16550a"));
+    CHECK(prop_reg(fdt, VIRT_UART_BASE, 0x100));
+    CHECK(fdt_property_u32(fdt, "clock-frequency", 3686400));
+    CHECK(fdt_property_u32(fdt, "interrupts", VIRT_UART_IRQ));
+    CHECK(fdt_property_u32(fdt, "interrupt-parent", PHANDLE_PLIC));
+    CHECK(fdt_end_node(fdt));
+
+    CHECK(fdt_begin_node(fdt, "rtc@101000"));
+    CHECK(fdt_property_string(fdt, "compatible", "google,goldfish-rtc"));
+    CHECK(prop_reg(fdt, VIRT_RTC_BASE, 0x1000));
+    CHECK(fdt_property_u32(fdt, "interrupts", VIRT_RTC_IRQ));
+    CHECK(fdt_property_u32(fdt, "interrupt-parent", PHANDLE_PLIC));
+    CHECK(fdt_end_node(fdt));
+
+    CHECK(fdt_begin_node(fdt, "test@100000"));
+    static const char test_compat[] = "sifive,test1\0sifive,test0\0syscon";
+    CHECK(fdt_property(fdt, "compatible", test_compat, sizeof(test_compat)));
+    CHECK(prop_reg(fdt, VIRT_FINISHER_BASE, 0x1000));
+    CHECK(fdt_property_u32(fdt, "phandle", PHANDLE_TEST));
+    CHECK(fdt_end_node(fdt));
+
+    CHECK(fdt_end_node(fdt));
+    return 0;
+}
+
+static int fdt_syscon_action(void *fdt, const char *node, const char *compat, uint32_t value)
+{
+    CHECK(fdt_begin_node(fdt, node));
+    CHECK(fdt_property_string(fdt, "compatible", compat));
+    CHECK(fdt_property_u32(fdt, "regmap", PHANDLE_TEST));
+    CHECK(fdt_property_u32(fdt, "offset", 0));
+    CHECK(fdt_property_u32(fdt, "value", value));
+    CHECK(fdt_end_node(fdt));
+    return 0;
+}
+
+int virt_build_fdt(struct virt_board *b, const struct virt_boot_info *info, void *buf, size_t bufsize)
+{
+    void *fdt = buf;
+    CHECK(fdt_create(fdt, (int)bufsize));
+    CHECK(fdt_finish_reservemap(fdt));
+    CHECK(fdt_begin_node(fdt, ""));
+    CHECK(fdt_property_u32(fdt, "#address-cells", 2));
+    CHECK(fdt_property_u32(fdt, "#size-cells", 2));
+    CHECK(fdt_property_string(fdt, "compatible", "riscv-virtio"));
+    CHECK(fdt_property_string(fdt, "model", "kiln,virt"));
+
+    CHECK(fdt_begin_node(fdt, "chosen"));
+    CHECK(fdt_property_string(fdt, "bootargs", info->cmdline ? info->cmdline : ""));
+    CHECK(fdt_property_string(fdt, "stdout-path", "/soc/serial@10000000"));
+    if (info->initrd_end > info->initrd_start) {
+        CHECK(fdt_property_u64(fdt, "linux,initrd-start", info->initrd_start));
+        CHECK(fdt_property_u64(fdt, "linux,initrd-end", info->initrd_end));
+    }
+    CHECK(fdt_end_node(fdt));
+
+    CHECK(fdt_begin_node(fdt, "memory@80000000"));
+    CHECK(fdt_property_string(fdt, "device_type", "memory"));
+    CHECK(prop_reg(fdt, RV64_RAM_BASE, b->m.ram_size));
+    CHECK(fdt_end_node(fdt));
+
+    CHECK(fdt_cpus(fdt, b->m.nharts));
+    CHECK(fdt_soc(fdt, b->m.nharts));
+    CHECK(fdt_syscon_action(fdt, "poweroff", "syscon-poweroff", 0x5555));
+    CHECK(fdt_syscon_action(fdt, "reboot", "syscon-reboot", 0x7777));
+
+    CHECK(fdt_end_node(fdt));
+    CHECK(fdt_finish(fdt));
+    return (int)fdt_totalsize(fdt);
+}

@@ -1,0 +1,50 @@
+/* virt.h — the rv64 `virt` board: QEMU's memory map, its devices and its device tree. */
+#ifndef KILN_BOARD_VIRT_H
+#define KILN_BOARD_VIRT_H
+#include <stdbool.h>
+#include <stddef.h>
+#include "cpu/rv64/hart.h"
+#include "dev/boot_timer.h"
+#include "dev/bus.h"
+#include "dev/clint.h"
+#include "dev/finisher.h"
+#include "dev/goldfish_rtc.h"
+#include "dev/plic.h"
+#include "dev/uart16550.h"
+
+#define VIRT_FINISHER_BASE   0x00100000ull
+#define VIRT_RTC_BASE        0x00101000ull
+#define VIRT_BOOT_TIMER_BASE 0x00102000ull
+#define VIRT_CLINT_BASE      0x02000000ull
+#define VIRT_PLIC_BASE       0x0c000000ull
+#define VIRT_PLIC_SIZE       0x00600000ull
+#define VIRT_UART_BASE       0x10000000ull
+#define VIRT_UART_IRQ        10
+#define VIRT_RTC_IRQ         11
+#define VIRT_PLIC_NDEV       95
+
+struct virt_board {
+    struct rv64_machine m;
+    struct bus bus;
+    struct clint clint;
+    struct plic plic;
+    struct uart16550 uart;
+    struct goldfish_rtc rtc;
+    struct finisher finisher;
+    struct boot_timer boot_timer;
+    bool initialized;
+};
+
+struct virt_boot_info {
+    const char *cmdline;
+    uint64_t initrd_start, initrd_end;  /* 0, 0 when there is none */
+};
+
+/* Creates RAM, harts and devices. console_tx receives the guest's console output (UART and SBI). */
+int virt_board_init(struct virt_board *b, unsigned cpus, uint64_t ram_bytes, uint64_t start_ns,
+                    void (*console_tx)(void *opaque, const uint8_t *buf, size_t len), void *console_opaque);
+void virt_board_destroy(struct virt_board *b);
+/* Writes the flattened device tree into buf. Returns its size, or -1 if buf is too small. */
+int virt_build_fdt(struct virt_board *b, const struct virt_boot_info *info, void *buf, size_t bufsize);
+
+#endif

@@ -1,0 +1,213 @@
+/* hart.c — vCPU life cycle: reset, the run loop, WFI sleep, timers and cross-thread requests. */
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <time.h>
+#include "cpu/rv64/hart.h"
+
+#define likely(x) __builtin_expect(!!(x), 1)
+#define unlikely(x) __builtin_expect(!!(x), 0)
+
+#define ARENA_SIZE (16u << 20)
+/* Blocks between timer comparisons: frequent enough for ~10 µs timer latency, rare enough
+ * that reading the clock costs nothing measurable. */
+#define TIMER_CHECK_BLOCKS 256
+
+int rv64_hart_init(struct rv64_hart *h, struct rv64_machine *m, unsigned hartid)
+{
+    memset(h, 0, sizeof(*h));
+    h->m = m;
+    h->hartid = hartid;
+    h->arena_size = ARENA_SIZE;
+    /* reserved lazily: untouched arena pages cost no host memory */
+    h->arena = mmap(NULL, ARENA_SIZE, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+    if (h->arena == MAP_FAILED) {
+        h->arena = NULL;
+        return -1;
+    }
+    h->scratch = malloc(sizeof(struct rv64_block) + sizeof(struct rv64_insn));
+    if (!h->scratch)
+        return -1;
+    pthread_condattr_t attr;
+    pthread_condattr_init(&attr);
+    pthread_condattr_setclock(&attr, CLOCK_MONOTONIC);
+    pthread_cond_init(&h->wait_cond, &attr);
+    pthread_condattr_destroy(&attr);
+    pthread_mutex_init(&h->wait_lock, NULL);
+    rv64_hart_reset(h, RV64_RAM_BASE, PRIV_M);
+    return 0;
+}
+
+void rv64_hart_destroy(struct rv64_hart *h)
+{
+    if (h->arena)
+        munmap(h->arena, h->arena_size);
+    free(h->scratch);
+    pthread_mutex_destroy(&h->wait_lock);
+    pthread_cond_destroy(&h->wait_cond);
+}
+
+void rv64_hart_reset(struct rv64_hart *h, uint64_t pc, int priv)
+{
+    memset(h->x, 0, sizeof(h->x));
+    memset(h->f, 0, sizeof(h->f));
+    h->fflags = h->frm = 0;
+    h->pc = pc;
+    h->mstatus = MSTATUS_UXL & (2ull << 32);
+    h->mstatus |= MSTATUS_SXL & (2ull << 34);
+    h->medeleg = h->mideleg = h->mie = 0;
+    atomic_store(&h->mip, 0);
+    h->mtvec = h->mscratch = h->mepc = h->mcause = h->mtval = 0;
+    h->stvec = h->sscratch = h->sepc = h->scause = h->stval = h->satp = 0;
+    h->mcounteren = h->scounteren = h->mcountinhibit = 0;
+    h->menvcfg = h->senvcfg = 0;
+    h->stimecmp = ~0ull;
+    atomic_store(&h->mtimecmp, ~0ull);
+    h->lr_valid = false;
+    h->trap_streak = 0;
+    h->timer_countdown = 0;
+    rv64_tlb_flush(h);
+    rv64_flush_blocks(h);
+    rv64_set_priv(h, priv);
+}
+
+void rv64_hart_kick(struct rv64_hart *h, uint32_t request)
+{
+    atomic_fetch_or(&h->requests, request);
+    pthread_mutex_lock(&h->wait_lock);
+    pthread_cond_broadcast(&h->wait_cond);
+    pthread_mutex_unlock(&h->wait_lock);
+}
+
+void rv64_hart_set_mip(struct rv64_hart *h, uint64_t bits, bool level)
+{
+    uint64_t old = level ? atomic_fetch_or(&h->mip, bits) : atomic_fetch_and(&h->mip, ~bits);
+    if (level && (old & bits) != bits) {
+        /* wake a sleeping WFI; the lock orders this after the sleeper's last check */
+        pthread_mutex_lock(&h->wait_lock);
+        pthread_cond_broadcast(&h->wait_cond);
+        pthread_mutex_unlock(&h->wait_lock);
+    }
+}
+
+void rv64_hart_update_timers(struct rv64_hart *h, uint64_t now)
+{
+    uint64_t mip = atomic_load_explicit(&h->mip, memory_order_relaxed);
+    bool mtip = now >= atomic_load_explicit(&h->mtimecmp, memory_order_relaxed);
+    if (mtip != !!(mip & MIP_MTIP))
+        rv64_hart_set_mip(h, MIP_MTIP, mtip);
+    if (h->menvcfg & MENVCFG_STCE) {
+        bool stip = now >= h->stimecmp;
+        if (stip != !!(mip & MIP_STIP))
+            rv64_hart_set_mip(h, MIP_STIP, stip);
+    }
+}
+
+/* The next mtime at which one of this hart's enabled timers fires, or ~0. */
+static uint64_t next_deadline(const struct rv64_hart *h)
+{
+    uint64_t d = ~0ull;
+    if (h->mie & MIP_MTIP)
+        d = atomic_load(&h->mtimecmp);
+    if ((h->mie & MIP_STIP) && (h->menvcfg & MENVCFG_STCE) && h->stimecmp < d)
+        d = h->stimecmp;
+    return d;
+}
+
+static void deadline_to_timespec(const struct rv64_machine *m, uint64_t mtime, struct timespec *ts)
+{
+    uint64_t ns = m->time_base_ns + mtime * (1000000000ull / RV64_TIMEBASE_HZ);
+    ts->tv_sec = (time_t)(ns / 1000000000ull);
+    ts->tv_nsec = (long)(ns % 1000000000ull);
+}
+
+void rv64_hart_wfi(struct rv64_hart *h)
+{
+    struct rv64_machine *m = h->m;
+    for (;;) {
+        uint64_t now = rv64_time(m);
+        rv64_hart_update_timers(h, now);
+        if (atomic_load(&h->mip) & h->mie)
+            return;
+        if (atomic_load(&h->requests))
+            return;
+        uint64_t deadline = next_deadline(h);
+        /* cap the sleep so a missed wakeup can never hang a hart for long */
+        uint64_t cap = now + RV64_TIMEBASE_HZ / 10;
+        if (deadline > cap)
+            deadline = cap;
+        struct timespec ts;
+        deadline_to_timespec(m, deadline, &ts);
+        pthread_mutex_lock(&h->wait_lock);
+        if (!(atomic_load(&h->mip) & h->mie) && !atomic_load(&h->requests))
+            pthread_cond_timedwait(&h->wait_cond, &h->wait_lock, &ts);
+        pthread_mutex_unlock(&h->wait_lock);
+    }
+}
+
+/* Returns true if the run loop must return. */
+static bool handle_requests(struct rv64_hart *h)
+{
+    uint32_t req = atomic_exchange(&h->requests, 0);
+    if (req & REQ_TLB_FLUSH)
+        rv64_tlb_flush(h);
+    if (req & REQ_STOP) {
+        atomic_fetch_or(&h->requests, REQ_STOP); /* sticky until the owner clears it */
+        return true;
+    }
+    return false;
+}
+
+void rv64_hart_run(struct rv64_hart *h, uint64_t budget)
+{
+    while (budget--) {
+        if (unlikely(atomic_load_explicit(&h->requests, memory_order_relaxed)) && handle_requests(h))
+            return;
+        if (unlikely(--h->timer_countdown <= 0)) {
+            h->timer_countdown = TIMER_CHECK_BLOCKS;
+            rv64_hart_update_timers(h, rv64_time(h->m));
+        }
+        if (unlikely(atomic_load_explicit(&h->mip, memory_order_relaxed) & h->mie))
+            rv64_check_interrupts(h);
+        struct rv64_block *b = rv64_lookup_block(h);
+        if (likely(b != NULL))
+            rv64_exec_block(h, b);
+    }
+}
+
+/* SBI HSM: a stopped hart parks here until another hart starts it. Returns false on VM exit. */
+static bool wait_until_started(struct rv64_hart *h)
+{
+    pthread_mutex_lock(&h->wait_lock);
+    while (atomic_load(&h->state) == HART_STOPPED && !atomic_load(&h->m->exit_reason))
+        pthread_cond_wait(&h->wait_cond, &h->wait_lock);
+    pthread_mutex_unlock(&h->wait_lock);
+    if (atomic_load(&h->m->exit_reason))
+        return false;
+    if (atomic_load(&h->state) == HART_START_PENDING) {
+        rv64_hart_reset(h, h->start_addr, PRIV_S);
+        h->x[10] = h->hartid;
+        h->x[11] = h->start_opaque;
+        h->menvcfg = MENVCFG_STCE;
+        h->medeleg = h->m->harts[0]->medeleg;
+        h->mideleg = h->m->harts[0]->mideleg;
+        h->mcounteren = 0xffffffff;
+        h->mstatus |= MSTATUS_FS & (1ull << 13);
+        atomic_store(&h->state, HART_STARTED);
+    }
+    return true;
+}
+
+void *rv64_hart_thread(void *arg)
+{
+    struct rv64_hart *h = arg;
+    while (!atomic_load(&h->m->exit_reason)) {
+        if (atomic_load(&h->state) != HART_STARTED && !wait_until_started(h))
+            break;
+        rv64_hart_run(h, UINT64_MAX);
+        /* REQ_STOP: either the VM is exiting or this hart stopped itself (SBI HSM) */
+        atomic_fetch_and(&h->requests, ~REQ_STOP);
+    }
+    return NULL;
+}

@@ -1,0 +1,242 @@
+/* hart.h — one RISC-V hardware thread (vCPU) of the rv64 backend and the machine it lives in.
+ *
+ * Speed comes from three caches, all per hart so the hot path takes no locks:
+ *   - a software TLB per privilege "view" (U, S, S+SUM, M): guest virtual page → host pointer,
+ *     so a priv switch (every syscall) only switches a pointer instead of flushing;
+ *   - decoded basic blocks keyed by guest physical address (struct rv64_block), validated
+ *     against a per-page generation counter that stores to code pages bump (self-modifying code);
+ *   - a jump cache: guest virtual pc → block, so the common case skips translation and hashing.
+ */
+#ifndef KILN_CPU_RV64_HART_H
+#define KILN_CPU_RV64_HART_H
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include "cpu/rv64/csr_bits.h"
+#include "dev/bus.h"
+
+#define RV64_MAX_HARTS   64
+#define RV64_RAM_BASE    0x80000000ull
+#define RV64_TIMEBASE_HZ 10000000ull
+
+#define PRIV_U 0
+#define PRIV_S 1
+#define PRIV_M 3
+
+#define TLB_BITS 8
+#define TLB_SIZE (1u << TLB_BITS)
+#define TLB_VIEWS 4 /* U, S, S with SUM, M */
+#define JC_BITS 12
+#define JC_SIZE (1u << JC_BITS)
+#define BLOCK_HASH_BITS 14
+#define BLOCK_MAX_INSNS 64
+
+struct rv64_machine;
+
+struct tlb_entry {
+    uint64_t vpage;    /* guest virtual page address, or ~0 when empty */
+    uintptr_t addend;  /* host address = guest virtual address + addend */
+};
+
+struct tlb_set {
+    struct tlb_entry r[TLB_SIZE], w[TLB_SIZE], x[TLB_SIZE];
+};
+
+/* One decoded instruction: everything the executor needs without looking at the bits again. */
+struct rv64_insn {
+    int32_t imm;
+    uint16_t op;      /* enum rv64_op */
+    uint8_t rd, rs1, rs2, rs3;
+    uint8_t len;      /* 2 or 4 */
+    uint8_t rm;       /* rounding mode / aq-rl / misc */
+    uint32_t raw;     /* the instruction bits, for mtval on illegal instruction and CSR number */
+};
+
+struct rv64_block {
+    uint64_t paddr;            /* guest physical address of the first instruction */
+    uintptr_t host;            /* host address of the first instruction */
+    uint32_t page;             /* RAM page index, for the generation check */
+    struct rv64_block *next;   /* hash chain */
+    uint32_t gen;              /* code-page generation when decoded */
+    uint16_t count;            /* instructions */
+    uint16_t bytes;            /* guest bytes covered */
+    struct rv64_insn insns[];
+};
+
+/* A jump-cache hit is only trusted if the fetch TLB still maps vpc to the block's host address,
+ * so TLB flushes invalidate it for free. */
+struct jc_entry {
+    uint64_t vpc;
+    struct rv64_block *block;
+};
+
+/* Asynchronous requests to a hart from other threads, checked at block boundaries. */
+#define REQ_TLB_FLUSH 1u
+#define REQ_STOP      2u   /* leave the run loop (VM exit or pause) */
+#define REQ_RECHECK   4u   /* something changed (mip, timers): re-evaluate before sleeping */
+
+enum hart_state { HART_STARTED, HART_STOPPED, HART_START_PENDING };
+
+struct rv64_hart {
+    uint64_t x[33];           /* x[32] is a write sink: decoded writes to x0 go there */
+    uint64_t pc;
+    uint64_t f[32];
+    uint32_t fflags, frm;
+    int priv;
+
+    /* CSR state */
+    uint64_t mstatus, misa, medeleg, mideleg, mie;
+    _Atomic uint64_t mip;
+    uint64_t mtvec, mscratch, mepc, mcause, mtval;
+    uint64_t stvec, sscratch, sepc, scause, stval, satp;
+    uint64_t mcounteren, scounteren, mcountinhibit;
+    uint64_t menvcfg, senvcfg;
+    uint64_t stimecmp;
+    _Atomic uint64_t mtimecmp;   /* the CLINT's comparator for this hart */
+    uint64_t pmpcfg[2];          /* pmpcfg0 and pmpcfg2 (RV64: even numbers only) */
+    uint64_t pmpaddr[16];
+    uint64_t instret;            /* instructions retired */
+    uint64_t cycle_offset, instret_offset; /* written values of mcycle/minstret */
+
+    /* LR/SC: the reservation is the address and the value loaded */
+    uint64_t lr_addr, lr_value;
+    bool lr_valid;
+
+    /* translation */
+    struct tlb_set tlb[TLB_VIEWS];
+    struct tlb_set *dtlb;        /* data view for the current priv/MPRV/SUM */
+    struct tlb_set *itlb;        /* fetch view for the current priv */
+    unsigned dview, iview;
+
+    /* decoded-block cache */
+    struct rv64_block *block_hash[1u << BLOCK_HASH_BITS];
+    struct jc_entry jc[JC_SIZE];
+    uint8_t *arena;
+    size_t arena_size, arena_used;
+    struct rv64_block *scratch;  /* an instruction that straddles a page: decoded, never cached */
+
+    /* run state */
+    struct rv64_machine *m;
+    unsigned hartid;
+    _Atomic uint32_t requests;
+    _Atomic int state;           /* enum hart_state (SBI HSM) */
+    uint64_t start_addr, start_opaque;
+    pthread_mutex_t wait_lock;
+    pthread_cond_t wait_cond;
+    pthread_t thread;
+    unsigned trap_streak;        /* traps taken without retiring an instruction */
+    int timer_countdown;
+};
+
+/* Why the machine stopped. */
+enum rv64_exit {
+    RV64_EXIT_NONE = 0,
+    RV64_EXIT_POWEROFF,
+    RV64_EXIT_RESET,
+    RV64_EXIT_FAIL,         /* finisher fail code */
+    RV64_EXIT_GUEST_CRASH,  /* guest is wedged: unrecoverable trap loop or trap with no handler */
+    RV64_EXIT_HOST,         /* requested by the host (console escape, signal) */
+};
+
+struct rv64_machine {
+    uint8_t *ram;
+    uint64_t ram_size;
+    struct bus *bus;
+    unsigned nharts;
+    struct rv64_hart *harts[RV64_MAX_HARTS];
+    bool sbi_mode;                 /* kiln answers SBI calls (no M-mode firmware) */
+
+    /* self-modifying code detection, one entry per 4 KiB RAM page */
+    uint8_t *code_page;
+    _Atomic uint32_t *page_gen;
+
+    /* time: mtime = (host monotonic ns - time_base_ns) / 100, frozen while paused */
+    uint64_t time_base_ns;
+
+    /* console output used by the SBI debug console (shared with the UART's sink) */
+    void (*console_out)(void *opaque, const uint8_t *buf, size_t len);
+    void *console_opaque;
+
+    /* stopping */
+    pthread_mutex_t exit_lock;
+    pthread_cond_t exit_cond;
+    _Atomic int exit_reason;       /* enum rv64_exit */
+    int exit_code;
+    char crash_msg[512];
+};
+
+/* machine.c */
+int rv64_machine_init(struct rv64_machine *m, uint64_t ram_size, unsigned nharts, struct bus *bus);
+void rv64_machine_destroy(struct rv64_machine *m);
+uint64_t rv64_time(const struct rv64_machine *m);      /* mtime, 10 MHz */
+uint64_t rv64_host_ns(void);
+/* Stop every hart: reason and exit code recorded once (first caller wins). */
+void rv64_machine_exit(struct rv64_machine *m, enum rv64_exit reason, int code);
+/* Invalidate decoded code covering guest physical [paddr, paddr+len) (DMA writes, loaders). */
+void rv64_invalidate_code(struct rv64_machine *m, uint64_t paddr, uint64_t len);
+static inline bool rv64_is_ram(const struct rv64_machine *m, uint64_t paddr, uint64_t len)
+{
+    return paddr >= RV64_RAM_BASE && paddr - RV64_RAM_BASE < m->ram_size &&
+           len <= m->ram_size - (paddr - RV64_RAM_BASE);
+}
+static inline void *rv64_ram_ptr(const struct rv64_machine *m, uint64_t paddr)
+{
+    return m->ram + (paddr - RV64_RAM_BASE);
+}
+
+/* hart.c */
+int rv64_hart_init(struct rv64_hart *h, struct rv64_machine *m, unsigned hartid);
+void rv64_hart_destroy(struct rv64_hart *h);
+void rv64_hart_reset(struct rv64_hart *h, uint64_t pc, int priv);
+/* Set or clear bits of mip from any thread and wake the hart if it sleeps in WFI. */
+void rv64_hart_set_mip(struct rv64_hart *h, uint64_t bits, bool level);
+void rv64_hart_kick(struct rv64_hart *h, uint32_t request);
+/* Run until the machine stops. Thread entry for one vCPU. */
+void *rv64_hart_thread(void *arg);
+/* Execute until `budget` blocks have run or the hart must stop (tests use this). */
+void rv64_hart_run(struct rv64_hart *h, uint64_t budget);
+/* WFI: sleep until an interrupt is pending (or a request arrives). */
+void rv64_hart_wfi(struct rv64_hart *h);
+/* Recompute MTIP/STIP from the comparators. */
+void rv64_hart_update_timers(struct rv64_hart *h, uint64_t now);
+
+/* trap.c */
+void rv64_raise(struct rv64_hart *h, uint64_t cause, uint64_t tval);
+bool rv64_check_interrupts(struct rv64_hart *h);
+void rv64_mret(struct rv64_hart *h);
+void rv64_sret(struct rv64_hart *h);
+void rv64_set_priv(struct rv64_hart *h, int priv);
+void rv64_update_views(struct rv64_hart *h);
+void rv64_crash(struct rv64_hart *h, const char *why);
+
+/* mmu.c: translation and the slow paths behind the TLB fast path */
+enum access { ACC_READ = 0, ACC_WRITE = 1, ACC_EXEC = 2 };
+void rv64_tlb_flush(struct rv64_hart *h);
+/* Translate vaddr for the given access. Returns 0 and the physical address, or the exception cause. */
+int rv64_translate(struct rv64_hart *h, uint64_t vaddr, enum access acc, uint64_t *paddr);
+bool rv64_load_slow(struct rv64_hart *h, uint64_t vaddr, unsigned size, uint64_t *val);
+bool rv64_store_slow(struct rv64_hart *h, uint64_t vaddr, unsigned size, uint64_t val);
+/* Host pointer for an atomic access (aligned, RAM; writable unless acc is ACC_READ for LR);
+ * NULL after raising the exception. */
+void *rv64_amo_ptr(struct rv64_hart *h, uint64_t vaddr, unsigned size, enum access acc);
+/* Fetch: translate pc for execution; returns host pointer of the page or NULL after raising. */
+bool rv64_fetch_paddr(struct rv64_hart *h, uint64_t pc, uint64_t *paddr);
+void rv64_code_written(struct rv64_machine *m, uint64_t page);
+
+/* csr.c */
+bool rv64_csr_read(struct rv64_hart *h, unsigned csr, uint64_t *val);
+bool rv64_csr_write(struct rv64_hart *h, unsigned csr, uint64_t val);
+
+/* sbi.c: returns true if the ecall was handled as an SBI call */
+bool rv64_sbi_call(struct rv64_hart *h);
+
+/* exec.c */
+struct rv64_block *rv64_lookup_block(struct rv64_hart *h);
+void rv64_exec_block(struct rv64_hart *h, struct rv64_block *b);
+void rv64_flush_blocks(struct rv64_hart *h);
+
+/* decode.c */
+void rv64_decode(uint32_t bits, struct rv64_insn *in);
+
+#endif

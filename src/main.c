@@ -1,0 +1,46 @@
+/* main.c — the kiln command line: `kiln run [options]`. */
+#include <stdio.h>
+#include <string.h>
+#include "cpu/rv64/hart.h"
+#include "vm/config.h"
+#include "vm/vm.h"
+
+#define KILN_VERSION "0.1.0"
+
+static void print_help(void)
+{
+    printf("kiln %s — a small virtual machine monitor\n"
+           "\n"
+           "usage: kiln run [options]     boot a VM (see kiln run --help)\n"
+           "       kiln --version\n"
+           "       kiln --help\n",
+           KILN_VERSION);
+}
+
+int main(int argc, char **argv)
+{
+    uint64_t start_ns = rv64_host_ns();
+    if (argc < 2) {
+        print_help();
+        return KILN_EXIT_USAGE;
+    }
+    if (!strcmp(argv[1], "--help") || !strcmp(argv[1], "-h") || !strcmp(argv[1], "help")) {
+        print_help();
+        return 0;
+    }
+    if (!strcmp(argv[1], "--version")) {
+        printf("kiln %s\n", KILN_VERSION);
+        return 0;
+    }
+    if (!strcmp(argv[1], "run")) {
+        struct vm_config cfg;
+        int rc = config_parse_run(&cfg, argc - 1, argv + 1);
+        if (rc == -1)
+            return 0;
+        if (rc)
+            return rc;
+        return vm_run(&cfg, start_ns);
+    }
+    fprintf(stderr, "kiln: unknown command '%s' (see kiln --help)\n", argv[1]);
+    return KILN_EXIT_USAGE;
+}

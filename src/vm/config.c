@@ -1,0 +1,187 @@
+/* config.c — `kiln run` command-line parsing and validation. Every rejection is one clear line
+ * on stderr and a distinct exit status; nothing is started until the whole config is valid. */
+#include <errno.h>
+#include <getopt.h>
+#include <libgen.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+#include "vm/config.h"
+
+void config_print_run_help(void)
+{
+    printf(
+        "usage: kiln run [options]\n"
+        "Boot a RISC-V (rv64) virtual machine with its console on this terminal.\n"
+        "\n"
+        "  --kernel FILE    Linux kernel: a RISC-V Image or an ELF (vmlinux). Default: the\n"
+        "                   default guest's build/guest/Image (with its initramfs).\n"
+        "  --initrd FILE    initial ramdisk loaded for the kernel (e.g. initramfs.cpio.gz)\n"
+        "  --cmdline STR    kernel command line (default \"" KILN_DEFAULT_CMDLINE "\")\n"
+        "  --firmware FILE  run FILE (ELF or raw binary) in M-mode at 0x80000000 instead of\n"
+        "                   kiln's built-in SBI, like QEMU -bios; e.g. OpenSBI fw_dynamic.bin.\n"
+        "                   Without --kernel, FILE runs alone (bare-metal programs).\n"
+        "  --cpus N         number of vCPUs, 1-%d (default 1)\n"
+        "  --mem SIZE       guest RAM in MiB (suffix M or G allowed), %d MiB up to the host's\n"
+        "                   RAM (default %d)\n"
+        "  --dtb-out FILE   also write the generated device tree blob to FILE\n"
+        "  -h, --help       show this help\n"
+        "\n"
+        "Console: on a terminal, press Ctrl-A then x to quit (Ctrl-A h for help).\n"
+        "With pipes, guest output goes to stdout and stdin feeds the guest; end of input does\n"
+        "not stop the guest.\n"
+        "\n"
+        "Exit status: 0 when the guest powers off; the guest's code when it writes a failure\n"
+        "code to the test finisher; 64 bad usage; 65 bad or oversized kernel/firmware/initrd;\n"
+        "66 file not found; 70 the guest crashed beyond recovery; 71 host resources refused;\n"
+        "128+N when stopped by signal N.\n",
+        KILN_MAX_CPUS, KILN_MIN_MEM_MIB, KILN_DEFAULT_MEM_MIB);
+}
+
+static int usage_error(const char *fmt, const char *arg)
+{
+    fprintf(stderr, "kiln: ");
+    fprintf(stderr, fmt, arg);
+    fprintf(stderr, " (see kiln run --help)\n");
+    return KILN_EXIT_USAGE;
+}
+
+static bool parse_uint(const char *s, uint64_t *out, uint64_t *unit)
+{
+    if (!s || !*s || *s == '-' || *s == '+')
+        return false;
+    errno = 0;
+    char *end;
+    unsigned long long v = strtoull(s, &end, 10);
+    if (errno || end == s)
+        return false;
+    *unit = 1;
+    if (*end == 'M' || *end == 'm') {
+        end++;
+    } else if (*end == 'G' || *end == 'g') {
+        *unit = 1024;
+        end++;
+    }
+    if (*end)
+        return false;
+    *out = v;
+    return true;
+}
+
+static uint64_t host_ram_mib(void)
+{
+    long pages = sysconf(_SC_PHYS_PAGES), size = sysconf(_SC_PAGESIZE);
+    if (pages <= 0 || size <= 0)
+        return 1ull << 20;
+    return (uint64_t)pages * (uint64_t)size >> 20;
+}
+
+/* The default guest lives in build/guest next to the kiln binary (build/kiln), or one level up
+ * for sanitizer builds (build/asan/kiln); KILN_GUEST_DIR overrides. */
+static void find_default_guest(struct vm_config *cfg)
+{
+    char exe[PATH_MAX];
+    const char *env = getenv("KILN_GUEST_DIR");
+    if (env) {
+        snprintf(cfg->default_kernel, sizeof(cfg->default_kernel), "%s/Image", env);
+        snprintf(cfg->default_initrd, sizeof(cfg->default_initrd), "%s/initramfs.cpio.gz", env);
+        return;
+    }
+    ssize_t n = readlink("/proc/self/exe", exe, sizeof(exe) - 1);
+    if (n <= 0) {
+        snprintf(exe, sizeof(exe), "build/kiln");
+        n = (ssize_t)strlen(exe);
+    }
+    exe[n] = 0;
+    char *dir = dirname(exe);
+    const char *candidates[] = { "%s/guest", "%s/../guest" };
+    for (int i = 0; i < 2; i++) {
+        char gdir[PATH_MAX + 16];
+        snprintf(gdir, sizeof(gdir), candidates[i], dir);
+        snprintf(cfg->default_kernel, sizeof(cfg->default_kernel), "%s/Image", gdir);
+        snprintf(cfg->default_initrd, sizeof(cfg->default_initrd), "%s/initramfs.cpio.gz", gdir);
+        if (access(cfg->default_kernel, R_OK) == 0)
+            return;
+    }
+    snprintf(cfg->default_kernel, sizeof(cfg->default_kernel), "%s/guest/Image", dir);
+    snprintf(cfg->default_initrd, sizeof(cfg->default_initrd), "%s/guest/initramfs.cpio.gz", dir);
+}
+
+int config_parse_run(struct vm_config *cfg, int argc, char **argv)
+{
+    static const struct option opts[] = {
+        { "kernel", required_argument, 0, 'k' },
+        { "initrd", required_argument, 0, 'i' },
+        { "cmdline", required_argument, 0, 'c' },
+        { "firmware", required_argument, 0, 'f' },
+        { "cpus", required_argument, 0, 'n' },
+        { "mem", required_argument, 0, 'm' },
+        { "dtb-out", required_argument, 0, 'd' },
+        { "help", no_argument, 0, 'h' },
+        { 0, 0, 0, 0 },
+    };
+    memset(cfg, 0, sizeof(*cfg));
+    cfg->cpus = 1;
+    cfg->mem_mib = KILN_DEFAULT_MEM_MIB;
+    cfg->cmdline = NULL;
+
+    opterr = 0;
+    optind = 1;
+    int c;
+    uint64_t v, unit;
+    while ((c = getopt_long(argc, argv, ":h", opts, NULL)) != -1) {
+        switch (c) {
+        case 'k': cfg->kernel = optarg; break;
+        case 'i': cfg->initrd = optarg; break;
+        case 'c': cfg->cmdline = optarg; break;
+        case 'f': cfg->firmware = optarg; break;
+        case 'd': cfg->dtb_out = optarg; break;
+        case 'n':
+            if (!parse_uint(optarg, &v, &unit) || unit != 1 || v < 1 || v > KILN_MAX_CPUS) {
+                fprintf(stderr, "kiln: --cpus must be a whole number from 1 to %d, not '%s'\n",
+                        KILN_MAX_CPUS, optarg);
+                return KILN_EXIT_USAGE;
+            }
+            cfg->cpus = (unsigned)v;
+            break;
+        case 'm': {
+            uint64_t max = host_ram_mib();
+            if (!parse_uint(optarg, &v, &unit) || v > (1ull << 40) / unit || v * unit < KILN_MIN_MEM_MIB ||
+                v * unit > max) {
+                fprintf(stderr, "kiln: --mem must be from %d MiB to the host's %llu MiB, not '%s'\n",
+                        KILN_MIN_MEM_MIB, (unsigned long long)max, optarg);
+                return KILN_EXIT_USAGE;
+            }
+            cfg->mem_mib = v * unit;
+            break;
+        }
+        case 'h':
+            config_print_run_help();
+            return -1;
+        case ':':
+            return usage_error("option '%s' needs a value", argv[optind - 1]);
+        default:
+            return usage_error("unknown option '%s'", argv[optind - 1]);
+        }
+    }
+    if (optind < argc)
+        return usage_error("unexpected argument '%s'", argv[optind]);
+    if (cfg->initrd && !cfg->kernel && cfg->firmware)
+        return usage_error("%s", "--initrd needs --kernel");
+    if (!cfg->kernel && !cfg->firmware) {
+        find_default_guest(cfg);
+        cfg->kernel = cfg->default_kernel;
+        if (!cfg->initrd)
+            cfg->initrd = cfg->default_initrd;
+        if (access(cfg->kernel, R_OK) != 0) {
+            fprintf(stderr, "kiln: no --kernel given and the default guest is not built (%s): "
+                            "run 'make guest' first\n", cfg->kernel);
+            return KILN_EXIT_NO_INPUT;
+        }
+    }
+    if (!cfg->cmdline)
+        cfg->cmdline = KILN_DEFAULT_CMDLINE;
+    return 0;
+}

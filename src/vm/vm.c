@@ -1,0 +1,263 @@
+/* vm.c — builds a `virt` board from a vm_config, loads the guest, runs one thread per vCPU and
+ * turns the way the guest stopped into kiln's exit status. */
+#include <errno.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+#include "board/virt.h"
+#include "vm/console.h"
+#include "vm/loader.h"
+#include "vm/vm.h"
+
+#define KERNEL_OFFSET   0x200000ull   /* RISC-V Linux wants a 2 MiB aligned load address */
+#define FDT_MAX_SIZE    0x10000ull
+#define FW_DYNAMIC_MAGIC 0x4942534full /* "OSBI" */
+
+/* OpenSBI's fw_dynamic handoff (include/sbi/fw_dynamic.h), version 2 */
+struct fw_dynamic_info {
+    uint64_t magic, version, next_addr, next_mode, options, boot_hart;
+};
+
+struct vm {
+    const struct vm_config *cfg;
+    struct virt_board *board;
+    struct console console;
+    bool console_open;
+    uint64_t entry, fdt_addr, dyninfo_addr;
+    pthread_t signal_thread;
+    bool signal_thread_running;
+    _Atomic int signal_number;
+};
+
+static void on_console_quit(void *opaque)
+{
+    struct vm *vm = opaque;
+    rv64_machine_exit(&vm->board->m, RV64_EXIT_HOST, 0);
+}
+
+/* Signals arrive here (they are blocked everywhere else) and stop the VM cleanly, so the
+ * terminal is restored and files are closed. SIGUSR2 is kiln's own "stop listening". */
+static void *signal_thread(void *arg)
+{
+    struct vm *vm = arg;
+    sigset_t set;
+    sigemptyset(&set);
+    sigaddset(&set, SIGINT);
+    sigaddset(&set, SIGTERM);
+    sigaddset(&set, SIGHUP);
+    sigaddset(&set, SIGUSR2);
+    for (;;) {
+        int sig;
+        if (sigwait(&set, &sig) != 0 || sig == SIGUSR2)
+            return NULL;
+        atomic_store(&vm->signal_number, sig);
+        rv64_machine_exit(&vm->board->m, RV64_EXIT_HOST, 0);
+    }
+}
+
+static int load_guest(struct vm *vm)
+{
+    const struct vm_config *cfg = vm->cfg;
+    struct rv64_machine *m = &vm->board->m;
+    struct guest_ram ram = { m->ram, RV64_RAM_BASE, m->ram_size };
+    char err[512];
+    int rc;
+    uint64_t ram_end = RV64_RAM_BASE + m->ram_size;
+    vm->fdt_addr = (ram_end - FDT_MAX_SIZE) & ~(KERNEL_OFFSET - 1);
+    vm->dyninfo_addr = vm->fdt_addr + FDT_MAX_SIZE;
+    uint64_t floor = RV64_RAM_BASE;
+
+    if (cfg->firmware) {
+        struct loaded_image fw;
+        if ((rc = load_firmware(cfg->firmware, &ram, RV64_RAM_BASE, &fw, err, sizeof(err))))
+            goto fail;
+        vm->entry = fw.entry;
+        floor = fw.end;
+    }
+    struct loaded_image kernel = { 0, 0, 0 };
+    if (cfg->kernel) {
+        if (floor > RV64_RAM_BASE + KERNEL_OFFSET) {
+            snprintf(err, sizeof(err), "firmware '%s' overlaps the kernel load address 0x%llx",
+                     cfg->firmware, (unsigned long long)(RV64_RAM_BASE + KERNEL_OFFSET));
+            rc = KILN_EXIT_BAD_IMAGE;
+            goto fail;
+        }
+        if ((rc = load_kernel(cfg->kernel, &ram, RV64_RAM_BASE + KERNEL_OFFSET, &kernel, err, sizeof(err))))
+            goto fail;
+        if (kernel.end > vm->fdt_addr) {
+            snprintf(err, sizeof(err), "kernel '%s' does not leave room for the device tree: "
+                     "give the VM more --mem", cfg->kernel);
+            rc = KILN_EXIT_BAD_IMAGE;
+            goto fail;
+        }
+        if (!cfg->firmware)
+            vm->entry = kernel.entry;
+        floor = kernel.end;
+    }
+    struct virt_boot_info info = { .cmdline = cfg->cmdline };
+    if (cfg->initrd) {
+        struct loaded_image initrd;
+        if ((rc = load_blob_below(cfg->initrd, &ram, floor, vm->fdt_addr, &initrd, err, sizeof(err))))
+            goto fail;
+        info.initrd_start = initrd.start;
+        info.initrd_end = initrd.end;
+    }
+    int size = virt_build_fdt(vm->board, &info, rv64_ram_ptr(m, vm->fdt_addr), FDT_MAX_SIZE);
+    if (size < 0) {
+        snprintf(err, sizeof(err), "device tree does not fit in %llu KiB (command line too long?)",
+                 (unsigned long long)(FDT_MAX_SIZE >> 10));
+        rc = KILN_EXIT_USAGE;
+        goto fail;
+    }
+    if (cfg->dtb_out) {
+        FILE *f = fopen(cfg->dtb_out, "wb");
+        if (!f || fwrite(rv64_ram_ptr(m, vm->fdt_addr), 1, (size_t)size, f) != (size_t)size) {
+            snprintf(err, sizeof(err), "cannot write '%s': %s", cfg->dtb_out, strerror(errno));
+            if (f)
+                fclose(f);
+            rc = KILN_EXIT_NO_INPUT;
+            goto fail;
+        }
+        fclose(f);
+    }
+    if (cfg->firmware) {
+        struct fw_dynamic_info di = { FW_DYNAMIC_MAGIC, 2, kernel.entry, PRIV_S, 0, 0 };
+        memcpy(rv64_ram_ptr(m, vm->dyninfo_addr), &di, sizeof(di));
+    }
+    return 0;
+fail:
+    fprintf(stderr, "kiln: %s\n", err);
+    return rc;
+}
+
+static void setup_harts(struct vm *vm)
+{
+    struct rv64_machine *m = &vm->board->m;
+    m->sbi_mode = vm->cfg->firmware == NULL;
+    for (unsigned i = 0; i < m->nharts; i++) {
+        struct rv64_hart *h = m->harts[i];
+        if (m->sbi_mode) {
+            /* kiln plays the firmware: S-mode gets every trap and interrupt it can take */
+            rv64_hart_reset(h, vm->entry, PRIV_S);
+            h->medeleg = 0xb1ff;
+            h->mideleg = MIP_S_MASK;
+            h->mcounteren = 0xffffffff;
+            h->menvcfg = MENVCFG_STCE;
+            atomic_store(&h->state, i == 0 ? HART_STARTED : HART_STOPPED);
+        } else {
+            rv64_hart_reset(h, vm->entry, PRIV_M);
+            h->x[12] = vm->dyninfo_addr;
+            atomic_store(&h->state, HART_STARTED);
+        }
+        h->x[10] = i;
+        h->x[11] = vm->fdt_addr;
+    }
+}
+
+static int exit_status(struct vm *vm)
+{
+    struct rv64_machine *m = &vm->board->m;
+    switch (atomic_load(&m->exit_reason)) {
+    case RV64_EXIT_POWEROFF:
+        return 0;
+    case RV64_EXIT_RESET:
+        fprintf(stderr, "kiln: the guest asked for a reboot; kiln stops the VM instead\n");
+        return 0;
+    case RV64_EXIT_FAIL:
+        return m->exit_code;
+    case RV64_EXIT_GUEST_CRASH:
+        fprintf(stderr, "kiln: %s\n", m->crash_msg);
+        return KILN_EXIT_GUEST_CRASH;
+    case RV64_EXIT_HOST: {
+        int sig = atomic_load(&vm->signal_number);
+        if (sig) {
+            fprintf(stderr, "kiln: stopped by signal %d (%s)\n", sig, strsignal(sig));
+            return 128 + sig;
+        }
+        return 0;
+    }
+    }
+    return 0;
+}
+
+static int start_threads(struct vm *vm)
+{
+    struct rv64_machine *m = &vm->board->m;
+    sigset_t set;
+    sigemptyset(&set);
+    sigaddset(&set, SIGINT);
+    sigaddset(&set, SIGTERM);
+    sigaddset(&set, SIGHUP);
+    sigaddset(&set, SIGUSR2);
+    pthread_sigmask(SIG_BLOCK, &set, NULL);
+    signal(SIGPIPE, SIG_IGN);
+    if (pthread_create(&vm->signal_thread, NULL, signal_thread, vm) != 0)
+        return -1;
+    vm->signal_thread_running = true;
+    for (unsigned i = 0; i < m->nharts; i++) {
+        if (pthread_create(&m->harts[i]->thread, NULL, rv64_hart_thread, m->harts[i]) != 0) {
+            rv64_machine_exit(m, RV64_EXIT_HOST, 0);
+            for (unsigned j = 0; j < i; j++)
+                pthread_join(m->harts[j]->thread, NULL);
+            return -1;
+        }
+    }
+    return 0;
+}
+
+static void wait_and_join(struct vm *vm)
+{
+    struct rv64_machine *m = &vm->board->m;
+    pthread_mutex_lock(&m->exit_lock);
+    while (!atomic_load(&m->exit_reason))
+        pthread_cond_wait(&m->exit_cond, &m->exit_lock);
+    pthread_mutex_unlock(&m->exit_lock);
+    for (unsigned i = 0; i < m->nharts; i++)
+        pthread_join(m->harts[i]->thread, NULL);
+}
+
+int vm_run(const struct vm_config *cfg, uint64_t start_ns)
+{
+    struct vm vm = { .cfg = cfg };
+    int status;
+    vm.board = calloc(1, sizeof(*vm.board));
+    if (!vm.board || virt_board_init(vm.board, cfg->cpus, cfg->mem_mib << 20, start_ns,
+                                     console_tx, &vm.console) != 0) {
+        fprintf(stderr, "kiln: cannot create a VM with %llu MiB and %u vCPUs: out of host memory\n",
+                (unsigned long long)cfg->mem_mib, cfg->cpus);
+        free(vm.board);
+        return KILN_EXIT_HOST;
+    }
+    status = load_guest(&vm);
+    if (status)
+        goto out;
+    setup_harts(&vm);
+    if (console_open(&vm.console, STDIN_FILENO, STDOUT_FILENO, &vm.board->uart, on_console_quit, &vm) != 0) {
+        fprintf(stderr, "kiln: cannot set up the console\n");
+        status = KILN_EXIT_HOST;
+        goto out;
+    }
+    vm.console_open = true;
+    if (start_threads(&vm) != 0) {
+        fprintf(stderr, "kiln: cannot start vCPU threads\n");
+        status = KILN_EXIT_HOST;
+        goto out;
+    }
+    wait_and_join(&vm);
+    status = -1;
+out:
+    if (vm.console_open)
+        console_close(&vm.console);
+    if (vm.signal_thread_running) {
+        pthread_kill(vm.signal_thread, SIGUSR2);
+        pthread_join(vm.signal_thread, NULL);
+    }
+    if (status == -1)
+        status = exit_status(&vm);
+    virt_board_destroy(vm.board);
+    free(vm.board);
+    return status;
+}

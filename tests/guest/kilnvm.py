@@ -1,0 +1,96 @@
+"""kilnvm.py — drive a kiln VM through its console pipe (stdlib only).
+
+A tiny 'expect': kiln runs with stdin/stdout as pipes, a reader thread collects the guest's
+output, and tests wait for text to appear or send command lines.
+"""
+import os
+import re
+import subprocess
+import threading
+import time
+
+PROMPT = "~ # "
+
+
+class GuestError(AssertionError):
+    pass
+
+
+class KilnVM:
+    def __init__(self, kiln, args, timeout=180, env=None):
+        self.kiln = kiln
+        self.args = args
+        self.timeout = timeout
+        self.out = ""
+        self.err = ""
+        self.pos = 0
+        self.lock = threading.Condition()
+        self.proc = subprocess.Popen([kiln, "run"] + args, stdin=subprocess.PIPE,
+                                     stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                                     env=env)
+        self.t_out = threading.Thread(target=self._pump, args=(self.proc.stdout, "out"), daemon=True)
+        self.t_err = threading.Thread(target=self._pump, args=(self.proc.stderr, "err"), daemon=True)
+        self.t_out.start()
+        self.t_err.start()
+
+    def _pump(self, stream, name):
+        while True:
+            data = os.read(stream.fileno(), 65536)
+            if not data:
+                break
+            text = data.decode("utf-8", "replace")
+            with self.lock:
+                if name == "out":
+                    self.out += text
+                else:
+                    self.err += text
+                self.lock.notify_all()
+        with self.lock:
+            self.lock.notify_all()
+
+    def expect(self, pattern, timeout=None):
+        """Wait until regex `pattern` appears in output after the last match; return the match."""
+        deadline = time.monotonic() + (timeout or self.timeout)
+        rx = re.compile(pattern)
+        with self.lock:
+            while True:
+                m = rx.search(self.out, self.pos)
+                if m:
+                    self.pos = m.end()
+                    return m
+                left = deadline - time.monotonic()
+                if left <= 0 or (self.proc.poll() is not None and not self.t_out.is_alive()):
+                    tail = self.out[-2000:]
+                    raise GuestError(f"timed out waiting for {pattern!r}; exit={self.proc.poll()}\n"
+                                     f"--- output tail ---\n{tail}\n--- stderr ---\n{self.err[-2000:]}")
+                self.lock.wait(min(left, 0.5))
+
+    def send(self, line):
+        self.proc.stdin.write((line + "\n").encode())
+        self.proc.stdin.flush()
+
+    def run(self, command, timeout=None):
+        """Run a shell command in the guest and return its output (between markers)."""
+        tag = f"K{int(time.monotonic() * 1000) % 100000}"
+        # the marker is split so that the echoed command line itself never matches
+        self.send(f"echo {tag}''BEGIN; {command}; echo {tag}''END")
+        m = self.expect(re.escape(tag) + r"BEGIN\r?\n(.*?)" + re.escape(tag) + r"END", timeout)
+        return m.group(1).replace("\r", "").strip()
+
+    def wait(self, timeout=None):
+        try:
+            return self.proc.wait(timeout or self.timeout)
+        except subprocess.TimeoutExpired:
+            self.kill()
+            raise GuestError(f"kiln did not exit in time\n--- output tail ---\n{self.out[-2000:]}")
+
+    def kill(self):
+        if self.proc.poll() is None:
+            self.proc.kill()
+            self.proc.wait()
+
+    def close_stdin(self):
+        try:
+            self.proc.stdin.close()
+        except OSError:
+            pass

@@ -1,0 +1,205 @@
+#!/usr/bin/env python3
+"""Guest tests: boot the real default guest under kiln and check what it prints.
+
+usage: test_guest.py KILN GUEST_DIR [test-name ...]
+"""
+import os
+import random
+import re
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+import traceback
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from kilnvm import PROMPT, GuestError, KilnVM  # noqa: E402
+
+KILN = os.path.abspath(sys.argv[1])
+GUEST = os.path.abspath(sys.argv[2])
+IMAGE = os.path.join(GUEST, "Image")
+INITRD = os.path.join(GUEST, "initramfs.cpio.gz")
+OPENSBI = "/usr/lib/riscv64-linux-gnu/opensbi/generic/fw_dynamic.bin"
+TESTS = []
+
+
+def test(fn):
+    TESTS.append(fn)
+    return fn
+
+
+def check(cond, msg):
+    if not cond:
+        raise GuestError(msg)
+
+
+def boot(extra=(), cpus=1, mem=256, cmdline="console=ttyS0"):
+    args = ["--kernel", IMAGE, "--initrd", INITRD, "--cpus", str(cpus), "--mem", str(mem),
+            "--cmdline", cmdline] + list(extra)
+    vm = KilnVM(KILN, args)
+    vm.expect(re.escape(PROMPT))
+    return vm
+
+
+def poweroff(vm):
+    vm.send("poweroff -f")
+    rc = vm.wait()
+    check(rc == 0, f"kiln exited with {rc} after guest poweroff, expected 0")
+
+
+def common_checks(vm, cpus):
+    n = vm.run("grep -c ^processor /proc/cpuinfo")
+    check(n == str(cpus), f"/proc/cpuinfo lists {n!r} harts, expected {cpus}")
+    check(vm.run("echo $((6*7 + 1000000007 % 97))") == str(6 * 7 + 1000000007 % 97),
+          "shell arithmetic is wrong")
+    fp = vm.run("awk 'BEGIN { printf \"%.6f\\n\", sqrt(2) * 3.25 + 1/3 }'")
+    check(fp == "4.929572", f"floating point result {fp!r}, expected 4.929572")
+    data = "kiln-%d" % random.randint(0, 10**9)
+    out = vm.run(f"echo {data} > /tmp/f && sync && cat /tmp/f && wc -c < /tmp/f")
+    check(out.split() == [data, str(len(data) + 1)], f"tmpfs round trip gave {out!r}")
+
+
+@test
+def boot_one_cpu():
+    vm = boot(cpus=1)
+    try:
+        common_checks(vm, 1)
+        check(re.search(r"guest boot time: \d+ us", vm.err) is not None,
+              "no 'guest boot time' line on stderr")
+        poweroff(vm)
+    finally:
+        vm.kill()
+
+
+@test
+def boot_four_cpus_uses_all():
+    vm = boot(cpus=4, mem=512)
+    try:
+        common_checks(vm, 4)
+        check(vm.run("cat /sys/devices/system/cpu/online") == "0-3", "not all 4 harts online")
+        # four busy processes; the scheduler spreads them, and every hart must accumulate user time
+        before = vm.run("grep '^cpu[0-9]' /proc/stat")
+        vm.run("for i in 1 2 3 4; do (i=0; while [ $i -lt 20000 ]; do i=$((i+1)); done) & done; wait")
+        after = vm.run("grep '^cpu[0-9]' /proc/stat")
+        b = {l.split()[0]: int(l.split()[1]) for l in before.splitlines()}
+        a = {l.split()[0]: int(l.split()[1]) for l in after.splitlines()}
+        busy = [c for c in a if a[c] > b.get(c, 0)]
+        check(len(busy) == 4, f"only {busy} gained user time: before={b} after={a}")
+        poweroff(vm)
+    finally:
+        vm.kill()
+
+
+@test
+def boot_through_opensbi_firmware():
+    vm = boot(extra=["--firmware", OPENSBI], cpus=2)
+    try:
+        check("OpenSBI" in vm.out, "OpenSBI banner missing")
+        common_checks(vm, 2)
+        poweroff(vm)
+    finally:
+        vm.kill()
+
+
+@test
+def finisher_failure_code_is_exit_status():
+    vm = boot()
+    try:
+        vm.send("devmem 0x100000 32 0x00053333")
+        rc = vm.wait()
+        check(rc == 5, f"exit status {rc}, expected 5 from the finisher")
+    finally:
+        vm.kill()
+
+
+@test
+def end_of_stdin_keeps_guest_running():
+    p = subprocess.Popen([KILN, "run", "--kernel", IMAGE, "--initrd", INITRD],
+                         stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    try:
+        deadline = time.monotonic() + 120
+        out = b""
+        os.set_blocking(p.stdout.fileno(), False)
+        while PROMPT.encode() not in out and time.monotonic() < deadline and p.poll() is None:
+            time.sleep(0.2)
+            try:
+                out += p.stdout.read() or b""
+            except (BlockingIOError, TypeError):
+                pass
+        check(PROMPT.encode() in out, "guest did not reach its shell with stdin at EOF")
+        time.sleep(1)
+        check(p.poll() is None, f"kiln exited ({p.poll()}) after stdin reached EOF")
+        p.send_signal(signal.SIGTERM)
+        rc = p.wait(30)
+        check(rc == 128 + signal.SIGTERM, f"SIGTERM gave exit status {rc}, expected 143")
+    finally:
+        if p.poll() is None:
+            p.kill()
+            p.wait()
+
+
+def run_kiln(args, timeout=60):
+    return subprocess.run([KILN, "run"] + args, stdin=subprocess.DEVNULL, capture_output=True,
+                          timeout=timeout, text=True)
+
+
+@test
+def bad_input_is_rejected_cleanly():
+    with tempfile.TemporaryDirectory() as d:
+        garbage = os.path.join(d, "garbage")
+        with open(garbage, "wb") as f:
+            f.write(os.urandom(8192))
+        huge = os.path.join(d, "huge")
+        with open(huge, "wb") as f:
+            f.truncate(40 << 20)
+        cases = [
+            (["--bogus"], 64, "unknown option"),
+            (["--cpus", "0"], 64, "--cpus"),
+            (["--cpus", "100000"], 64, "--cpus"),
+            (["--mem", "0"], 64, "--mem"),
+            (["--mem", "99999999"], 64, "--mem"),
+            (["--mem", "12abc"], 64, "--mem"),
+            (["--kernel", os.path.join(d, "missing")], 66, "cannot open"),
+            (["--kernel", garbage], 65, "neither a RISC-V Linux Image"),
+            (["--kernel", huge, "--mem", "32"], 65, "larger than guest RAM"),
+            (["--kernel", IMAGE, "--initrd", os.path.join(d, "missing")], 66, "cannot open"),
+            (["--firmware", garbage, "--mem", "32"], 70, "guest crashed"),
+        ]
+        for args, want, text in cases:
+            r = run_kiln(args)
+            check(r.returncode == want, f"{args}: exit {r.returncode}, expected {want}; stderr={r.stderr!r}")
+            check(text in r.stderr, f"{args}: stderr {r.stderr!r} lacks {text!r}")
+            check(len(r.stderr.strip().splitlines()) == 1 or want == 70,
+                  f"{args}: expected a one-line message, got {r.stderr!r}")
+
+
+@test
+def help_documents_every_flag():
+    r = subprocess.run([KILN, "run", "--help"], capture_output=True, text=True)
+    check(r.returncode == 0, "--help failed")
+    for flag in ["--kernel", "--initrd", "--cmdline", "--firmware", "--cpus", "--mem"]:
+        check(flag in r.stdout, f"--help does not mention {flag}")
+
+
+def main():
+    selected = sys.argv[3:]
+    passed = failed = 0
+    for fn in TESTS:
+        if selected and fn.__name__ not in selected:
+            continue
+        t0 = time.monotonic()
+        try:
+            fn()
+            passed += 1
+            print(f"PASS {fn.__name__} ({time.monotonic() - t0:.1f}s)", flush=True)
+        except Exception:  # noqa: BLE001 - report every failure and go on
+            failed += 1
+            print(f"FAIL {fn.__name__} ({time.monotonic() - t0:.1f}s)", flush=True)
+            traceback.print_exc()
+    print(f"{passed} passed, {failed} failed")
+    return 1 if failed else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
