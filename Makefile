@@ -28,6 +28,9 @@ $(BUILD)/obj/%.o: %.c
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) -c $< -o $@
 
+# the FPU switches the host's rounding mode around each operation: no constant folding across it
+$(BUILD)/obj/src/cpu/rv64/fpu.o: CFLAGS += -frounding-math -fsignaling-nans
+
 $(LIB): $(OBJS)
 	@mkdir -p $(dir $@)
 	rm -f $@ && ar rcs $@ $^

@@ -98,15 +98,17 @@ static void find_default_guest(struct vm_config *cfg)
     char *dir = dirname(exe);
     const char *candidates[] = { "%s/guest", "%s/../guest" };
     for (int i = 0; i < 2; i++) {
-        char gdir[PATH_MAX + 16];
+        char gdir[2048];
         snprintf(gdir, sizeof(gdir), candidates[i], dir);
         snprintf(cfg->default_kernel, sizeof(cfg->default_kernel), "%s/Image", gdir);
         snprintf(cfg->default_initrd, sizeof(cfg->default_initrd), "%s/initramfs.cpio.gz", gdir);
         if (access(cfg->default_kernel, R_OK) == 0)
             return;
     }
-    snprintf(cfg->default_kernel, sizeof(cfg->default_kernel), "%s/guest/Image", dir);
-    snprintf(cfg->default_initrd, sizeof(cfg->default_initrd), "%s/guest/initramfs.cpio.gz", dir);
+    char gdir[2048];
+    snprintf(gdir, sizeof(gdir), "%s/guest", dir);
+    snprintf(cfg->default_kernel, sizeof(cfg->default_kernel), "%s/Image", gdir);
+    snprintf(cfg->default_initrd, sizeof(cfg->default_initrd), "%s/initramfs.cpio.gz", gdir);
 }
 
 int config_parse_run(struct vm_config *cfg, int argc, char **argv)

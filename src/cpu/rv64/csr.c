@@ -212,8 +212,10 @@ bool rv64_csr_write(struct rv64_hart *h, unsigned csr, uint64_t val)
     }
     case CSR_PMPCFG0: h->pmpcfg[0] = val; return true;
     case CSR_PMPCFG0 + 2: h->pmpcfg[1] = val; return true;
-    case CSR_MCYCLE: h->cycle_offset = val - h->instret; return true;
-    case CSR_MINSTRET: h->instret_offset = val - h->instret; return true;
+    /* the writing instruction retires after this (exec.c counts it when its block ends); the
+     * write wins over that increment, so the next instruction reads exactly val */
+    case CSR_MCYCLE: h->cycle_offset = val - h->instret - 1; return true;
+    case CSR_MINSTRET: h->instret_offset = val - h->instret - 1; return true;
     }
     if (csr >= CSR_PMPADDR0 && csr < CSR_PMPADDR0 + 16) {
         h->pmpaddr[csr - CSR_PMPADDR0] = val & ((1ull << 54) - 1);

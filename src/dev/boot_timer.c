@@ -1,0 +1,48 @@
+/* boot_timer.c — start_ns and now are CLOCK_MONOTONIC nanoseconds. */
+#include <time.h>
+#include "dev/boot_timer.h"
+
+static uint64_t now_ns(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
+}
+
+static uint64_t boot_timer_read(void *opaque, uint64_t offset, unsigned size)
+{
+    (void)opaque, (void)offset, (void)size;
+    return 0;
+}
+
+static void boot_timer_write(void *opaque, uint64_t offset, uint64_t value, unsigned size)
+{
+    struct boot_timer *t = opaque;
+    (void)size;
+    if (offset != 0 || (value & 0xff) != BOOT_TIMER_MAGIC)
+        return;
+    uint64_t us = (now_ns() - t->start_ns) / 1000;
+    t->last_us = us ? us : 1;
+    if (t->out) {
+        fprintf(t->out, "guest boot time: %llu us\n", (unsigned long long)us);
+        fflush(t->out);
+    }
+}
+
+void boot_timer_init(struct boot_timer *t, uint64_t start_ns, FILE *out)
+{
+    t->start_ns = start_ns;
+    t->last_us = 0;
+    t->out = out;
+}
+
+struct mmio_region boot_timer_region(struct boot_timer *t, uint64_t base)
+{
+    return (struct mmio_region){ .name = "boot-timer", .base = base, .size = 0x1000, .opaque = t,
+                                 .read = boot_timer_read, .write = boot_timer_write };
+}
+
+uint64_t boot_timer_last_us(struct boot_timer *t)
+{
+    return t->last_us;
+}

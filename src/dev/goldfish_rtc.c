@@ -1,0 +1,122 @@
+/* goldfish_rtc.c — registers as in the Linux rtc-goldfish driver. The alarm is served by a
+ * thread started on first use, sleeping until the alarm time. */
+#include <time.h>
+#include "dev/goldfish_rtc.h"
+
+enum {
+    TIME_LOW = 0x00, TIME_HIGH = 0x04, ALARM_LOW = 0x08, ALARM_HIGH = 0x0c, IRQ_ENABLED = 0x10,
+    CLEAR_ALARM = 0x14, ALARM_STATUS = 0x18, CLEAR_INTERRUPT = 0x1c,
+};
+
+static int64_t host_now_ns(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    return (int64_t)ts.tv_sec * 1000000000ll + ts.tv_nsec;
+}
+
+static uint64_t guest_now(struct goldfish_rtc *r)
+{
+    return (uint64_t)(host_now_ns() + r->offset_ns);
+}
+
+static void update_irq(struct goldfish_rtc *r)
+{
+    irq_set(&r->irq, r->irq_enabled && r->irq_pending);
+}
+
+static void *alarm_thread(void *arg)
+{
+    struct goldfish_rtc *r = arg;
+    pthread_mutex_lock(&r->lock);
+    while (!r->stopping) {
+        if (!r->alarm_armed) {
+            pthread_cond_wait(&r->changed, &r->lock);
+            continue;
+        }
+        int64_t host_at = (int64_t)r->alarm_ns - r->offset_ns;
+        if (host_now_ns() >= host_at) {
+            r->alarm_armed = false;
+            r->irq_pending = true;
+            update_irq(r);
+            continue;
+        }
+        struct timespec ts = { host_at / 1000000000ll, host_at % 1000000000ll };
+        pthread_cond_timedwait(&r->changed, &r->lock, &ts);
+    }
+    pthread_mutex_unlock(&r->lock);
+    return NULL;
+}
+
+static uint64_t rtc_read(void *opaque, uint64_t off, unsigned size)
+{
+    struct goldfish_rtc *r = opaque;
+    uint64_t v = 0;
+    (void)size;
+    pthread_mutex_lock(&r->lock);
+    switch (off) {
+    case TIME_LOW: { /* reading the low half latches the high half, for a consistent pair */
+        uint64_t t = guest_now(r);
+        r->time_high_latch = (uint32_t)(t >> 32);
+        v = (uint32_t)t;
+        break;
+    }
+    case TIME_HIGH: v = r->time_high_latch; break;
+    case ALARM_LOW: v = (uint32_t)r->alarm_ns; break;
+    case ALARM_HIGH: v = (uint32_t)(r->alarm_ns >> 32); break;
+    case IRQ_ENABLED: v = r->irq_enabled; break;
+    case ALARM_STATUS: v = r->alarm_armed; break;
+    }
+    pthread_mutex_unlock(&r->lock);
+    return v;
+}
+
+static void rtc_write(void *opaque, uint64_t off, uint64_t value, unsigned size)
+{
+    struct goldfish_rtc *r = opaque;
+    uint32_t v = (uint32_t)value;
+    (void)size;
+    pthread_mutex_lock(&r->lock);
+    switch (off) {
+    case TIME_HIGH: r->set_high = v; break;
+    case TIME_LOW: r->offset_ns = (int64_t)(((uint64_t)r->set_high << 32) | v) - host_now_ns(); break;
+    case ALARM_HIGH: r->alarm_high = v; break;
+    case ALARM_LOW: /* writing the low half arms the alarm */
+        r->alarm_ns = ((uint64_t)r->alarm_high << 32) | v;
+        r->alarm_armed = true;
+        if (!r->thread_running)
+            r->thread_running = pthread_create(&r->alarm_thread, NULL, alarm_thread, r) == 0;
+        break;
+    case IRQ_ENABLED: r->irq_enabled = v & 1; break;
+    case CLEAR_ALARM: r->alarm_armed = false; break;
+    case CLEAR_INTERRUPT: r->irq_pending = false; break;
+    }
+    update_irq(r);
+    pthread_cond_broadcast(&r->changed);
+    pthread_mutex_unlock(&r->lock);
+}
+
+void goldfish_rtc_init(struct goldfish_rtc *r, struct irq_line irq)
+{
+    *r = (struct goldfish_rtc){ .irq = irq };
+    pthread_mutex_init(&r->lock, NULL);
+    pthread_cond_init(&r->changed, NULL); /* CLOCK_REALTIME: alarms are wall-clock times */
+}
+
+struct mmio_region goldfish_rtc_region(struct goldfish_rtc *r, uint64_t base)
+{
+    return (struct mmio_region){ .name = "goldfish-rtc", .base = base, .size = 0x1000, .opaque = r,
+                                 .read = rtc_read, .write = rtc_write };
+}
+
+void goldfish_rtc_destroy(struct goldfish_rtc *r)
+{
+    pthread_mutex_lock(&r->lock);
+    r->stopping = true;
+    pthread_cond_broadcast(&r->changed);
+    pthread_mutex_unlock(&r->lock);
+    if (r->thread_running)
+        pthread_join(r->alarm_thread, NULL);
+    pthread_cond_destroy(&r->changed);
+    pthread_mutex_destroy(&r->lock);
+}

@@ -1,0 +1,169 @@
+/* uart16550.c — register model of the 16550A as Linux's 8250 driver and OpenSBI use it. */
+#include <errno.h>
+#include <time.h>
+#include "dev/uart16550.h"
+
+enum { RBR_THR = 0, IER = 1, IIR_FCR = 2, LCR = 3, MCR = 4, LSR = 5, MSR = 6, SCR = 7 };
+#define IER_RDI   0x01
+#define IER_THRI  0x02
+#define IIR_NONE  0x01
+#define IIR_THRI  0x02
+#define IIR_RDI   0x04
+#define IIR_FIFO  0xc0
+#define LCR_DLAB  0x80
+#define LSR_DR    0x01
+#define LSR_THRE  0x20
+#define LSR_TEMT  0x40
+#define MCR_LOOP  0x10
+
+/* called with the lock held */
+static void update_irq(struct uart16550 *u)
+{
+    bool level = ((u->ier & IER_RDI) && u->rx_count) || ((u->ier & IER_THRI) && u->thre_pending);
+    irq_set(&u->irq, level);
+}
+
+static uint64_t uart_read(void *opaque, uint64_t offset, unsigned size)
+{
+    struct uart16550 *u = opaque;
+    uint8_t v = 0;
+    (void)size;
+    pthread_mutex_lock(&u->lock);
+    switch (offset) {
+    case RBR_THR:
+        if (u->lcr & LCR_DLAB) {
+            v = u->dll;
+        } else if (u->rx_count) {
+            v = u->rx[u->rx_head];
+            u->rx_head = (u->rx_head + 1) % UART_RX_FIFO;
+            u->rx_count--;
+            pthread_cond_broadcast(&u->rx_space);
+        }
+        break;
+    case IER: v = (u->lcr & LCR_DLAB) ? u->dlm : u->ier; break;
+    case IIR_FCR:
+        if ((u->ier & IER_RDI) && u->rx_count) {
+            v = IIR_RDI;
+        } else if ((u->ier & IER_THRI) && u->thre_pending) {
+            v = IIR_THRI;
+            u->thre_pending = false; /* reading IIR acknowledges the THR-empty interrupt */
+        } else {
+            v = IIR_NONE;
+        }
+        v |= IIR_FIFO;
+        break;
+    case LCR: v = u->lcr; break;
+    case MCR: v = u->mcr; break;
+    case LSR: v = LSR_THRE | LSR_TEMT | (u->rx_count ? LSR_DR : 0); break;
+    case MSR:
+        if (u->mcr & MCR_LOOP) /* loopback: DTR→DSR, RTS→CTS, OUT1→RI, OUT2→DCD */
+            v = (uint8_t)(((u->mcr & 0x01) << 5) | ((u->mcr & 0x02) << 3) |
+                          ((u->mcr & 0x04) << 4) | ((u->mcr & 0x08) << 4));
+        else
+            v = 0xb0; /* DCD, DSR, CTS: a modem that is always there */
+        break;
+    case SCR: v = u->scr; break;
+    }
+    update_irq(u);
+    pthread_mutex_unlock(&u->lock);
+    return v;
+}
+
+static void uart_write(void *opaque, uint64_t offset, uint64_t value, unsigned size)
+{
+    struct uart16550 *u = opaque;
+    uint8_t v = (uint8_t)value, out;
+    bool send = false;
+    (void)size;
+    pthread_mutex_lock(&u->lock);
+    switch (offset) {
+    case RBR_THR:
+        if (u->lcr & LCR_DLAB) {
+            u->dll = v;
+        } else {
+            out = v;
+            send = !(u->mcr & MCR_LOOP);
+            u->thre_pending = true; /* sent at once: the holding register is empty again */
+        }
+        break;
+    case IER:
+        if (u->lcr & LCR_DLAB) {
+            u->dlm = v;
+        } else {
+            if ((v & IER_THRI) && !(u->ier & IER_THRI))
+                u->thre_pending = true; /* enabling THRI with an empty THR interrupts at once */
+            u->ier = v & 0x0f;
+        }
+        break;
+    case IIR_FCR:
+        if (v & 0x02) { /* clear the receive FIFO */
+            u->rx_count = 0;
+            pthread_cond_broadcast(&u->rx_space);
+        }
+        break;
+    case LCR: u->lcr = v; break;
+    case MCR: u->mcr = v & 0x1f; break;
+    case SCR: u->scr = v; break;
+    }
+    update_irq(u);
+    pthread_mutex_unlock(&u->lock);
+    /* outside the lock: the host side may block on a full pipe without stalling readers */
+    if (send && u->tx)
+        u->tx(u->tx_opaque, &out, 1);
+}
+
+void uart16550_init(struct uart16550 *u, struct irq_line irq,
+                    void (*tx)(void *opaque, const uint8_t *buf, size_t len), void *tx_opaque)
+{
+    *u = (struct uart16550){ .irq = irq, .tx = tx, .tx_opaque = tx_opaque };
+    pthread_mutex_init(&u->lock, NULL);
+    pthread_condattr_t ca;
+    pthread_condattr_init(&ca);
+    pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
+    pthread_cond_init(&u->rx_space, &ca);
+    pthread_condattr_destroy(&ca);
+}
+
+struct mmio_region uart16550_region(struct uart16550 *u, uint64_t base)
+{
+    return (struct mmio_region){ .name = "uart16550", .base = base, .size = 0x100, .opaque = u,
+                                 .read = uart_read, .write = uart_write };
+}
+
+size_t uart16550_receive(struct uart16550 *u, const uint8_t *buf, size_t len)
+{
+    size_t n = 0;
+    pthread_mutex_lock(&u->lock);
+    while (n < len && u->rx_count < UART_RX_FIFO) {
+        u->rx[(u->rx_head + u->rx_count) % UART_RX_FIFO] = buf[n++];
+        u->rx_count++;
+    }
+    update_irq(u);
+    pthread_mutex_unlock(&u->lock);
+    return n;
+}
+
+bool uart16550_wait_rx_space(struct uart16550 *u, int timeout_ms)
+{
+    struct timespec until;
+    clock_gettime(CLOCK_MONOTONIC, &until);
+    until.tv_sec += timeout_ms / 1000;
+    until.tv_nsec += (long)(timeout_ms % 1000) * 1000000L;
+    if (until.tv_nsec >= 1000000000L) {
+        until.tv_sec++;
+        until.tv_nsec -= 1000000000L;
+    }
+    pthread_mutex_lock(&u->lock);
+    while (u->rx_count == UART_RX_FIFO && !u->closing)
+        if (pthread_cond_timedwait(&u->rx_space, &u->lock, &until) == ETIMEDOUT)
+            break;
+    bool room = u->rx_count < UART_RX_FIFO;
+    pthread_mutex_unlock(&u->lock);
+    return room;
+}
+
+void uart16550_destroy(struct uart16550 *u)
+{
+    pthread_mutex_destroy(&u->lock);
+    pthread_cond_destroy(&u->rx_space);
+}

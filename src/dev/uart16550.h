@@ -1,0 +1,35 @@
+/* uart16550.h — an ns16550a UART: the guest console. Output bytes go to a callback at once (the
+ * transmitter is always empty); input is queued in a receive FIFO the host side fills. */
+#ifndef KILN_DEV_UART16550_H
+#define KILN_DEV_UART16550_H
+#include <pthread.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include "dev/irq.h"
+#include "dev/mmio.h"
+
+#define UART_RX_FIFO 256
+
+struct uart16550 {
+    pthread_mutex_t lock;
+    pthread_cond_t rx_space;        /* signalled when the guest drains the receive FIFO */
+    struct irq_line irq;
+    void (*tx)(void *opaque, const uint8_t *buf, size_t len);
+    void *tx_opaque;
+    uint8_t ier, lcr, mcr, scr, dll, dlm;
+    uint8_t rx[UART_RX_FIFO];
+    unsigned rx_head, rx_count;
+    bool thre_pending;              /* "transmitter empty" interrupt not yet acknowledged */
+    bool closing;
+};
+
+void uart16550_init(struct uart16550 *u, struct irq_line irq,
+                    void (*tx)(void *opaque, const uint8_t *buf, size_t len), void *tx_opaque);
+struct mmio_region uart16550_region(struct uart16550 *u, uint64_t base);
+/* Queues host input for the guest. Returns how many bytes fit (the rest must be retried). */
+size_t uart16550_receive(struct uart16550 *u, const uint8_t *buf, size_t len);
+/* Waits up to timeout_ms for room in the receive FIFO. Returns true if there is room. */
+bool uart16550_wait_rx_space(struct uart16550 *u, int timeout_ms);
+void uart16550_destroy(struct uart16550 *u);
+
+#endif

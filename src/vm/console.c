@@ -1,0 +1,171 @@
+/* console.c — the input thread and terminal handling for the guest console. */
+#include <errno.h>
+#include <fcntl.h>
+#include <poll.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+#include "vm/console.h"
+
+/* the terminal to restore if kiln exits without console_close (exit() from anywhere) */
+static struct termios restore_termios;
+static int restore_fd = -1;
+
+static void restore_terminal(void)
+{
+    if (restore_fd >= 0)
+        tcsetattr(restore_fd, TCSANOW, &restore_termios);
+    restore_fd = -1;
+}
+
+static void write_all(int fd, const uint8_t *buf, size_t len)
+{
+    while (len) {
+        ssize_t n = write(fd, buf, len);
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n < 0 && errno == EAGAIN) {
+            struct pollfd p = { fd, POLLOUT, 0 };
+            poll(&p, 1, 100);
+            continue;
+        }
+        if (n <= 0)
+            return; /* output closed: the guest keeps running, its output is lost */
+        buf += n;
+        len -= (size_t)n;
+    }
+}
+
+void console_tx(void *console, const uint8_t *buf, size_t len)
+{
+    struct console *c = console;
+    write_all(c && c->open ? c->out_fd : STDOUT_FILENO, buf, len);
+}
+
+static void print_help(void)
+{
+    static const char help[] =
+        "\r\nkiln console escapes (Ctrl-A then):\r\n"
+        "  x       quit kiln (the guest is stopped)\r\n"
+        "  h       this help\r\n"
+        "  Ctrl-A  send Ctrl-A to the guest\r\n";
+    write_all(STDERR_FILENO, (const uint8_t *)help, sizeof(help) - 1);
+}
+
+/* Feeds bytes to the UART, waiting while its FIFO is full so no input is lost. Returns false
+ * when the console is closing. */
+static bool feed(struct console *c, const uint8_t *buf, size_t len)
+{
+    while (len) {
+        size_t n = uart16550_receive(c->uart, buf, len);
+        buf += n;
+        len -= n;
+        if (len && !uart16550_wait_rx_space(c->uart, 100)) {
+            struct pollfd p = { c->wake[0], POLLIN, 0 };
+            if (poll(&p, 1, 0) > 0)
+                return false;
+        }
+    }
+    return true;
+}
+
+/* Terminal input: Ctrl-A starts an escape. Returns false when the user quit. */
+static bool handle_tty_input(struct console *c, const uint8_t *buf, size_t len)
+{
+    uint8_t out[512];
+    size_t n = 0;
+    for (size_t i = 0; i < len; i++) {
+        uint8_t ch = buf[i];
+        if (c->escape_seen) {
+            c->escape_seen = false;
+            if (ch == 'x' || ch == 'X') {
+                feed(c, out, n);
+                c->on_quit(c->quit_opaque);
+                return false;
+            }
+            if (ch == 'h' || ch == 'H' || ch == '?') {
+                print_help();
+                continue;
+            }
+            if (ch != CONSOLE_ESCAPE)
+                out[n++] = CONSOLE_ESCAPE; /* not an escape after all: pass both keys on */
+            out[n++] = ch;
+        } else if (ch == CONSOLE_ESCAPE) {
+            c->escape_seen = true;
+        } else {
+            out[n++] = ch;
+        }
+    }
+    return feed(c, out, n);
+}
+
+static void *input_thread(void *arg)
+{
+    struct console *c = arg;
+    uint8_t buf[256];
+    for (;;) {
+        struct pollfd p[2] = { { c->in_fd, POLLIN, 0 }, { c->wake[0], POLLIN, 0 } };
+        if (poll(p, 2, -1) < 0) {
+            if (errno == EINTR)
+                continue;
+            break;
+        }
+        if (p[1].revents)
+            break;
+        if (!p[0].revents)
+            continue;
+        ssize_t n = read(c->in_fd, buf, sizeof(buf));
+        if (n < 0 && (errno == EINTR || errno == EAGAIN))
+            continue;
+        if (n <= 0)
+            break; /* end of input: the guest runs on without a keyboard */
+        if (c->is_tty ? !handle_tty_input(c, buf, (size_t)n) : !feed(c, buf, (size_t)n))
+            break;
+    }
+    return NULL;
+}
+
+int console_open(struct console *c, int in_fd, int out_fd, struct uart16550 *uart,
+                 void (*on_quit)(void *opaque), void *opaque)
+{
+    *c = (struct console){ .in_fd = in_fd, .out_fd = out_fd, .uart = uart, .on_quit = on_quit,
+                           .quit_opaque = opaque };
+    if (pipe2(c->wake, O_CLOEXEC) != 0)
+        return -1;
+    c->is_tty = isatty(in_fd) && tcgetattr(in_fd, &c->saved) == 0;
+    if (c->is_tty) {
+        struct termios raw = c->saved;
+        cfmakeraw(&raw);
+        raw.c_oflag |= OPOST | ONLCR; /* kiln's own messages keep their line breaks */
+        restore_termios = c->saved;
+        restore_fd = in_fd;
+        static bool registered;
+        if (!registered)
+            registered = atexit(restore_terminal) == 0;
+        tcsetattr(in_fd, TCSANOW, &raw);
+    }
+    c->open = true;
+    if (pthread_create(&c->thread, NULL, input_thread, c) != 0) {
+        console_close(c);
+        return -1;
+    }
+    c->thread_running = true;
+    return 0;
+}
+
+void console_close(struct console *c)
+{
+    if (!c->open)
+        return;
+    if (c->thread_running) {
+        (void)!write(c->wake[1], "x", 1);
+        pthread_join(c->thread, NULL);
+        c->thread_running = false;
+    }
+    if (c->is_tty)
+        restore_terminal();
+    close(c->wake[0]);
+    close(c->wake[1]);
+    c->open = false;
+}

@@ -1,0 +1,30 @@
+/* console.h — connects the guest's UART to kiln's stdin/stdout. On a terminal the console is raw
+ * and interactive, with an escape prefix (Ctrl-A) for kiln's own keys; on pipes bytes pass
+ * through untouched so scripts can drive the guest. End of input never stops the guest. */
+#ifndef KILN_VM_CONSOLE_H
+#define KILN_VM_CONSOLE_H
+#include <pthread.h>
+#include <stdbool.h>
+#include <termios.h>
+#include "dev/uart16550.h"
+
+#define CONSOLE_ESCAPE 0x01 /* Ctrl-A */
+
+struct console {
+    int in_fd, out_fd;
+    bool open, is_tty, thread_running, escape_seen;
+    int wake[2];                    /* a pipe that interrupts the input thread's poll */
+    struct termios saved;
+    struct uart16550 *uart;
+    void (*on_quit)(void *opaque);
+    void *quit_opaque;
+    pthread_t thread;
+};
+
+int console_open(struct console *c, int in_fd, int out_fd, struct uart16550 *uart,
+                 void (*on_quit)(void *opaque), void *opaque);
+/* guest output (UART or SBI console): void * so it fits the device callbacks */
+void console_tx(void *console, const uint8_t *buf, size_t len);
+void console_close(struct console *c);
+
+#endif
