@@ -17,6 +17,12 @@ enum { RBR_THR = 0, IER = 1, IIR_FCR = 2, LCR = 3, MCR = 4, LSR = 5, MSR = 6, SC
 #define MCR_LOOP  0x10
 
 /* called with the lock held */
+static bool can_receive(const struct uart16550 *u)
+{
+    return u->rx_count < UART_RX_FIFO && (!u->rx_needs_irq || (u->ier & IER_RDI));
+}
+
+/* called with the lock held */
 static void update_irq(struct uart16550 *u)
 {
     bool level = ((u->ier & IER_RDI) && u->rx_count) || ((u->ier & IER_THRI) && u->thre_pending);
@@ -93,6 +99,7 @@ static void uart_write(void *opaque, uint64_t offset, uint64_t value, unsigned s
             if ((v & IER_THRI) && !(u->ier & IER_THRI))
                 u->thre_pending = true; /* enabling THRI with an empty THR interrupts at once */
             u->ier = v & 0x0f;
+            pthread_cond_broadcast(&u->rx_space);
         }
         break;
     case IIR_FCR:
@@ -115,7 +122,7 @@ static void uart_write(void *opaque, uint64_t offset, uint64_t value, unsigned s
 void uart16550_init(struct uart16550 *u, struct irq_line irq,
                     void (*tx)(void *opaque, const uint8_t *buf, size_t len), void *tx_opaque)
 {
-    *u = (struct uart16550){ .irq = irq, .tx = tx, .tx_opaque = tx_opaque };
+    *u = (struct uart16550){ .irq = irq, .tx = tx, .tx_opaque = tx_opaque, .rx_needs_irq = true };
     pthread_mutex_init(&u->lock, NULL);
     pthread_condattr_t ca;
     pthread_condattr_init(&ca);
@@ -134,7 +141,7 @@ size_t uart16550_receive(struct uart16550 *u, const uint8_t *buf, size_t len)
 {
     size_t n = 0;
     pthread_mutex_lock(&u->lock);
-    while (n < len && u->rx_count < UART_RX_FIFO) {
+    while (n < len && can_receive(u)) {
         u->rx[(u->rx_head + u->rx_count) % UART_RX_FIFO] = buf[n++];
         u->rx_count++;
     }
@@ -154,10 +161,10 @@ bool uart16550_wait_rx_space(struct uart16550 *u, int timeout_ms)
         until.tv_nsec -= 1000000000L;
     }
     pthread_mutex_lock(&u->lock);
-    while (u->rx_count == UART_RX_FIFO && !u->closing)
+    while (!can_receive(u))
         if (pthread_cond_timedwait(&u->rx_space, &u->lock, &until) == ETIMEDOUT)
             break;
-    bool room = u->rx_count < UART_RX_FIFO;
+    bool room = can_receive(u);
     pthread_mutex_unlock(&u->lock);
     return room;
 }

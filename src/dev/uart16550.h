@@ -20,15 +20,19 @@ struct uart16550 {
     uint8_t rx[UART_RX_FIFO];
     unsigned rx_head, rx_count;
     bool thre_pending;              /* "transmitter empty" interrupt not yet acknowledged */
-    bool closing;
+    /* Host input waits (in the host's pipe or terminal) until the guest driver listens, i.e.
+     * enables the receive interrupt: Linux clears the FIFO and reads RBR when it opens the port,
+     * and typed-ahead input must survive that. Polling guests (firmware) turn this off. */
+    bool rx_needs_irq;
 };
 
 void uart16550_init(struct uart16550 *u, struct irq_line irq,
                     void (*tx)(void *opaque, const uint8_t *buf, size_t len), void *tx_opaque);
 struct mmio_region uart16550_region(struct uart16550 *u, uint64_t base);
-/* Queues host input for the guest. Returns how many bytes fit (the rest must be retried). */
+/* Queues host input for the guest. Returns how many bytes fit (the rest must be retried): none
+ * while rx_needs_irq is set and the guest has the receive interrupt disabled. */
 size_t uart16550_receive(struct uart16550 *u, const uint8_t *buf, size_t len);
-/* Waits up to timeout_ms for room in the receive FIFO. Returns true if there is room. */
+/* Waits up to timeout_ms until the guest can take input. Returns true if it can. */
 bool uart16550_wait_rx_space(struct uart16550 *u, int timeout_ms);
 void uart16550_destroy(struct uart16550 *u);
 

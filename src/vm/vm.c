@@ -137,6 +137,8 @@ static void setup_harts(struct vm *vm)
 {
     struct rv64_machine *m = &vm->board->m;
     m->sbi_mode = vm->cfg->firmware == NULL;
+    /* a bare-metal program alone polls the UART; an OS takes input by interrupt once it listens */
+    vm->board->uart.rx_needs_irq = !(vm->cfg->firmware && !vm->cfg->kernel);
     for (unsigned i = 0; i < m->nharts; i++) {
         struct rv64_hart *h = m->harts[i];
         if (m->sbi_mode) {
@@ -145,6 +147,7 @@ static void setup_harts(struct vm *vm)
             h->medeleg = 0xb1ff;
             h->mideleg = MIP_S_MASK;
             h->mcounteren = 0xffffffff;
+            h->scounteren = 0x7; /* as OpenSBI leaves it: U-mode rdtime (the vDSO) works */
             h->menvcfg = MENVCFG_STCE;
             atomic_store(&h->state, i == 0 ? HART_STARTED : HART_STOPPED);
         } else {

@@ -15,6 +15,7 @@ void rv64_flush_blocks(struct rv64_hart *h)
     memset(h->block_hash, 0, sizeof(h->block_hash));
     memset(h->jc, 0, sizeof(h->jc));
     h->arena_used = 0;
+    h->block_epoch++; /* blocks (and the links between them) are gone */
 }
 
 static struct rv64_block *alloc_block(struct rv64_hart *h)
@@ -51,6 +52,7 @@ static struct rv64_block *decode_straddling(struct rv64_hart *h, uint64_t paddr,
     b->paddr = paddr;
     b->host = 0;
     b->page = ~0u;
+    b->link[0] = b->link[1] = NULL;
     b->count = 1;
     b->bytes = 4;
     rv64_decode((uint32_t)lo | ((uint32_t)hi << 16), &b->insns[0]);
@@ -91,6 +93,7 @@ static struct rv64_block *decode_block(struct rv64_hart *h, uint64_t paddr)
     b->host = (uintptr_t)host;
     b->page = page;
     b->gen = gen;
+    b->link[0] = b->link[1] = NULL;
     b->count = n;
     b->bytes = off;
     commit_block(h, b);
@@ -117,9 +120,16 @@ struct rv64_block *rv64_lookup_block(struct rv64_hart *h)
     }
     uint32_t page = (uint32_t)((paddr - RV64_RAM_BASE) >> 12);
     uint32_t gen = atomic_load_explicit(&m->page_gen[page], memory_order_acquire);
-    struct rv64_block *b = h->block_hash[(paddr >> 1) & ((1u << BLOCK_HASH_BITS) - 1)];
-    while (b && !(b->paddr == paddr && b->gen == gen))
-        b = b->next;
+    /* walk the chain, unlinking blocks whose code page has been written since decoding */
+    struct rv64_block **pp = &h->block_hash[(paddr >> 1) & ((1u << BLOCK_HASH_BITS) - 1)], *b;
+    while ((b = *pp) != NULL) {
+        if (b->paddr == paddr && b->gen == gen)
+            break;
+        if (b->gen != atomic_load_explicit(&m->page_gen[b->page], memory_order_relaxed))
+            *pp = b->next;
+        else
+            pp = &b->next;
+    }
     if (!b) {
         b = decode_block(h, paddr);
         if (!b || b == h->scratch)
@@ -174,7 +184,13 @@ static inline void note_store(struct rv64_machine *m, uintptr_t host)
 
 #define BRANCH(cond)                                                                        \
     do {                                                                                    \
-        h->pc = (cond) ? pc + (int64_t)in->imm : pc + in->len;                              \
+        if (cond) {                                                                         \
+            h->pc = pc + (int64_t)in->imm;                                                  \
+            link = RV64_LINK_JUMP;                                                          \
+        } else {                                                                            \
+            h->pc = pc + in->len;                                                           \
+            link = RV64_LINK_NEXT;                                                          \
+        }                                                                                   \
         goto done;                                                                          \
     } while (0)
 
@@ -294,99 +310,108 @@ static uint64_t rem32(int32_t a, int32_t b)
     return sx32((uint32_t)(a % b));
 }
 
-void rv64_exec_block(struct rv64_hart *h, struct rv64_block *b)
+int rv64_exec_block(struct rv64_hart *h, struct rv64_block *b)
 {
+    int link = RV64_LINK_NONE;
     struct rv64_machine *m = h->m;
     uint64_t *x = h->x;
     const struct rv64_insn *in = b->insns;
     const struct rv64_insn *end = b->insns + b->count;
     uint64_t pc = h->pc;
 
-    for (; in < end; pc += in->len, in++) {
-        switch (in->op) {
-        case OP_LUI: X(in->rd) = (int64_t)in->imm; break;
-        case OP_AUIPC: X(in->rd) = pc + (int64_t)in->imm; break;
-        case OP_JAL:
+    /* threaded dispatch: each handler jumps straight to the next one, so the host's branch
+     * predictor sees one indirect jump per guest operation instead of a shared one */
+#define RV64_OP_LABEL(name) [OP_##name] = &&L_##name,
+    static const void *const dispatch[OP_COUNT] = { RV64_OPS(RV64_OP_LABEL) };
+#undef RV64_OP_LABEL
+#define NEXT do { pc += in->len; if (likely(++in < end)) goto *dispatch[in->op]; goto fell_off; } while (0)
+    goto *dispatch[in->op];
+    switch (in->op) { /* the switch only scopes the labels; dispatch never goes through it */
+        case OP_LUI: L_LUI: X(in->rd) = (int64_t)in->imm; NEXT;
+        case OP_AUIPC: L_AUIPC: X(in->rd) = pc + (int64_t)in->imm; NEXT;
+        case OP_JAL: L_JAL:
             X(in->rd) = pc + in->len;
             h->pc = pc + (int64_t)in->imm;
+            link = RV64_LINK_JUMP;
             goto done;
-        case OP_JALR: {
+        case OP_JALR: L_JALR: {
             uint64_t target = (X(in->rs1) + (int64_t)in->imm) & ~1ull;
             X(in->rd) = pc + in->len;
             h->pc = target;
+            link = RV64_LINK_JUMP;
             goto done;
         }
-        case OP_BEQ: BRANCH(X(in->rs1) == X(in->rs2));
-        case OP_BNE: BRANCH(X(in->rs1) != X(in->rs2));
-        case OP_BLT: BRANCH((int64_t)X(in->rs1) < (int64_t)X(in->rs2));
-        case OP_BGE: BRANCH((int64_t)X(in->rs1) >= (int64_t)X(in->rs2));
-        case OP_BLTU: BRANCH(X(in->rs1) < X(in->rs2));
-        case OP_BGEU: BRANCH(X(in->rs1) >= X(in->rs2));
+        case OP_BEQ: L_BEQ: BRANCH(X(in->rs1) == X(in->rs2));
+        case OP_BNE: L_BNE: BRANCH(X(in->rs1) != X(in->rs2));
+        case OP_BLT: L_BLT: BRANCH((int64_t)X(in->rs1) < (int64_t)X(in->rs2));
+        case OP_BGE: L_BGE: BRANCH((int64_t)X(in->rs1) >= (int64_t)X(in->rs2));
+        case OP_BLTU: L_BLTU: BRANCH(X(in->rs1) < X(in->rs2));
+        case OP_BGEU: L_BGEU: BRANCH(X(in->rs1) >= X(in->rs2));
 
-        case OP_LB: { int8_t v; LOAD(int8_t, 1, v); X(in->rd) = (int64_t)v; break; }
-        case OP_LH: { int16_t v; LOAD(int16_t, 2, v); X(in->rd) = (int64_t)v; break; }
-        case OP_LW: { int32_t v; LOAD(int32_t, 4, v); X(in->rd) = (int64_t)v; break; }
-        case OP_LD: { uint64_t v; LOAD(uint64_t, 8, v); X(in->rd) = v; break; }
-        case OP_LBU: { uint8_t v; LOAD(uint8_t, 1, v); X(in->rd) = v; break; }
-        case OP_LHU: { uint16_t v; LOAD(uint16_t, 2, v); X(in->rd) = v; break; }
-        case OP_LWU: { uint32_t v; LOAD(uint32_t, 4, v); X(in->rd) = v; break; }
-        case OP_SB: STORE(uint8_t, 1, X(in->rs2)); break;
-        case OP_SH: STORE(uint16_t, 2, X(in->rs2)); break;
-        case OP_SW: STORE(uint32_t, 4, X(in->rs2)); break;
-        case OP_SD: STORE(uint64_t, 8, X(in->rs2)); break;
+        case OP_LB: L_LB: { int8_t v; LOAD(int8_t, 1, v); X(in->rd) = (int64_t)v; NEXT; }
+        case OP_LH: L_LH: { int16_t v; LOAD(int16_t, 2, v); X(in->rd) = (int64_t)v; NEXT; }
+        case OP_LW: L_LW: { int32_t v; LOAD(int32_t, 4, v); X(in->rd) = (int64_t)v; NEXT; }
+        case OP_LD: L_LD: { uint64_t v; LOAD(uint64_t, 8, v); X(in->rd) = v; NEXT; }
+        case OP_LBU: L_LBU: { uint8_t v; LOAD(uint8_t, 1, v); X(in->rd) = v; NEXT; }
+        case OP_LHU: L_LHU: { uint16_t v; LOAD(uint16_t, 2, v); X(in->rd) = v; NEXT; }
+        case OP_LWU: L_LWU: { uint32_t v; LOAD(uint32_t, 4, v); X(in->rd) = v; NEXT; }
+        case OP_SB: L_SB: STORE(uint8_t, 1, X(in->rs2)); NEXT;
+        case OP_SH: L_SH: STORE(uint16_t, 2, X(in->rs2)); NEXT;
+        case OP_SW: L_SW: STORE(uint32_t, 4, X(in->rs2)); NEXT;
+        case OP_SD: L_SD: STORE(uint64_t, 8, X(in->rs2)); NEXT;
 
-        case OP_ADDI: X(in->rd) = X(in->rs1) + (int64_t)in->imm; break;
-        case OP_SLTI: X(in->rd) = (int64_t)X(in->rs1) < (int64_t)in->imm; break;
-        case OP_SLTIU: X(in->rd) = X(in->rs1) < (uint64_t)(int64_t)in->imm; break;
-        case OP_XORI: X(in->rd) = X(in->rs1) ^ (uint64_t)(int64_t)in->imm; break;
-        case OP_ORI: X(in->rd) = X(in->rs1) | (uint64_t)(int64_t)in->imm; break;
-        case OP_ANDI: X(in->rd) = X(in->rs1) & (uint64_t)(int64_t)in->imm; break;
-        case OP_SLLI: X(in->rd) = X(in->rs1) << in->imm; break;
-        case OP_SRLI: X(in->rd) = X(in->rs1) >> in->imm; break;
-        case OP_SRAI: X(in->rd) = (uint64_t)((int64_t)X(in->rs1) >> in->imm); break;
-        case OP_ADD: X(in->rd) = X(in->rs1) + X(in->rs2); break;
-        case OP_SUB: X(in->rd) = X(in->rs1) - X(in->rs2); break;
-        case OP_SLL: X(in->rd) = X(in->rs1) << (X(in->rs2) & 63); break;
-        case OP_SLT: X(in->rd) = (int64_t)X(in->rs1) < (int64_t)X(in->rs2); break;
-        case OP_SLTU: X(in->rd) = X(in->rs1) < X(in->rs2); break;
-        case OP_XOR: X(in->rd) = X(in->rs1) ^ X(in->rs2); break;
-        case OP_SRL: X(in->rd) = X(in->rs1) >> (X(in->rs2) & 63); break;
-        case OP_SRA: X(in->rd) = (uint64_t)((int64_t)X(in->rs1) >> (X(in->rs2) & 63)); break;
-        case OP_OR: X(in->rd) = X(in->rs1) | X(in->rs2); break;
-        case OP_AND: X(in->rd) = X(in->rs1) & X(in->rs2); break;
-        case OP_ADDIW: X(in->rd) = sx32(X(in->rs1) + (int64_t)in->imm); break;
-        case OP_SLLIW: X(in->rd) = sx32((uint32_t)X(in->rs1) << in->imm); break;
-        case OP_SRLIW: X(in->rd) = sx32((uint32_t)X(in->rs1) >> in->imm); break;
-        case OP_SRAIW: X(in->rd) = (uint64_t)(int64_t)((int32_t)X(in->rs1) >> in->imm); break;
-        case OP_ADDW: X(in->rd) = sx32(X(in->rs1) + X(in->rs2)); break;
-        case OP_SUBW: X(in->rd) = sx32(X(in->rs1) - X(in->rs2)); break;
-        case OP_SLLW: X(in->rd) = sx32((uint32_t)X(in->rs1) << (X(in->rs2) & 31)); break;
-        case OP_SRLW: X(in->rd) = sx32((uint32_t)X(in->rs1) >> (X(in->rs2) & 31)); break;
-        case OP_SRAW: X(in->rd) = (uint64_t)(int64_t)((int32_t)X(in->rs1) >> (X(in->rs2) & 31)); break;
+        case OP_ADDI: L_ADDI: X(in->rd) = X(in->rs1) + (int64_t)in->imm; NEXT;
+        case OP_SLTI: L_SLTI: X(in->rd) = (int64_t)X(in->rs1) < (int64_t)in->imm; NEXT;
+        case OP_SLTIU: L_SLTIU: X(in->rd) = X(in->rs1) < (uint64_t)(int64_t)in->imm; NEXT;
+        case OP_XORI: L_XORI: X(in->rd) = X(in->rs1) ^ (uint64_t)(int64_t)in->imm; NEXT;
+        case OP_ORI: L_ORI: X(in->rd) = X(in->rs1) | (uint64_t)(int64_t)in->imm; NEXT;
+        case OP_ANDI: L_ANDI: X(in->rd) = X(in->rs1) & (uint64_t)(int64_t)in->imm; NEXT;
+        case OP_SLLI: L_SLLI: X(in->rd) = X(in->rs1) << in->imm; NEXT;
+        case OP_SRLI: L_SRLI: X(in->rd) = X(in->rs1) >> in->imm; NEXT;
+        case OP_SRAI: L_SRAI: X(in->rd) = (uint64_t)((int64_t)X(in->rs1) >> in->imm); NEXT;
+        case OP_ADD: L_ADD: X(in->rd) = X(in->rs1) + X(in->rs2); NEXT;
+        case OP_SUB: L_SUB: X(in->rd) = X(in->rs1) - X(in->rs2); NEXT;
+        case OP_SLL: L_SLL: X(in->rd) = X(in->rs1) << (X(in->rs2) & 63); NEXT;
+        case OP_SLT: L_SLT: X(in->rd) = (int64_t)X(in->rs1) < (int64_t)X(in->rs2); NEXT;
+        case OP_SLTU: L_SLTU: X(in->rd) = X(in->rs1) < X(in->rs2); NEXT;
+        case OP_XOR: L_XOR: X(in->rd) = X(in->rs1) ^ X(in->rs2); NEXT;
+        case OP_SRL: L_SRL: X(in->rd) = X(in->rs1) >> (X(in->rs2) & 63); NEXT;
+        case OP_SRA: L_SRA: X(in->rd) = (uint64_t)((int64_t)X(in->rs1) >> (X(in->rs2) & 63)); NEXT;
+        case OP_OR: L_OR: X(in->rd) = X(in->rs1) | X(in->rs2); NEXT;
+        case OP_AND: L_AND: X(in->rd) = X(in->rs1) & X(in->rs2); NEXT;
+        case OP_ADDIW: L_ADDIW: X(in->rd) = sx32(X(in->rs1) + (int64_t)in->imm); NEXT;
+        case OP_SLLIW: L_SLLIW: X(in->rd) = sx32((uint32_t)X(in->rs1) << in->imm); NEXT;
+        case OP_SRLIW: L_SRLIW: X(in->rd) = sx32((uint32_t)X(in->rs1) >> in->imm); NEXT;
+        case OP_SRAIW: L_SRAIW: X(in->rd) = (uint64_t)(int64_t)((int32_t)X(in->rs1) >> in->imm); NEXT;
+        case OP_ADDW: L_ADDW: X(in->rd) = sx32(X(in->rs1) + X(in->rs2)); NEXT;
+        case OP_SUBW: L_SUBW: X(in->rd) = sx32(X(in->rs1) - X(in->rs2)); NEXT;
+        case OP_SLLW: L_SLLW: X(in->rd) = sx32((uint32_t)X(in->rs1) << (X(in->rs2) & 31)); NEXT;
+        case OP_SRLW: L_SRLW: X(in->rd) = sx32((uint32_t)X(in->rs1) >> (X(in->rs2) & 31)); NEXT;
+        case OP_SRAW: L_SRAW: X(in->rd) = (uint64_t)(int64_t)((int32_t)X(in->rs1) >> (X(in->rs2) & 31)); NEXT;
 
-        case OP_MUL: X(in->rd) = X(in->rs1) * X(in->rs2); break;
-        case OP_MULH: X(in->rd) = mulh((int64_t)X(in->rs1), (int64_t)X(in->rs2)); break;
-        case OP_MULHSU: X(in->rd) = mulhsu((int64_t)X(in->rs1), X(in->rs2)); break;
-        case OP_MULHU: X(in->rd) = mulhu(X(in->rs1), X(in->rs2)); break;
-        case OP_DIV: X(in->rd) = div64((int64_t)X(in->rs1), (int64_t)X(in->rs2)); break;
-        case OP_DIVU: X(in->rd) = X(in->rs2) ? X(in->rs1) / X(in->rs2) : ~0ull; break;
-        case OP_REM: X(in->rd) = rem64((int64_t)X(in->rs1), (int64_t)X(in->rs2)); break;
-        case OP_REMU: X(in->rd) = X(in->rs2) ? X(in->rs1) % X(in->rs2) : X(in->rs1); break;
-        case OP_MULW: X(in->rd) = sx32((uint32_t)X(in->rs1) * (uint32_t)X(in->rs2)); break;
-        case OP_DIVW: X(in->rd) = div32((int32_t)X(in->rs1), (int32_t)X(in->rs2)); break;
-        case OP_DIVUW: {
+        case OP_MUL: L_MUL: X(in->rd) = X(in->rs1) * X(in->rs2); NEXT;
+        case OP_MULH: L_MULH: X(in->rd) = mulh((int64_t)X(in->rs1), (int64_t)X(in->rs2)); NEXT;
+        case OP_MULHSU: L_MULHSU: X(in->rd) = mulhsu((int64_t)X(in->rs1), X(in->rs2)); NEXT;
+        case OP_MULHU: L_MULHU: X(in->rd) = mulhu(X(in->rs1), X(in->rs2)); NEXT;
+        case OP_DIV: L_DIV: X(in->rd) = div64((int64_t)X(in->rs1), (int64_t)X(in->rs2)); NEXT;
+        case OP_DIVU: L_DIVU: X(in->rd) = X(in->rs2) ? X(in->rs1) / X(in->rs2) : ~0ull; NEXT;
+        case OP_REM: L_REM: X(in->rd) = rem64((int64_t)X(in->rs1), (int64_t)X(in->rs2)); NEXT;
+        case OP_REMU: L_REMU: X(in->rd) = X(in->rs2) ? X(in->rs1) % X(in->rs2) : X(in->rs1); NEXT;
+        case OP_MULW: L_MULW: X(in->rd) = sx32((uint32_t)X(in->rs1) * (uint32_t)X(in->rs2)); NEXT;
+        case OP_DIVW: L_DIVW: X(in->rd) = div32((int32_t)X(in->rs1), (int32_t)X(in->rs2)); NEXT;
+        case OP_DIVUW: L_DIVUW: {
             uint32_t a = (uint32_t)X(in->rs1), d = (uint32_t)X(in->rs2);
             X(in->rd) = d ? sx32(a / d) : ~0ull;
-            break;
+            NEXT;
         }
-        case OP_REMW: X(in->rd) = rem32((int32_t)X(in->rs1), (int32_t)X(in->rs2)); break;
-        case OP_REMUW: {
+        case OP_REMW: L_REMW: X(in->rd) = rem32((int32_t)X(in->rs1), (int32_t)X(in->rs2)); NEXT;
+        case OP_REMUW: L_REMUW: {
             uint32_t a = (uint32_t)X(in->rs1), d = (uint32_t)X(in->rs2);
             X(in->rd) = sx32(d ? a % d : a);
-            break;
+            NEXT;
         }
 
-        case OP_LR_W: case OP_LR_D: {
+        case OP_LR_W: L_LR_W: case OP_LR_D: L_LR_D: {
             unsigned size = in->op == OP_LR_W ? 4 : 8;
             h->pc = pc;
             void *p = rv64_amo_ptr(h, X(in->rs1), size, ACC_READ);
@@ -397,9 +422,9 @@ void rv64_exec_block(struct rv64_hart *h, struct rv64_block *b)
             h->lr_value = v;
             h->lr_valid = true;
             X(in->rd) = v;
-            break;
+            NEXT;
         }
-        case OP_SC_W: case OP_SC_D: {
+        case OP_SC_W: L_SC_W: case OP_SC_D: L_SC_D: {
             unsigned size = in->op == OP_SC_W ? 4 : 8;
             uint64_t addr = X(in->rs1);
             h->pc = pc;
@@ -421,99 +446,99 @@ void rv64_exec_block(struct rv64_hart *h, struct rv64_block *b)
             }
             h->lr_valid = false;
             X(in->rd) = ok ? 0 : 1;
-            break;
+            NEXT;
         }
-        case OP_AMOSWAP_W: AMO_W(s_); break;
-        case OP_AMOADD_W: AMO_W(old_ + s_); break;
-        case OP_AMOXOR_W: AMO_W(old_ ^ s_); break;
-        case OP_AMOAND_W: AMO_W(old_ & s_); break;
-        case OP_AMOOR_W: AMO_W(old_ | s_); break;
-        case OP_AMOMIN_W: AMO_W((int32_t)old_ < (int32_t)s_ ? old_ : s_); break;
-        case OP_AMOMAX_W: AMO_W((int32_t)old_ > (int32_t)s_ ? old_ : s_); break;
-        case OP_AMOMINU_W: AMO_W(old_ < s_ ? old_ : s_); break;
-        case OP_AMOMAXU_W: AMO_W(old_ > s_ ? old_ : s_); break;
-        case OP_AMOSWAP_D: AMO_D(s_); break;
-        case OP_AMOADD_D: AMO_D(old_ + s_); break;
-        case OP_AMOXOR_D: AMO_D(old_ ^ s_); break;
-        case OP_AMOAND_D: AMO_D(old_ & s_); break;
-        case OP_AMOOR_D: AMO_D(old_ | s_); break;
-        case OP_AMOMIN_D: AMO_D((int64_t)old_ < (int64_t)s_ ? old_ : s_); break;
-        case OP_AMOMAX_D: AMO_D((int64_t)old_ > (int64_t)s_ ? old_ : s_); break;
-        case OP_AMOMINU_D: AMO_D(old_ < s_ ? old_ : s_); break;
-        case OP_AMOMAXU_D: AMO_D(old_ > s_ ? old_ : s_); break;
+        case OP_AMOSWAP_W: L_AMOSWAP_W: AMO_W(s_); NEXT;
+        case OP_AMOADD_W: L_AMOADD_W: AMO_W(old_ + s_); NEXT;
+        case OP_AMOXOR_W: L_AMOXOR_W: AMO_W(old_ ^ s_); NEXT;
+        case OP_AMOAND_W: L_AMOAND_W: AMO_W(old_ & s_); NEXT;
+        case OP_AMOOR_W: L_AMOOR_W: AMO_W(old_ | s_); NEXT;
+        case OP_AMOMIN_W: L_AMOMIN_W: AMO_W((int32_t)old_ < (int32_t)s_ ? old_ : s_); NEXT;
+        case OP_AMOMAX_W: L_AMOMAX_W: AMO_W((int32_t)old_ > (int32_t)s_ ? old_ : s_); NEXT;
+        case OP_AMOMINU_W: L_AMOMINU_W: AMO_W(old_ < s_ ? old_ : s_); NEXT;
+        case OP_AMOMAXU_W: L_AMOMAXU_W: AMO_W(old_ > s_ ? old_ : s_); NEXT;
+        case OP_AMOSWAP_D: L_AMOSWAP_D: AMO_D(s_); NEXT;
+        case OP_AMOADD_D: L_AMOADD_D: AMO_D(old_ + s_); NEXT;
+        case OP_AMOXOR_D: L_AMOXOR_D: AMO_D(old_ ^ s_); NEXT;
+        case OP_AMOAND_D: L_AMOAND_D: AMO_D(old_ & s_); NEXT;
+        case OP_AMOOR_D: L_AMOOR_D: AMO_D(old_ | s_); NEXT;
+        case OP_AMOMIN_D: L_AMOMIN_D: AMO_D((int64_t)old_ < (int64_t)s_ ? old_ : s_); NEXT;
+        case OP_AMOMAX_D: L_AMOMAX_D: AMO_D((int64_t)old_ > (int64_t)s_ ? old_ : s_); NEXT;
+        case OP_AMOMINU_D: L_AMOMINU_D: AMO_D(old_ < s_ ? old_ : s_); NEXT;
+        case OP_AMOMAXU_D: L_AMOMAXU_D: AMO_D(old_ > s_ ? old_ : s_); NEXT;
 
-        case OP_FLW: { FP_ON(); uint32_t v; LOAD(uint32_t, 4, v); h->f[in->rd] = fpu_box_s(v); FP_DIRTY(); break; }
-        case OP_FLD: { FP_ON(); uint64_t v; LOAD(uint64_t, 8, v); h->f[in->rd] = v; FP_DIRTY(); break; }
-        case OP_FSW: FP_ON(); STORE(uint32_t, 4, h->f[in->rs2]); break;
-        case OP_FSD: FP_ON(); STORE(uint64_t, 8, h->f[in->rs2]); break;
+        case OP_FLW: L_FLW: { FP_ON(); uint32_t v; LOAD(uint32_t, 4, v); h->f[in->rd] = fpu_box_s(v); FP_DIRTY(); NEXT; }
+        case OP_FLD: L_FLD: { FP_ON(); uint64_t v; LOAD(uint64_t, 8, v); h->f[in->rd] = v; FP_DIRTY(); NEXT; }
+        case OP_FSW: L_FSW: FP_ON(); STORE(uint32_t, 4, h->f[in->rs2]); NEXT;
+        case OP_FSD: L_FSD: FP_ON(); STORE(uint64_t, 8, h->f[in->rs2]); NEXT;
 
-        case OP_FMADD_S: FP_OP3(fpu_madd_s); break;
-        case OP_FMSUB_S: FP_OP3(fpu_msub_s); break;
-        case OP_FNMSUB_S: FP_OP3(fpu_nmsub_s); break;
-        case OP_FNMADD_S: FP_OP3(fpu_nmadd_s); break;
-        case OP_FMADD_D: FP_OP3(fpu_madd_d); break;
-        case OP_FMSUB_D: FP_OP3(fpu_msub_d); break;
-        case OP_FNMSUB_D: FP_OP3(fpu_nmsub_d); break;
-        case OP_FNMADD_D: FP_OP3(fpu_nmadd_d); break;
-        case OP_FADD_S: FP_OP2(fpu_add_s); break;
-        case OP_FSUB_S: FP_OP2(fpu_sub_s); break;
-        case OP_FMUL_S: FP_OP2(fpu_mul_s); break;
-        case OP_FDIV_S: FP_OP2(fpu_div_s); break;
-        case OP_FSQRT_S: FP_OP1(fpu_sqrt_s); break;
-        case OP_FADD_D: FP_OP2(fpu_add_d); break;
-        case OP_FSUB_D: FP_OP2(fpu_sub_d); break;
-        case OP_FMUL_D: FP_OP2(fpu_mul_d); break;
-        case OP_FDIV_D: FP_OP2(fpu_div_d); break;
-        case OP_FSQRT_D: FP_OP1(fpu_sqrt_d); break;
-        case OP_FSGNJ_S: FP_ON(); h->f[in->rd] = fpu_sgnj_s(h->f[in->rs1], h->f[in->rs2]); FP_DIRTY(); break;
-        case OP_FSGNJN_S: FP_ON(); h->f[in->rd] = fpu_sgnjn_s(h->f[in->rs1], h->f[in->rs2]); FP_DIRTY(); break;
-        case OP_FSGNJX_S: FP_ON(); h->f[in->rd] = fpu_sgnjx_s(h->f[in->rs1], h->f[in->rs2]); FP_DIRTY(); break;
-        case OP_FSGNJ_D: FP_ON(); h->f[in->rd] = fpu_sgnj_d(h->f[in->rs1], h->f[in->rs2]); FP_DIRTY(); break;
-        case OP_FSGNJN_D: FP_ON(); h->f[in->rd] = fpu_sgnjn_d(h->f[in->rs1], h->f[in->rs2]); FP_DIRTY(); break;
-        case OP_FSGNJX_D: FP_ON(); h->f[in->rd] = fpu_sgnjx_d(h->f[in->rs1], h->f[in->rs2]); FP_DIRTY(); break;
-        case OP_FMIN_S: FP_MINMAX(fpu_min_s); break;
-        case OP_FMAX_S: FP_MINMAX(fpu_max_s); break;
-        case OP_FMIN_D: FP_MINMAX(fpu_min_d); break;
-        case OP_FMAX_D: FP_MINMAX(fpu_max_d); break;
-        case OP_FCVT_W_S: FP_TOINT(fpu_cvt_w_s); break;
-        case OP_FCVT_WU_S: FP_TOINT(fpu_cvt_wu_s); break;
-        case OP_FCVT_L_S: FP_TOINT(fpu_cvt_l_s); break;
-        case OP_FCVT_LU_S: FP_TOINT(fpu_cvt_lu_s); break;
-        case OP_FCVT_W_D: FP_TOINT(fpu_cvt_w_d); break;
-        case OP_FCVT_WU_D: FP_TOINT(fpu_cvt_wu_d); break;
-        case OP_FCVT_L_D: FP_TOINT(fpu_cvt_l_d); break;
-        case OP_FCVT_LU_D: FP_TOINT(fpu_cvt_lu_d); break;
-        case OP_FCVT_S_W: FP_FROMINT(fpu_cvt_s_w); break;
-        case OP_FCVT_S_WU: FP_FROMINT(fpu_cvt_s_wu); break;
-        case OP_FCVT_S_L: FP_FROMINT(fpu_cvt_s_l); break;
-        case OP_FCVT_S_LU: FP_FROMINT(fpu_cvt_s_lu); break;
-        case OP_FCVT_D_W: FP_FROMINT(fpu_cvt_d_w); break;
-        case OP_FCVT_D_WU: FP_FROMINT(fpu_cvt_d_wu); break;
-        case OP_FCVT_D_L: FP_FROMINT(fpu_cvt_d_l); break;
-        case OP_FCVT_D_LU: FP_FROMINT(fpu_cvt_d_lu); break;
-        case OP_FCVT_S_D: FP_OP1(fpu_cvt_s_d); break;
-        case OP_FCVT_D_S: FP_OP1(fpu_cvt_d_s); break;
-        case OP_FEQ_S: FP_CMP(fpu_eq_s); break;
-        case OP_FLT_S: FP_CMP(fpu_lt_s); break;
-        case OP_FLE_S: FP_CMP(fpu_le_s); break;
-        case OP_FEQ_D: FP_CMP(fpu_eq_d); break;
-        case OP_FLT_D: FP_CMP(fpu_lt_d); break;
-        case OP_FLE_D: FP_CMP(fpu_le_d); break;
-        case OP_FCLASS_S: FP_ON(); X(in->rd) = fpu_class_s(h->f[in->rs1]); break;
-        case OP_FCLASS_D: FP_ON(); X(in->rd) = fpu_class_d(h->f[in->rs1]); break;
-        case OP_FMV_X_W: FP_ON(); X(in->rd) = sx32(h->f[in->rs1]); break;
-        case OP_FMV_X_D: FP_ON(); X(in->rd) = h->f[in->rs1]; break;
-        case OP_FMV_W_X: FP_ON(); h->f[in->rd] = fpu_box_s((uint32_t)X(in->rs1)); FP_DIRTY(); break;
-        case OP_FMV_D_X: FP_ON(); h->f[in->rd] = X(in->rs1); FP_DIRTY(); break;
+        case OP_FMADD_S: L_FMADD_S: FP_OP3(fpu_madd_s); NEXT;
+        case OP_FMSUB_S: L_FMSUB_S: FP_OP3(fpu_msub_s); NEXT;
+        case OP_FNMSUB_S: L_FNMSUB_S: FP_OP3(fpu_nmsub_s); NEXT;
+        case OP_FNMADD_S: L_FNMADD_S: FP_OP3(fpu_nmadd_s); NEXT;
+        case OP_FMADD_D: L_FMADD_D: FP_OP3(fpu_madd_d); NEXT;
+        case OP_FMSUB_D: L_FMSUB_D: FP_OP3(fpu_msub_d); NEXT;
+        case OP_FNMSUB_D: L_FNMSUB_D: FP_OP3(fpu_nmsub_d); NEXT;
+        case OP_FNMADD_D: L_FNMADD_D: FP_OP3(fpu_nmadd_d); NEXT;
+        case OP_FADD_S: L_FADD_S: FP_OP2(fpu_add_s); NEXT;
+        case OP_FSUB_S: L_FSUB_S: FP_OP2(fpu_sub_s); NEXT;
+        case OP_FMUL_S: L_FMUL_S: FP_OP2(fpu_mul_s); NEXT;
+        case OP_FDIV_S: L_FDIV_S: FP_OP2(fpu_div_s); NEXT;
+        case OP_FSQRT_S: L_FSQRT_S: FP_OP1(fpu_sqrt_s); NEXT;
+        case OP_FADD_D: L_FADD_D: FP_OP2(fpu_add_d); NEXT;
+        case OP_FSUB_D: L_FSUB_D: FP_OP2(fpu_sub_d); NEXT;
+        case OP_FMUL_D: L_FMUL_D: FP_OP2(fpu_mul_d); NEXT;
+        case OP_FDIV_D: L_FDIV_D: FP_OP2(fpu_div_d); NEXT;
+        case OP_FSQRT_D: L_FSQRT_D: FP_OP1(fpu_sqrt_d); NEXT;
+        case OP_FSGNJ_S: L_FSGNJ_S: FP_ON(); h->f[in->rd] = fpu_sgnj_s(h->f[in->rs1], h->f[in->rs2]); FP_DIRTY(); NEXT;
+        case OP_FSGNJN_S: L_FSGNJN_S: FP_ON(); h->f[in->rd] = fpu_sgnjn_s(h->f[in->rs1], h->f[in->rs2]); FP_DIRTY(); NEXT;
+        case OP_FSGNJX_S: L_FSGNJX_S: FP_ON(); h->f[in->rd] = fpu_sgnjx_s(h->f[in->rs1], h->f[in->rs2]); FP_DIRTY(); NEXT;
+        case OP_FSGNJ_D: L_FSGNJ_D: FP_ON(); h->f[in->rd] = fpu_sgnj_d(h->f[in->rs1], h->f[in->rs2]); FP_DIRTY(); NEXT;
+        case OP_FSGNJN_D: L_FSGNJN_D: FP_ON(); h->f[in->rd] = fpu_sgnjn_d(h->f[in->rs1], h->f[in->rs2]); FP_DIRTY(); NEXT;
+        case OP_FSGNJX_D: L_FSGNJX_D: FP_ON(); h->f[in->rd] = fpu_sgnjx_d(h->f[in->rs1], h->f[in->rs2]); FP_DIRTY(); NEXT;
+        case OP_FMIN_S: L_FMIN_S: FP_MINMAX(fpu_min_s); NEXT;
+        case OP_FMAX_S: L_FMAX_S: FP_MINMAX(fpu_max_s); NEXT;
+        case OP_FMIN_D: L_FMIN_D: FP_MINMAX(fpu_min_d); NEXT;
+        case OP_FMAX_D: L_FMAX_D: FP_MINMAX(fpu_max_d); NEXT;
+        case OP_FCVT_W_S: L_FCVT_W_S: FP_TOINT(fpu_cvt_w_s); NEXT;
+        case OP_FCVT_WU_S: L_FCVT_WU_S: FP_TOINT(fpu_cvt_wu_s); NEXT;
+        case OP_FCVT_L_S: L_FCVT_L_S: FP_TOINT(fpu_cvt_l_s); NEXT;
+        case OP_FCVT_LU_S: L_FCVT_LU_S: FP_TOINT(fpu_cvt_lu_s); NEXT;
+        case OP_FCVT_W_D: L_FCVT_W_D: FP_TOINT(fpu_cvt_w_d); NEXT;
+        case OP_FCVT_WU_D: L_FCVT_WU_D: FP_TOINT(fpu_cvt_wu_d); NEXT;
+        case OP_FCVT_L_D: L_FCVT_L_D: FP_TOINT(fpu_cvt_l_d); NEXT;
+        case OP_FCVT_LU_D: L_FCVT_LU_D: FP_TOINT(fpu_cvt_lu_d); NEXT;
+        case OP_FCVT_S_W: L_FCVT_S_W: FP_FROMINT(fpu_cvt_s_w); NEXT;
+        case OP_FCVT_S_WU: L_FCVT_S_WU: FP_FROMINT(fpu_cvt_s_wu); NEXT;
+        case OP_FCVT_S_L: L_FCVT_S_L: FP_FROMINT(fpu_cvt_s_l); NEXT;
+        case OP_FCVT_S_LU: L_FCVT_S_LU: FP_FROMINT(fpu_cvt_s_lu); NEXT;
+        case OP_FCVT_D_W: L_FCVT_D_W: FP_FROMINT(fpu_cvt_d_w); NEXT;
+        case OP_FCVT_D_WU: L_FCVT_D_WU: FP_FROMINT(fpu_cvt_d_wu); NEXT;
+        case OP_FCVT_D_L: L_FCVT_D_L: FP_FROMINT(fpu_cvt_d_l); NEXT;
+        case OP_FCVT_D_LU: L_FCVT_D_LU: FP_FROMINT(fpu_cvt_d_lu); NEXT;
+        case OP_FCVT_S_D: L_FCVT_S_D: FP_OP1(fpu_cvt_s_d); NEXT;
+        case OP_FCVT_D_S: L_FCVT_D_S: FP_OP1(fpu_cvt_d_s); NEXT;
+        case OP_FEQ_S: L_FEQ_S: FP_CMP(fpu_eq_s); NEXT;
+        case OP_FLT_S: L_FLT_S: FP_CMP(fpu_lt_s); NEXT;
+        case OP_FLE_S: L_FLE_S: FP_CMP(fpu_le_s); NEXT;
+        case OP_FEQ_D: L_FEQ_D: FP_CMP(fpu_eq_d); NEXT;
+        case OP_FLT_D: L_FLT_D: FP_CMP(fpu_lt_d); NEXT;
+        case OP_FLE_D: L_FLE_D: FP_CMP(fpu_le_d); NEXT;
+        case OP_FCLASS_S: L_FCLASS_S: FP_ON(); X(in->rd) = fpu_class_s(h->f[in->rs1]); NEXT;
+        case OP_FCLASS_D: L_FCLASS_D: FP_ON(); X(in->rd) = fpu_class_d(h->f[in->rs1]); NEXT;
+        case OP_FMV_X_W: L_FMV_X_W: FP_ON(); X(in->rd) = sx32(h->f[in->rs1]); NEXT;
+        case OP_FMV_X_D: L_FMV_X_D: FP_ON(); X(in->rd) = h->f[in->rs1]; NEXT;
+        case OP_FMV_W_X: L_FMV_W_X: FP_ON(); h->f[in->rd] = fpu_box_s((uint32_t)X(in->rs1)); FP_DIRTY(); NEXT;
+        case OP_FMV_D_X: L_FMV_D_X: FP_ON(); h->f[in->rd] = X(in->rs1); FP_DIRTY(); NEXT;
 
-        case OP_FENCE:
-            break;
-        case OP_FENCE_I:
+        case OP_FENCE: L_FENCE:
+            NEXT;
+        case OP_FENCE_I: L_FENCE_I:
             /* stores already invalidate decoded code through the page generations */
             h->pc = pc + in->len;
             goto done;
-        case OP_CSRRW: case OP_CSRRS: case OP_CSRRC:
-        case OP_CSRRWI: case OP_CSRRSI: case OP_CSRRCI: {
+        case OP_CSRRW: L_CSRRW: case OP_CSRRS: L_CSRRS: case OP_CSRRC: L_CSRRC:
+        case OP_CSRRWI: L_CSRRWI: case OP_CSRRSI: L_CSRRSI: case OP_CSRRCI: L_CSRRCI: {
             bool ok;
             /* the instructions before this one in the block have retired: instret/cycle
              * reads (and minstret/mcycle writes) must see them */
@@ -525,7 +550,7 @@ void rv64_exec_block(struct rv64_hart *h, struct rv64_block *b)
                 goto illegal;
             goto done;
         }
-        case OP_ECALL:
+        case OP_ECALL: L_ECALL:
             h->pc = pc;
             if (h->m->sbi_mode && h->priv == PRIV_S && rv64_sbi_call(h)) {
                 h->pc = pc + 4;
@@ -533,46 +558,47 @@ void rv64_exec_block(struct rv64_hart *h, struct rv64_block *b)
             }
             rv64_raise(h, CAUSE_USER_ECALL + (h->priv == PRIV_M ? 3 : h->priv), 0);
             goto fault;
-        case OP_EBREAK:
+        case OP_EBREAK: L_EBREAK:
             h->pc = pc;
             rv64_raise(h, CAUSE_BREAKPOINT, pc);
             goto fault;
-        case OP_MRET:
+        case OP_MRET: L_MRET:
             if (h->priv != PRIV_M)
                 goto illegal;
             rv64_mret(h);
             goto done;
-        case OP_SRET:
+        case OP_SRET: L_SRET:
             if (h->priv == PRIV_U || (h->priv == PRIV_S && (h->mstatus & MSTATUS_TSR)))
                 goto illegal;
             rv64_sret(h);
             goto done;
-        case OP_WFI:
+        case OP_WFI: L_WFI:
             if (h->priv == PRIV_U || (h->priv == PRIV_S && (h->mstatus & MSTATUS_TW)))
                 goto illegal;
             h->pc = pc + in->len;
             rv64_hart_wfi(h);
             goto done;
-        case OP_SFENCE_VMA:
+        case OP_SFENCE_VMA: L_SFENCE_VMA:
             if (h->priv == PRIV_U || (h->priv == PRIV_S && (h->mstatus & MSTATUS_TVM)))
                 goto illegal;
             rv64_tlb_flush(h);
             h->pc = pc + in->len;
             goto done;
-        case OP_ILLEGAL:
+        case OP_ILLEGAL: L_ILLEGAL:
         default:
             goto illegal;
-        }
     }
+#undef NEXT
+fell_off:
     /* fell off the end: block limit or page end */
     h->pc = pc;
     h->instret += b->count;
     h->trap_streak = 0;
-    return;
+    return RV64_LINK_NEXT;
 done: /* `in` is the block-ending instruction, which completed */
     h->instret += (uint64_t)(in - b->insns) + 1;
     h->trap_streak = 0;
-    return;
+    return link;
 illegal:
     h->pc = pc;
     rv64_raise(h, CAUSE_ILLEGAL_INSN, in->raw);
@@ -580,4 +606,5 @@ fault:
     h->instret += (uint64_t)(in - b->insns);
     if (in != b->insns)
         h->trap_streak = 0;
+    return RV64_LINK_NONE;
 }

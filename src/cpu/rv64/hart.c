@@ -159,20 +159,60 @@ static bool handle_requests(struct rv64_hart *h)
     return false;
 }
 
+/* The block that follows prev, which ended at h->pc through link slot `link`. A successor on
+ * the same virtual page is on the same physical page whatever the mapping, so prev's link is
+ * reused after checking its address and code generation; anything else goes to the lookup. */
+static struct rv64_block *next_block(struct rv64_hart *h, struct rv64_block *prev, uint64_t prev_pc,
+                                     int link)
+{
+    if (link == RV64_LINK_NONE || !prev || ((h->pc ^ prev_pc) & ~0xfffull) || prev == h->scratch)
+        return rv64_lookup_block(h);
+    uint64_t paddr = (prev->paddr & ~0xfffull) | (h->pc & 0xfff);
+    struct rv64_block *b = prev->link[link];
+    if (likely(b && b->paddr == paddr &&
+               b->gen == atomic_load_explicit(&h->m->page_gen[b->page], memory_order_relaxed)))
+        return b;
+    uint64_t epoch = h->block_epoch;
+    b = rv64_lookup_block(h);
+    if (b && b != h->scratch && b->paddr == paddr && h->block_epoch == epoch)
+        prev->link[link] = b;
+    return b;
+}
+
 void rv64_hart_run(struct rv64_hart *h, uint64_t budget)
 {
+    struct rv64_block *prev = NULL;
+    uint64_t prev_pc = 0, epoch = h->block_epoch;
+    int link = RV64_LINK_NONE;
     while (budget--) {
-        if (unlikely(atomic_load_explicit(&h->requests, memory_order_relaxed)) && handle_requests(h))
-            return;
+        if (unlikely(atomic_load_explicit(&h->requests, memory_order_relaxed))) {
+            link = RV64_LINK_NONE;
+            if (handle_requests(h))
+                return;
+        }
         if (unlikely(--h->timer_countdown <= 0)) {
             h->timer_countdown = TIMER_CHECK_BLOCKS;
             rv64_hart_update_timers(h, rv64_time(h->m));
         }
-        if (unlikely(atomic_load_explicit(&h->mip, memory_order_relaxed) & h->mie))
+        if (unlikely(atomic_load_explicit(&h->mip, memory_order_relaxed) & h->mie)) {
+            link = RV64_LINK_NONE; /* an interrupt may be taken: pc and privilege change */
             rv64_check_interrupts(h);
-        struct rv64_block *b = rv64_lookup_block(h);
-        if (likely(b != NULL))
-            rv64_exec_block(h, b);
+        }
+        if (unlikely(epoch != h->block_epoch)) {
+            epoch = h->block_epoch;
+            link = RV64_LINK_NONE;
+        }
+        struct rv64_block *b = next_block(h, prev, prev_pc, link);
+        if (unlikely(b == NULL)) { /* fetch fault: a trap was raised */
+            prev = NULL;
+            link = RV64_LINK_NONE;
+            continue;
+        }
+        if (unlikely(epoch != h->block_epoch)) /* the lookup flushed the cache: b is fresh */
+            epoch = h->block_epoch;
+        prev = b;
+        prev_pc = h->pc;
+        link = rv64_exec_block(h, b);
     }
 }
 
@@ -193,6 +233,7 @@ static bool wait_until_started(struct rv64_hart *h)
         h->medeleg = h->m->harts[0]->medeleg;
         h->mideleg = h->m->harts[0]->mideleg;
         h->mcounteren = 0xffffffff;
+        h->scounteren = 0x7;
         h->mstatus |= MSTATUS_FS & (1ull << 13);
         atomic_store(&h->state, HART_STARTED);
     }

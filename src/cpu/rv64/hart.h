@@ -61,6 +61,7 @@ struct rv64_block {
     uint32_t gen;              /* code-page generation when decoded */
     uint16_t count;            /* instructions */
     uint16_t bytes;            /* guest bytes covered */
+    struct rv64_block *link[2]; /* successors on the same page, by RV64_LINK_* (a hint, rechecked) */
     struct rv64_insn insns[];
 };
 
@@ -115,6 +116,7 @@ struct rv64_hart {
     uint8_t *arena;
     size_t arena_size, arena_used;
     struct rv64_block *scratch;  /* an instruction that straddles a page: decoded, never cached */
+    uint64_t block_epoch;        /* bumped when the cache is flushed */
 
     /* run state */
     struct rv64_machine *m;
@@ -233,7 +235,10 @@ bool rv64_sbi_call(struct rv64_hart *h);
 
 /* exec.c */
 struct rv64_block *rv64_lookup_block(struct rv64_hart *h);
-void rv64_exec_block(struct rv64_hart *h, struct rv64_block *b);
+/* How a block ended: through a jump or taken branch, by falling through to the next
+ * instruction, or in a way that must not be chained (trap, privilege or translation change). */
+enum { RV64_LINK_NONE = -1, RV64_LINK_JUMP = 0, RV64_LINK_NEXT = 1 };
+int rv64_exec_block(struct rv64_hart *h, struct rv64_block *b);
 void rv64_flush_blocks(struct rv64_hart *h);
 
 /* decode.c */
