@@ -67,7 +67,7 @@ else
         case "$line" in CONFIG_*=y) grep -qx "$line" "$KOBJ/.config" || die "kernel config lost $line";; esac
     done < "$HERE/kernel.config"
     say "kernel: compiling Linux $LVER with $JOBS jobs (about 8 min on 2 cores, once)"
-    run_with_progress kernel "$CACHE/kernel-build.log" 1700 "${KMAKE[@]}" -j"$JOBS" Image
+    run_with_progress kernel "$CACHE/kernel-build.log" 1000 "${KMAKE[@]}" -j"$JOBS" Image
     mkdir -p "$(dirname "$KIMG")"
     cp "$KOBJ/arch/riscv/boot/Image" "$KIMG.tmp" && mv "$KIMG.tmp" "$KIMG"
 # -- end kernel

@@ -18,11 +18,15 @@ static uint64_t boot_timer_read(void *opaque, uint64_t offset, unsigned size)
 static void boot_timer_write(void *opaque, uint64_t offset, uint64_t value, unsigned size)
 {
     struct boot_timer *t = opaque;
-    (void)size;
-    if (offset != 0 || (value & 0xff) != BOOT_TIMER_MAGIC)
+    /* as Firecracker's: only a one-byte write of the magic value at offset 0 counts (a wider
+     * write whose low byte happens to be 123 is some other value) */
+    if (offset != 0 || size != 1 || (value & 0xff) != BOOT_TIMER_MAGIC)
         return;
-    uint64_t us = (now_ns() - t->start_ns) / 1000;
-    t->last_us = us ? us : 1;
+    uint64_t now = now_ns();
+    uint64_t us = now > t->start_ns ? (now - t->start_ns) / 1000 : 0;
+    if (us == 0)
+        us = 1; /* 0 means "not signalled yet": report and print the same value */
+    t->last_us = us;
     if (t->out) {
         fprintf(t->out, "guest boot time: %llu us\n", (unsigned long long)us);
         fflush(t->out);

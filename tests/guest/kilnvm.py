@@ -51,7 +51,7 @@ class KilnVM:
     def expect(self, pattern, timeout=None):
         """Wait until regex `pattern` appears in output after the last match; return the match."""
         deadline = time.monotonic() + (timeout or self.timeout)
-        rx = re.compile(pattern)
+        rx = re.compile(pattern, re.S)
         with self.lock:
             while True:
                 m = rx.search(self.out, self.pos)

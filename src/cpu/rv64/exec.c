@@ -315,9 +315,8 @@ int rv64_exec_block(struct rv64_hart *h, struct rv64_block *b)
     int link = RV64_LINK_NONE;
     struct rv64_machine *m = h->m;
     uint64_t *x = h->x;
-    const struct rv64_insn *in = b->insns;
-    const struct rv64_insn *end = b->insns + b->count;
-    uint64_t pc = h->pc;
+    const struct rv64_insn *in, *end;
+    uint64_t pc, start_pc;
 
     /* threaded dispatch: each handler jumps straight to the next one, so the host's branch
      * predictor sees one indirect jump per guest operation instead of a shared one */
@@ -325,6 +324,10 @@ int rv64_exec_block(struct rv64_hart *h, struct rv64_block *b)
     static const void *const dispatch[OP_COUNT] = { RV64_OPS(RV64_OP_LABEL) };
 #undef RV64_OP_LABEL
 #define NEXT do { pc += in->len; if (likely(++in < end)) goto *dispatch[in->op]; goto fell_off; } while (0)
+enter:
+    in = b->insns;
+    end = b->insns + b->count;
+    pc = start_pc = h->pc;
     goto *dispatch[in->op];
     switch (in->op) { /* the switch only scopes the labels; dispatch never goes through it */
         case OP_LUI: L_LUI: X(in->rd) = (int64_t)in->imm; NEXT;
@@ -592,12 +595,23 @@ int rv64_exec_block(struct rv64_hart *h, struct rv64_block *b)
 fell_off:
     /* fell off the end: block limit or page end */
     h->pc = pc;
-    h->instret += b->count;
-    h->trap_streak = 0;
-    return RV64_LINK_NEXT;
+    in = end - 1;
+    link = RV64_LINK_NEXT;
 done: /* `in` is the block-ending instruction, which completed */
     h->instret += (uint64_t)(in - b->insns) + 1;
     h->trap_streak = 0;
+    h->last_block = b;
+    h->last_pc = start_pc;
+    if (link != RV64_LINK_NONE) {
+        /* go straight on to a linked successor while nothing needs the run loop's attention */
+        struct rv64_block *next = rv64_linked_block(h, b, start_pc, link);
+        if (next && likely(--h->timer_countdown > 0 &&
+                           !atomic_load_explicit(&h->requests, memory_order_relaxed) &&
+                           !(atomic_load_explicit(&h->mip, memory_order_relaxed) & h->mie))) {
+            b = next;
+            goto enter;
+        }
+    }
     return link;
 illegal:
     h->pc = pc;
@@ -606,5 +620,7 @@ fault:
     h->instret += (uint64_t)(in - b->insns);
     if (in != b->insns)
         h->trap_streak = 0;
+    h->last_block = b;
+    h->last_pc = start_pc;
     return RV64_LINK_NONE;
 }

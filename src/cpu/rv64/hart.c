@@ -159,22 +159,20 @@ static bool handle_requests(struct rv64_hart *h)
     return false;
 }
 
-/* The block that follows prev, which ended at h->pc through link slot `link`. A successor on
- * the same virtual page is on the same physical page whatever the mapping, so prev's link is
- * reused after checking its address and code generation; anything else goes to the lookup. */
+/* The block to run after prev, which ended at h->pc through link slot `link`: its linked
+ * successor, or the lookup's answer (which then becomes the link). */
 static struct rv64_block *next_block(struct rv64_hart *h, struct rv64_block *prev, uint64_t prev_pc,
                                      int link)
 {
-    if (link == RV64_LINK_NONE || !prev || ((h->pc ^ prev_pc) & ~0xfffull) || prev == h->scratch)
+    if (link == RV64_LINK_NONE || !prev)
         return rv64_lookup_block(h);
-    uint64_t paddr = (prev->paddr & ~0xfffull) | (h->pc & 0xfff);
-    struct rv64_block *b = prev->link[link];
-    if (likely(b && b->paddr == paddr &&
-               b->gen == atomic_load_explicit(&h->m->page_gen[b->page], memory_order_relaxed)))
+    struct rv64_block *b = rv64_linked_block(h, prev, prev_pc, link);
+    if (likely(b))
         return b;
     uint64_t epoch = h->block_epoch;
     b = rv64_lookup_block(h);
-    if (b && b != h->scratch && b->paddr == paddr && h->block_epoch == epoch)
+    if (b && b != h->scratch && prev != h->scratch && !((h->pc ^ prev_pc) & ~0xfffull) &&
+        h->block_epoch == epoch)
         prev->link[link] = b;
     return b;
 }
@@ -210,9 +208,13 @@ void rv64_hart_run(struct rv64_hart *h, uint64_t budget)
         }
         if (unlikely(epoch != h->block_epoch)) /* the lookup flushed the cache: b is fresh */
             epoch = h->block_epoch;
-        prev = b;
-        prev_pc = h->pc;
         link = rv64_exec_block(h, b);
+        prev = h->last_block;
+        prev_pc = h->last_pc;
+        if (unlikely(epoch != h->block_epoch)) { /* an instruction flushed the cache */
+            epoch = h->block_epoch;
+            prev = NULL;
+        }
     }
 }
 

@@ -117,6 +117,8 @@ struct rv64_hart {
     size_t arena_size, arena_used;
     struct rv64_block *scratch;  /* an instruction that straddles a page: decoded, never cached */
     uint64_t block_epoch;        /* bumped when the cache is flushed */
+    struct rv64_block *last_block; /* the block executed last and its start pc (for linking) */
+    uint64_t last_pc;
 
     /* run state */
     struct rv64_machine *m;
@@ -238,7 +240,25 @@ struct rv64_block *rv64_lookup_block(struct rv64_hart *h);
 /* How a block ended: through a jump or taken branch, by falling through to the next
  * instruction, or in a way that must not be chained (trap, privilege or translation change). */
 enum { RV64_LINK_NONE = -1, RV64_LINK_JUMP = 0, RV64_LINK_NEXT = 1 };
+/* Runs b, and the blocks linked after it while no interrupt, request or timer check is due.
+ * Returns how the last one ended; h->last_block and h->last_pc say which it was. */
 int rv64_exec_block(struct rv64_hart *h, struct rv64_block *b);
+
+/* prev's successor through `link` if it is cached and still valid, else NULL (see exec.c). */
+static inline struct rv64_block *rv64_linked_block(struct rv64_hart *h, struct rv64_block *prev,
+                                                   uint64_t prev_pc, int link)
+{
+    /* A successor on the same virtual page is on the same physical page whatever the mapping,
+     * so the link only needs its address and code generation checked. */
+    if (((h->pc ^ prev_pc) & ~0xfffull) || prev == h->scratch)
+        return NULL;
+    struct rv64_block *b = prev->link[link];
+    uint64_t paddr = (prev->paddr & ~0xfffull) | (h->pc & 0xfff);
+    if (b && b->paddr == paddr &&
+        b->gen == atomic_load_explicit(&h->m->page_gen[b->page], memory_order_relaxed))
+        return b;
+    return NULL;
+}
 void rv64_flush_blocks(struct rv64_hart *h);
 
 /* decode.c */
