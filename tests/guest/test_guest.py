@@ -176,6 +176,95 @@ def bad_input_is_rejected_cleanly():
                   f"{args}: expected a one-line message, got {r.stderr!r}")
 
 
+def garbage_image(path, seed):
+    """A file with a valid RISC-V Linux Image header (so the loader accepts it) and random code."""
+    rnd = random.Random(seed)
+    body = bytearray(rnd.getrandbits(8) for _ in range(64 * 1024))
+    body[0:64] = bytes(64)
+    body[0:4] = bytes([0x6f, 0x00, 0x00, 0x04])  # j +64: jump over the header into the garbage
+    body[16:24] = (len(body)).to_bytes(8, "little")  # image_size
+    body[48:56] = b"RISCV\0\0\0"
+    body[56:60] = b"RSC\x05"
+    with open(path, "wb") as f:
+        f.write(body)
+
+
+@test
+def kernel_executing_garbage_stops_cleanly():
+    """A guest kernel that executes random bytes crashes itself, never kiln: kiln reports the
+    guest's state and exits with its guest-crash status (70)."""
+    with tempfile.TemporaryDirectory() as d:
+        for seed in range(3):
+            img = os.path.join(d, f"garbage{seed}")
+            garbage_image(img, seed)
+            r = run_kiln(["--kernel", img, "--mem", "64"], timeout=60)
+            check(r.returncode == 70, f"seed {seed}: exit {r.returncode}, expected 70; stderr={r.stderr!r}")
+            check("guest crashed" in r.stderr and "pc=" in r.stderr,
+                  f"seed {seed}: no crash report with the guest state: {r.stderr!r}")
+
+
+@test
+def user_program_executing_garbage_only_kills_itself():
+    vm = boot()
+    try:
+        # an ELF whose code is garbage: the kernel kills the process, the guest carries on
+        out = vm.run("cp /bin/busybox /tmp/bad && dd if=/dev/urandom of=/tmp/bad bs=1 seek=4096 "
+                     "count=65536 conv=notrunc 2>/dev/null; /tmp/bad; echo rc=$?")
+        check(re.search(r"rc=(13[0-9]|1[0-9][0-9])", out) is not None, f"unexpected result {out!r}")
+        check(vm.run("echo alive") == "alive", "guest shell did not survive")
+        poweroff(vm)
+    finally:
+        vm.kill()
+
+
+@test
+def terminal_console_is_raw_and_escape_quits():
+    """On a terminal the console is raw (the guest sees Ctrl-C), Ctrl-A x quits kiln and the
+    terminal settings are restored."""
+    import pty
+    import termios
+    master, slave = pty.openpty()
+    before = termios.tcgetattr(slave)
+    p = subprocess.Popen([KILN, "run", "--kernel", IMAGE, "--initrd", INITRD], stdin=slave,
+                         stdout=slave, stderr=slave, close_fds=True)
+    try:
+        out = b""
+        deadline = time.monotonic() + 120
+        while PROMPT.encode() not in out and time.monotonic() < deadline:
+            r = os.read(master, 65536) if select_readable(master, 1.0) else b""
+            out += r
+        check(PROMPT.encode() in out, f"no prompt on the terminal: {out[-500:]!r}")
+        during = termios.tcgetattr(slave)
+        check(not (during[3] & termios.ICANON) and not (during[3] & termios.ECHO),
+              "terminal is not in raw mode while the guest runs")
+        os.write(master, b"sleep 30\r")
+        time.sleep(0.5)
+        os.write(master, b"\x03")  # Ctrl-C goes to the guest and interrupts sleep
+        os.write(master, b"echo after-ctrl-c\r")
+        out = b""
+        deadline = time.monotonic() + 20
+        done = re.compile(rb"\nafter-ctrl-c\r*\n")  # the output, not the echoed command
+        while not done.search(out) and time.monotonic() < deadline:
+            out += os.read(master, 65536) if select_readable(master, 1.0) else b""
+        check(done.search(out) is not None, f"Ctrl-C did not reach the guest shell: {out[-300:]!r}")
+        check(p.poll() is None, "kiln exited on Ctrl-C")
+        os.write(master, b"\x01x")
+        rc = p.wait(30)
+        check(rc == 0, f"Ctrl-A x gave exit status {rc}, expected 0")
+        check(termios.tcgetattr(slave) == before, "terminal settings not restored after exit")
+    finally:
+        if p.poll() is None:
+            p.kill()
+            p.wait()
+        os.close(master)
+        os.close(slave)
+
+
+def select_readable(fd, timeout):
+    import select
+    return bool(select.select([fd], [], [], timeout)[0])
+
+
 @test
 def help_documents_every_flag():
     r = subprocess.run([KILN, "run", "--help"], capture_output=True, text=True)
