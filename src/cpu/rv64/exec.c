@@ -20,7 +20,7 @@ void rv64_flush_blocks(struct rv64_hart *h)
 
 static struct rv64_block *alloc_block(struct rv64_hart *h)
 {
-    size_t need = sizeof(struct rv64_block) + BLOCK_MAX_INSNS * sizeof(struct rv64_insn);
+    size_t need = sizeof(struct rv64_block) + (BLOCK_MAX_INSNS + 1) * sizeof(struct rv64_insn);
     if (h->arena_used + need > h->arena_size)
         rv64_flush_blocks(h); /* simplest eviction: start over; decoding is cheap */
     struct rv64_block *b = (struct rv64_block *)(h->arena + h->arena_used);
@@ -29,7 +29,7 @@ static struct rv64_block *alloc_block(struct rv64_hart *h)
 
 static void commit_block(struct rv64_hart *h, struct rv64_block *b)
 {
-    h->arena_used += sizeof(struct rv64_block) + b->count * sizeof(struct rv64_insn);
+    h->arena_used += sizeof(struct rv64_block) + (b->count + 1u) * sizeof(struct rv64_insn);
     h->arena_used = (h->arena_used + 15) & ~(size_t)15;
     unsigned idx = (b->paddr >> 1) & ((1u << BLOCK_HASH_BITS) - 1);
     b->next = h->block_hash[idx];
@@ -56,6 +56,8 @@ static struct rv64_block *decode_straddling(struct rv64_hart *h, uint64_t paddr,
     b->count = 1;
     b->bytes = 4;
     rv64_decode((uint32_t)lo | ((uint32_t)hi << 16), &b->insns[0]);
+    b->insns[0].off = 0;
+    b->insns[1] = (struct rv64_insn){ .op = OP_BLOCK_END, .off = 4 };
     return b;
 }
 
@@ -85,6 +87,7 @@ static struct rv64_block *decode_block(struct rv64_hart *h, uint64_t paddr)
         }
         struct rv64_insn *in = &b->insns[n++];
         rv64_decode(bits, in);
+        in->off = (uint8_t)off;
         off += in->len;
         if (rv64_op_ends_block(in->op))
             break;
@@ -96,6 +99,7 @@ static struct rv64_block *decode_block(struct rv64_hart *h, uint64_t paddr)
     b->link[0] = b->link[1] = NULL;
     b->count = n;
     b->bytes = off;
+    b->insns[n] = (struct rv64_insn){ .op = OP_BLOCK_END, .off = (uint8_t)off };
     commit_block(h, b);
     return b;
 }
@@ -151,6 +155,8 @@ static inline void note_store(struct rv64_machine *m, uintptr_t host)
 }
 
 #define X(r) x[r]
+/* the guest pc of the instruction being executed */
+#define PC (start_pc + in->off)
 
 #define LOAD(type, size, dst)                                                               \
     do {                                                                                    \
@@ -160,7 +166,7 @@ static inline void note_store(struct rv64_machine *m, uintptr_t host)
             dst = *(type *)(uintptr_t)(a_ + e_->addend);                                    \
         } else {                                                                            \
             uint64_t v_;                                                                    \
-            h->pc = pc;                                                                     \
+            h->pc = PC;                                                                     \
             if (!rv64_load_slow(h, a_, size, &v_))                                          \
                 goto fault;                                                                 \
             dst = (type)v_;                                                                 \
@@ -176,7 +182,7 @@ static inline void note_store(struct rv64_machine *m, uintptr_t host)
             *(type *)p_ = (type)(val);                                                      \
             note_store(m, p_);                                                              \
         } else {                                                                            \
-            h->pc = pc;                                                                     \
+            h->pc = PC;                                                                     \
             if (!rv64_store_slow(h, a_, size, (uint64_t)(val)))                             \
                 goto fault;                                                                 \
         }                                                                                   \
@@ -185,10 +191,10 @@ static inline void note_store(struct rv64_machine *m, uintptr_t host)
 #define BRANCH(cond)                                                                        \
     do {                                                                                    \
         if (cond) {                                                                         \
-            h->pc = pc + (int64_t)in->imm;                                                  \
+            h->pc = PC + (int64_t)in->imm;                                                  \
             link = RV64_LINK_JUMP;                                                          \
         } else {                                                                            \
-            h->pc = pc + in->len;                                                           \
+            h->pc = PC + in->len;                                                           \
             link = RV64_LINK_NEXT;                                                          \
         }                                                                                   \
         goto done;                                                                          \
@@ -223,7 +229,7 @@ static inline void note_store(struct rv64_machine *m, uintptr_t host)
 
 #define AMO_W(expr)                                                                         \
     do {                                                                                    \
-        h->pc = pc;                                                                         \
+        h->pc = PC;                                                                         \
         uint32_t *p_ = rv64_amo_ptr(h, X(in->rs1), 4, ACC_WRITE);                           \
         if (!p_) goto fault;                                                                \
         uint32_t s_ = (uint32_t)X(in->rs2), old_ = __atomic_load_n(p_, __ATOMIC_RELAXED);   \
@@ -237,7 +243,7 @@ static inline void note_store(struct rv64_machine *m, uintptr_t host)
 
 #define AMO_D(expr)                                                                         \
     do {                                                                                    \
-        h->pc = pc;                                                                         \
+        h->pc = PC;                                                                         \
         uint64_t *p_ = rv64_amo_ptr(h, X(in->rs1), 8, ACC_WRITE);                           \
         if (!p_) goto fault;                                                                \
         uint64_t s_ = X(in->rs2), old_ = __atomic_load_n(p_, __ATOMIC_RELAXED);             \
@@ -315,31 +321,31 @@ int rv64_exec_block(struct rv64_hart *h, struct rv64_block *b)
     int link = RV64_LINK_NONE;
     struct rv64_machine *m = h->m;
     uint64_t *x = h->x;
-    const struct rv64_insn *in, *end;
-    uint64_t pc, start_pc;
+    const struct rv64_insn *in;
+    uint64_t start_pc;
 
     /* threaded dispatch: each handler jumps straight to the next one, so the host's branch
      * predictor sees one indirect jump per guest operation instead of a shared one */
 #define RV64_OP_LABEL(name) [OP_##name] = &&L_##name,
     static const void *const dispatch[OP_COUNT] = { RV64_OPS(RV64_OP_LABEL) };
 #undef RV64_OP_LABEL
-#define NEXT do { pc += in->len; if (likely(++in < end)) goto *dispatch[in->op]; goto fell_off; } while (0)
+/* every block ends with an OP_BLOCK_END sentinel, so moving on needs no bounds check */
+#define NEXT do { in++; goto *dispatch[in->op]; } while (0)
 enter:
     in = b->insns;
-    end = b->insns + b->count;
-    pc = start_pc = h->pc;
+    start_pc = h->pc;
     goto *dispatch[in->op];
     switch (in->op) { /* the switch only scopes the labels; dispatch never goes through it */
         case OP_LUI: L_LUI: X(in->rd) = (int64_t)in->imm; NEXT;
-        case OP_AUIPC: L_AUIPC: X(in->rd) = pc + (int64_t)in->imm; NEXT;
+        case OP_AUIPC: L_AUIPC: X(in->rd) = PC + (int64_t)in->imm; NEXT;
         case OP_JAL: L_JAL:
-            X(in->rd) = pc + in->len;
-            h->pc = pc + (int64_t)in->imm;
+            X(in->rd) = PC + in->len;
+            h->pc = PC + (int64_t)in->imm;
             link = RV64_LINK_JUMP;
             goto done;
         case OP_JALR: L_JALR: {
             uint64_t target = (X(in->rs1) + (int64_t)in->imm) & ~1ull;
-            X(in->rd) = pc + in->len;
+            X(in->rd) = PC + in->len;
             h->pc = target;
             link = RV64_LINK_JUMP;
             goto done;
@@ -416,7 +422,7 @@ enter:
 
         case OP_LR_W: L_LR_W: case OP_LR_D: L_LR_D: {
             unsigned size = in->op == OP_LR_W ? 4 : 8;
-            h->pc = pc;
+            h->pc = PC;
             void *p = rv64_amo_ptr(h, X(in->rs1), size, ACC_READ);
             if (!p) goto fault;
             uint64_t v = size == 4 ? sx32(__atomic_load_n((uint32_t *)p, __ATOMIC_ACQUIRE))
@@ -430,7 +436,7 @@ enter:
         case OP_SC_W: L_SC_W: case OP_SC_D: L_SC_D: {
             unsigned size = in->op == OP_SC_W ? 4 : 8;
             uint64_t addr = X(in->rs1);
-            h->pc = pc;
+            h->pc = PC;
             void *p = rv64_amo_ptr(h, addr, size, ACC_WRITE);
             if (!p) goto fault;
             bool ok = false;
@@ -538,7 +544,7 @@ enter:
             NEXT;
         case OP_FENCE_I: L_FENCE_I:
             /* stores already invalidate decoded code through the page generations */
-            h->pc = pc + in->len;
+            h->pc = PC + in->len;
             goto done;
         case OP_CSRRW: L_CSRRW: case OP_CSRRS: L_CSRRS: case OP_CSRRC: L_CSRRC:
         case OP_CSRRWI: L_CSRRWI: case OP_CSRRSI: L_CSRRSI: case OP_CSRRCI: L_CSRRCI: {
@@ -547,23 +553,23 @@ enter:
              * reads (and minstret/mcycle writes) must see them */
             uint64_t retired = (uint64_t)(in - b->insns);
             h->instret += retired;
-            exec_csr(h, in, pc, &ok);
+            exec_csr(h, in, PC, &ok);
             h->instret -= retired;
             if (!ok)
                 goto illegal;
             goto done;
         }
         case OP_ECALL: L_ECALL:
-            h->pc = pc;
+            h->pc = PC;
             if (h->m->sbi_mode && h->priv == PRIV_S && rv64_sbi_call(h)) {
-                h->pc = pc + 4;
+                h->pc = PC + 4;
                 goto done;
             }
             rv64_raise(h, CAUSE_USER_ECALL + (h->priv == PRIV_M ? 3 : h->priv), 0);
             goto fault;
         case OP_EBREAK: L_EBREAK:
-            h->pc = pc;
-            rv64_raise(h, CAUSE_BREAKPOINT, pc);
+            h->pc = PC;
+            rv64_raise(h, CAUSE_BREAKPOINT, PC);
             goto fault;
         case OP_MRET: L_MRET:
             if (h->priv != PRIV_M)
@@ -578,24 +584,23 @@ enter:
         case OP_WFI: L_WFI:
             if (h->priv == PRIV_U || (h->priv == PRIV_S && (h->mstatus & MSTATUS_TW)))
                 goto illegal;
-            h->pc = pc + in->len;
+            h->pc = PC + in->len;
             rv64_hart_wfi(h);
             goto done;
         case OP_SFENCE_VMA: L_SFENCE_VMA:
             if (h->priv == PRIV_U || (h->priv == PRIV_S && (h->mstatus & MSTATUS_TVM)))
                 goto illegal;
             rv64_tlb_flush(h);
-            h->pc = pc + in->len;
+            h->pc = PC + in->len;
             goto done;
         case OP_ILLEGAL: L_ILLEGAL:
         default:
             goto illegal;
     }
 #undef NEXT
-fell_off:
-    /* fell off the end: block limit or page end */
-    h->pc = pc;
-    in = end - 1;
+L_BLOCK_END: /* fell off the end: block limit or page end */
+    h->pc = PC;
+    in--;
     link = RV64_LINK_NEXT;
 done: /* `in` is the block-ending instruction, which completed */
     h->instret += (uint64_t)(in - b->insns) + 1;
@@ -614,7 +619,7 @@ done: /* `in` is the block-ending instruction, which completed */
     }
     return link;
 illegal:
-    h->pc = pc;
+    h->pc = PC;
     rv64_raise(h, CAUSE_ILLEGAL_INSN, in->raw);
 fault:
     h->instret += (uint64_t)(in - b->insns);

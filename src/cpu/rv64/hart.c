@@ -26,7 +26,7 @@ int rv64_hart_init(struct rv64_hart *h, struct rv64_machine *m, unsigned hartid)
         h->arena = NULL;
         return -1;
     }
-    h->scratch = malloc(sizeof(struct rv64_block) + sizeof(struct rv64_insn));
+    h->scratch = malloc(sizeof(struct rv64_block) + 2 * sizeof(struct rv64_insn));
     if (!h->scratch)
         return -1;
     pthread_condattr_t attr;

@@ -30,7 +30,7 @@
 #define JC_BITS 12
 #define JC_SIZE (1u << JC_BITS)
 #define BLOCK_HASH_BITS 14
-#define BLOCK_MAX_INSNS 64
+#define BLOCK_MAX_INSNS 63 /* so a block spans at most 252 bytes: offsets fit in uint8_t */
 
 struct rv64_machine;
 
@@ -46,7 +46,8 @@ struct tlb_set {
 /* One decoded instruction: everything the executor needs without looking at the bits again. */
 struct rv64_insn {
     int32_t imm;
-    uint16_t op;      /* enum rv64_op */
+    uint8_t op;       /* enum rv64_op */
+    uint8_t off;      /* byte offset from the block's first instruction (a block spans < 256 bytes) */
     uint8_t rd, rs1, rs2, rs3;
     uint8_t len;      /* 2 or 4 */
     uint8_t rm;       /* rounding mode / aq-rl / misc */
