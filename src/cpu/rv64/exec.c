@@ -318,7 +318,7 @@ static uint64_t rem32(int32_t a, int32_t b)
 
 int rv64_exec_block(struct rv64_hart *h, struct rv64_block *b)
 {
-    int link = RV64_LINK_NONE;
+    int link;
     struct rv64_machine *m = h->m;
     uint64_t *x = h->x;
     const struct rv64_insn *in;
@@ -332,6 +332,7 @@ int rv64_exec_block(struct rv64_hart *h, struct rv64_block *b)
 /* every block ends with an OP_BLOCK_END sentinel, so moving on needs no bounds check */
 #define NEXT do { in++; goto *dispatch[in->op]; } while (0)
 enter:
+    link = RV64_LINK_NONE; /* only jumps, branches and the block end set a link */
     in = b->insns;
     start_pc = h->pc;
     goto *dispatch[in->op];
