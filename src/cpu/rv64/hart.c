@@ -196,22 +196,16 @@ void rv64_hart_run(struct rv64_hart *h, uint64_t budget)
             link = RV64_LINK_NONE; /* an interrupt may be taken: pc and privilege change */
             rv64_check_interrupts(h);
         }
-        if (unlikely(epoch != h->block_epoch)) {
-            epoch = h->block_epoch;
-            link = RV64_LINK_NONE;
-        }
         struct rv64_block *b = next_block(h, prev, prev_pc, link);
         if (unlikely(b == NULL)) { /* fetch fault: a trap was raised */
             prev = NULL;
             link = RV64_LINK_NONE;
             continue;
         }
-        if (unlikely(epoch != h->block_epoch)) /* the lookup flushed the cache: b is fresh */
-            epoch = h->block_epoch;
         link = rv64_exec_block(h, b);
         prev = h->last_block;
         prev_pc = h->last_pc;
-        if (unlikely(epoch != h->block_epoch)) { /* an instruction flushed the cache */
+        if (unlikely(epoch != h->block_epoch)) { /* the cache was flushed: don't trust prev */
             epoch = h->block_epoch;
             prev = NULL;
         }
