@@ -43,6 +43,7 @@ LVER=$(dpkg-query -W -f='${Version}' linux-source-6.1)
 GVER=$(${CROSS}gcc --version | head -1)
 KKEY=$( (echo "$LVER $GVER"; cat "$HERE/kernel.config"; sed -n '/^# -- kernel/,/^# -- end kernel/p' "$0") | sha256sum | cut -c1-16)
 KIMG=$CACHE/kernel-$KKEY/Image
+KERNEL_FILES=1300   # files a full build compiles, for the progress estimate (not part of the key)
 if [ -f "$KIMG" ]; then
     say "kernel: cached ($KIMG)"
 else
@@ -66,8 +67,8 @@ else
     while IFS= read -r line; do
         case "$line" in CONFIG_*=y) grep -qx "$line" "$KOBJ/.config" || die "kernel config lost $line";; esac
     done < "$HERE/kernel.config"
-    say "kernel: compiling Linux $LVER with $JOBS jobs (about 8 min on 2 cores, once)"
-    run_with_progress kernel "$CACHE/kernel-build.log" 1000 "${KMAKE[@]}" -j"$JOBS" Image
+    say "kernel: compiling Linux $LVER with $JOBS jobs (about 6 min on 2 cores, once)"
+    run_with_progress kernel "$CACHE/kernel-build.log" $KERNEL_FILES "${KMAKE[@]}" -j"$JOBS" Image
     mkdir -p "$(dirname "$KIMG")"
     cp "$KOBJ/arch/riscv/boot/Image" "$KIMG.tmp" && mv "$KIMG.tmp" "$KIMG"
 # -- end kernel
@@ -86,6 +87,7 @@ BBSRC=$(ls -d "$BBDIR"/busybox-*/ | head -1)
 BVER=$(basename "$(ls "$BBDIR"/busybox_*.dsc)" .dsc)
 BKEY=$( (echo "$BVER $GVER"; sed -n '/^# -- busybox/,/^# -- end busybox/p' "$0") | sha256sum | cut -c1-16)
 BROOT=$CACHE/busybox-$BKEY/root
+BUSYBOX_FILES=640   # for the progress estimate (not part of the key)
 if [ -x "$BROOT/bin/busybox" ]; then
     say "busybox: cached ($BROOT)"
 else
@@ -98,7 +100,7 @@ else
     sed -i -e 's/^# CONFIG_STATIC is not set/CONFIG_STATIC=y/' -e 's/^CONFIG_TC=y/# CONFIG_TC is not set/' \
         "$BOBJ/.config"
     say "busybox: compiling $BVER (about 2 min, once)"
-    run_with_progress busybox "$CACHE/busybox-build.log" 900 "${BMAKE[@]}" -j"$JOBS"
+    run_with_progress busybox "$CACHE/busybox-build.log" $BUSYBOX_FILES "${BMAKE[@]}" -j"$JOBS"
     rm -rf "$BROOT.tmp"
     "${BMAKE[@]}" install CONFIG_PREFIX="$BROOT.tmp" >>"$CACHE/busybox-build.log" 2>&1
     mv "$BROOT.tmp" "$BROOT"
