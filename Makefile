@@ -2,7 +2,8 @@
 CC      ?= gcc
 CFLAGS  ?= -O2 -g
 CFLAGS  += -std=gnu11 -Wall -Wextra -Werror -D_GNU_SOURCE -Isrc -MMD -MP
-LDLIBS  += -lfdt -lpthread -lm
+CFLAGS  += $(shell pkg-config --cflags slirp 2>/dev/null)
+LDLIBS  += -lfdt -lpthread -lm $(shell pkg-config --libs slirp 2>/dev/null)
 
 BUILD   ?= build
 ifeq ($(SANITIZE),1)

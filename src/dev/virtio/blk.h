@@ -1,0 +1,13 @@
+/* blk.h — virtio-blk: block device over a raw image file (read-only drives, flush, discard/write-zeroes, serial id, rate limit); requests run on the device's I/O thread. */
+#ifndef KILN_DEV_VIRTIO_BLK_H
+#define KILN_DEV_VIRTIO_BLK_H
+#include <stddef.h>
+#include "dev/virtio/mmio.h"
+#include "dev/virtio/options.h"
+
+/* Creates the device and starts its I/O thread. Returns its transport (free it with
+ * t->ops->destroy(t)), or NULL after writing a one-line reason into err. */
+struct virtio_mmio *virtio_blk_create(const struct disk_options *opts, const struct guest_mem *mem,
+                                       struct irq_line irq, char *err, size_t errlen);
+
+#endif
