@@ -24,6 +24,27 @@ static void finisher_event(void *opaque, enum finisher_event ev, int code)
     }
 }
 
+/* a device wrote guest RAM: decoded code there is stale */
+static void ram_written(void *opaque, uint64_t gpa, uint64_t len)
+{
+    rv64_invalidate_code(opaque, gpa, len);
+}
+
+bool virt_next_virtio_irq(struct virt_board *b, struct irq_line *irq)
+{
+    if (b->nvirtio == VIRT_VIRTIO_SLOTS)
+        return false;
+    *irq = plic_source_line(&b->plic, VIRT_VIRTIO_IRQ0 + b->nvirtio);
+    return true;
+}
+
+void virt_attach_virtio(struct virt_board *b, struct virtio_mmio *t)
+{
+    struct mmio_region r = virtio_mmio_region(t, VIRT_VIRTIO_BASE + b->nvirtio * VIRTIO_MMIO_SLOT_SIZE);
+    b->virtio[b->nvirtio++] = t;
+    bus_add(&b->bus, &r);   /* slots are fixed and disjoint: cannot fail */
+}
+
 int virt_board_init(struct virt_board *b, unsigned cpus, uint64_t ram_bytes, uint64_t start_ns,
                     void (*console_tx)(void *opaque, const uint8_t *buf, size_t len), void *console_opaque)
 {
@@ -31,6 +52,8 @@ int virt_board_init(struct virt_board *b, unsigned cpus, uint64_t ram_bytes, uin
     if (rv64_machine_init(&b->m, ram_bytes, cpus, &b->bus) != 0)
         return -1;
     b->m.console_out = console_tx;
+    b->mem = (struct guest_mem){ .host = b->m.ram, .base = RV64_RAM_BASE, .size = b->m.ram_size,
+                                 .written = ram_written, .written_opaque = &b->m };
     b->m.console_opaque = console_opaque;
 
     struct irq_line ctx_lines[2 * RV64_MAX_HARTS];
@@ -67,6 +90,9 @@ void virt_board_destroy(struct virt_board *b)
 {
     if (!b->initialized)
         return;
+    for (unsigned i = 0; i < b->nvirtio; i++)
+        b->virtio[i]->ops->destroy(b->virtio[i]);
+    b->nvirtio = 0;
     goldfish_rtc_destroy(&b->rtc);
     uart16550_destroy(&b->uart);
     plic_destroy(&b->plic);
@@ -127,7 +153,7 @@ static int prop_per_hart_irqs(void *fdt, unsigned n, uint32_t irq_a, uint32_t ir
     return fdt_property(fdt, "interrupts-extended", cells, 4 * n * sizeof(fdt32_t));
 }
 
-static int fdt_soc(void *fdt, unsigned n)
+static int fdt_soc(void *fdt, unsigned n, unsigned nvirtio)
 {
     CHECK(fdt_begin_node(fdt, "soc"));
     CHECK(fdt_property_u32(fdt, "#address-cells", 2));
@@ -168,6 +194,18 @@ static int fdt_soc(void *fdt, unsigned n)
     CHECK(fdt_property_u32(fdt, "interrupts", VIRT_RTC_IRQ));
     CHECK(fdt_property_u32(fdt, "interrupt-parent", PHANDLE_PLIC));
     CHECK(fdt_end_node(fdt));
+
+    for (unsigned i = 0; i < nvirtio; i++) {
+        char name[32];
+        uint64_t base = VIRT_VIRTIO_BASE + i * VIRTIO_MMIO_SLOT_SIZE;
+        snprintf(name, sizeof(name), "virtio_mmio@%llx", (unsigned long long)base);
+        CHECK(fdt_begin_node(fdt, name));
+        CHECK(fdt_property_string(fdt, "compatible", "virtio,mmio"));
+        CHECK(prop_reg(fdt, base, VIRTIO_MMIO_SLOT_SIZE));
+        CHECK(fdt_property_u32(fdt, "interrupts", VIRT_VIRTIO_IRQ0 + i));
+        CHECK(fdt_property_u32(fdt, "interrupt-parent", PHANDLE_PLIC));
+        CHECK(fdt_end_node(fdt));
+    }
 
     CHECK(fdt_begin_node(fdt, "test@100000"));
     static const char test_compat[] = "sifive,test1\0sifive,test0\0syscon";
@@ -217,7 +255,7 @@ int virt_build_fdt(struct virt_board *b, const struct virt_boot_info *info, void
     CHECK(fdt_end_node(fdt));
 
     CHECK(fdt_cpus(fdt, b->m.nharts));
-    CHECK(fdt_soc(fdt, b->m.nharts));
+    CHECK(fdt_soc(fdt, b->m.nharts, b->nvirtio));
     /* no syscon-poweroff node: the guest powers off through SBI SRST (kiln's or OpenSBI's), and
      * Linux complains when both claim pm_power_off */
     CHECK(fdt_syscon_action(fdt, "reboot", "syscon-reboot", 0x7777));

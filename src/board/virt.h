@@ -11,6 +11,7 @@
 #include "dev/goldfish_rtc.h"
 #include "dev/plic.h"
 #include "dev/uart16550.h"
+#include "dev/virtio/mmio.h"
 
 #define VIRT_FINISHER_BASE   0x00100000ull
 #define VIRT_RTC_BASE        0x00101000ull
@@ -22,6 +23,9 @@
 #define VIRT_UART_IRQ        10
 #define VIRT_RTC_IRQ         11
 #define VIRT_PLIC_NDEV       95
+#define VIRT_VIRTIO_BASE     0x10001000ull
+#define VIRT_VIRTIO_SLOTS    8
+#define VIRT_VIRTIO_IRQ0     1        /* slot n raises PLIC source 1 + n */
 
 struct virt_board {
     struct rv64_machine m;
@@ -32,6 +36,9 @@ struct virt_board {
     struct goldfish_rtc rtc;
     struct finisher finisher;
     struct boot_timer boot_timer;
+    struct guest_mem mem;             /* RAM as the virtio devices see it */
+    struct virtio_mmio *virtio[VIRT_VIRTIO_SLOTS];
+    unsigned nvirtio;
     bool initialized;
 };
 
@@ -43,7 +50,13 @@ struct virt_boot_info {
 /* Creates RAM, harts and devices. console_tx receives the guest's console output (UART and SBI). */
 int virt_board_init(struct virt_board *b, unsigned cpus, uint64_t ram_bytes, uint64_t start_ns,
                     void (*console_tx)(void *opaque, const uint8_t *buf, size_t len), void *console_opaque);
+/* Stops and frees the devices, then the machine. */
 void virt_board_destroy(struct virt_board *b);
+/* The interrupt line of the next free virtio slot, for the device about to be attached there;
+ * false when all slots are taken. */
+bool virt_next_virtio_irq(struct virt_board *b, struct irq_line *irq);
+/* Puts a device created with virt_next_virtio_irq's line into that slot. The board owns it. */
+void virt_attach_virtio(struct virt_board *b, struct virtio_mmio *t);
 /* Writes the flattened device tree into buf. Returns its size, or -1 if buf is too small. */
 int virt_build_fdt(struct virt_board *b, const struct virt_boot_info *info, void *buf, size_t bufsize);
 

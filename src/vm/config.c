@@ -9,6 +9,7 @@
 #include <string.h>
 #include <unistd.h>
 #include "vm/config.h"
+#include "vm/device_args.h"
 
 void config_print_run_help(void)
 {
@@ -27,6 +28,25 @@ void config_print_run_help(void)
         "  --mem SIZE       guest RAM in MiB (suffix M or G allowed), %d MiB up to the host's\n"
         "                   RAM (default %d)\n"
         "  --dtb-out FILE   also write the generated device tree blob to FILE\n"
+        "\n"
+        "Paravirtual devices (virtio-mmio, at most %d in all; repeat --disk and --net):\n"
+        "  --disk PATH[,readonly][,serial=ID][,bw=B][,ops=B]\n"
+        "                   a raw disk image as virtio-blk (/dev/vda, /dev/vdb, ... in order)\n"
+        "  --net user[,hostfwd=tcp:[HADDR]:HPORT-[GADDR]:GPORT]...[,mac=M][,rx_bw=B][,tx_bw=B]...\n"
+        "                   user-mode networking (NAT, no root): guest 10.0.2.15 by DHCP,\n"
+        "                   host reachable as 10.0.2.2, DNS 10.0.2.3; hostfwd forwards a host\n"
+        "                   port (default address 127.0.0.1) into the guest\n"
+        "  --net tap=NAME[,mac=M][,rx_bw=B][,tx_bw=B][,rx_ops=B][,tx_ops=B]\n"
+        "                   an existing TAP interface (ip tuntap add NAME mode tap)\n"
+        "  --rng[=bw=B,ops=B]  virtio-rng fed by the host's getrandom()\n"
+        "  --vsock cid=N,uds=PATH\n"
+        "                   virtio-vsock; the host side is a Unix socket as in Firecracker:\n"
+        "                   connect to PATH and send \"CONNECT <port>\\n\" to reach a guest port;\n"
+        "                   guest connections to CID 2 port P go to the socket PATH_P\n"
+        "  --balloon[=size=MIB,stats=SECONDS,deflate_on_oom]\n"
+        "                   virtio-balloon with an initial target of MIB (default 0)\n"
+        "  Rate limits B are Firecracker token buckets: SIZE/REFILL_MS[/ONE_TIME_BURST],\n"
+        "  e.g. bw=10485760/1000 is 10 MiB/s (bw counts bytes, ops counts requests).\n"
         "  -h, --help       show this help\n"
         "\n"
         "Console: on a terminal, press Ctrl-A then x to quit (Ctrl-A h for help).\n"
@@ -37,7 +57,7 @@ void config_print_run_help(void)
         "code to the test finisher; 64 bad usage; 65 bad or oversized kernel/firmware/initrd;\n"
         "66 file not found; 70 the guest crashed beyond recovery; 71 host resources refused;\n"
         "128+N when stopped by signal N.\n",
-        KILN_MAX_CPUS, KILN_MIN_MEM_MIB, KILN_DEFAULT_MEM_MIB);
+        KILN_MAX_CPUS, KILN_MIN_MEM_MIB, KILN_DEFAULT_MEM_MIB, KILN_MAX_VIRTIO);
 }
 
 static int usage_error(const char *fmt, const char *arg)
@@ -111,6 +131,50 @@ static void find_default_guest(struct vm_config *cfg)
     snprintf(cfg->default_initrd, sizeof(cfg->default_initrd), "%s/initramfs.cpio.gz", gdir);
 }
 
+static unsigned virtio_count(const struct vm_config *cfg)
+{
+    return cfg->ndisks + cfg->nnets + cfg->has_rng + cfg->has_vsock + cfg->has_balloon;
+}
+
+/* One device flag. Returns 0 or an exit status after printing why. */
+static int parse_device_flag(struct vm_config *cfg, int c, char *arg)
+{
+    char err[256];
+    char empty[1] = "";
+    int rc = 0;
+    bool *once = c == 'R' ? &cfg->has_rng : c == 'V' ? &cfg->has_vsock : c == 'B' ? &cfg->has_balloon : NULL;
+    if (once && *once)
+        return usage_error("%s", "--rng, --vsock and --balloon can each be given once");
+    if (virtio_count(cfg) == KILN_MAX_VIRTIO) {
+        fprintf(stderr, "kiln: at most %d virtio devices (disks, NICs, rng, vsock, balloon)\n", KILN_MAX_VIRTIO);
+        return KILN_EXIT_USAGE;
+    }
+    switch (c) {
+    case 'D':
+        rc = parse_disk_arg(arg, &cfg->disks[cfg->ndisks], err, sizeof(err));
+        if (rc == 0 && access(cfg->disks[cfg->ndisks].path,
+                              cfg->disks[cfg->ndisks].readonly ? R_OK : R_OK | W_OK) != 0) {
+            fprintf(stderr, "kiln: cannot open disk image '%s': %s\n", cfg->disks[cfg->ndisks].path,
+                    strerror(errno));
+            return KILN_EXIT_NO_INPUT;
+        }
+        cfg->ndisks++;
+        break;
+    case 'N':
+        rc = parse_net_arg(arg, cfg->nnets, &cfg->nets[cfg->nnets], err, sizeof(err));
+        cfg->nnets++;
+        break;
+    case 'R': rc = parse_rng_arg(arg ? arg : empty, &cfg->rng, err, sizeof(err)); break;
+    case 'V': rc = parse_vsock_arg(arg, &cfg->vsock, err, sizeof(err)); break;
+    case 'B': rc = parse_balloon_arg(arg ? arg : empty, &cfg->balloon, err, sizeof(err)); break;
+    }
+    if (rc)
+        return usage_error("%s", err);
+    if (once)
+        *once = true;
+    return 0;
+}
+
 int config_parse_run(struct vm_config *cfg, int argc, char **argv)
 {
     static const struct option opts[] = {
@@ -121,6 +185,11 @@ int config_parse_run(struct vm_config *cfg, int argc, char **argv)
         { "cpus", required_argument, 0, 'n' },
         { "mem", required_argument, 0, 'm' },
         { "dtb-out", required_argument, 0, 'd' },
+        { "disk", required_argument, 0, 'D' },
+        { "net", required_argument, 0, 'N' },
+        { "rng", optional_argument, 0, 'R' },
+        { "vsock", required_argument, 0, 'V' },
+        { "balloon", optional_argument, 0, 'B' },
         { "help", no_argument, 0, 'h' },
         { 0, 0, 0, 0 },
     };
@@ -157,6 +226,12 @@ int config_parse_run(struct vm_config *cfg, int argc, char **argv)
                 return KILN_EXIT_USAGE;
             }
             cfg->mem_mib = v * unit;
+            break;
+        }
+        case 'D': case 'N': case 'R': case 'V': case 'B': {
+            int rc = parse_device_flag(cfg, c, optarg);
+            if (rc)
+                return rc;
             break;
         }
         case 'h':

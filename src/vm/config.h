@@ -4,11 +4,13 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include "dev/virtio/options.h"
 
 #define KILN_MAX_CPUS 64
 #define KILN_MIN_MEM_MIB 16
 #define KILN_DEFAULT_MEM_MIB 256
 #define KILN_DEFAULT_CMDLINE "console=ttyS0"
+#define KILN_MAX_VIRTIO 8        /* the virt board's virtio-mmio slots */
 
 /* Exit statuses for errors kiln detects (sysexits.h values). A guest's own finisher code is
  * passed through unchanged. */
@@ -29,6 +31,14 @@ struct vm_config {
     const char *cmdline;
     const char *firmware;
     const char *dtb_out;     /* write the generated device tree here (debugging) */
+    /* virtio devices, in slot order: disks, network interfaces, rng, vsock, balloon */
+    unsigned ndisks, nnets;
+    struct disk_options disks[KILN_MAX_VIRTIO];
+    struct net_options nets[KILN_MAX_VIRTIO];
+    bool has_rng, has_vsock, has_balloon;
+    struct rng_options rng;
+    struct vsock_options vsock;
+    struct balloon_options balloon;
     char default_kernel[4096];
     char default_initrd[4096];
 };

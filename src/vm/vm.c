@@ -9,6 +9,7 @@
 #include <unistd.h>
 #include "board/virt.h"
 #include "vm/console.h"
+#include "vm/devices.h"
 #include "vm/loader.h"
 #include "vm/vm.h"
 
@@ -234,7 +235,9 @@ int vm_run(const struct vm_config *cfg, uint64_t start_ns)
         free(vm.board);
         return KILN_EXIT_HOST;
     }
-    status = load_guest(&vm);
+    status = vm_create_devices(vm.board, cfg);
+    if (!status)
+        status = load_guest(&vm);
     if (status)
         goto out;
     setup_harts(&vm);

@@ -5,4 +5,10 @@ set -euo pipefail
 KILN=${1:?usage: run.sh KILN_BINARY [test...]}
 shift
 ROOT=$(cd "$(dirname "$0")/../.." && pwd)
-exec python3 "$ROOT/tests/guest/test_guest.py" "$KILN" "${KILN_GUEST_DIR:-$ROOT/build/guest}" "$@"
+GUEST=${KILN_GUEST_DIR:-$ROOT/build/guest}
+rc=0
+for t in test_guest.py test_devices.py; do
+    echo "== tests/guest/$t"
+    python3 "$ROOT/tests/guest/$t" "$KILN" "$GUEST" "$@" || rc=1
+done
+exit $rc

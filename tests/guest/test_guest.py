@@ -12,41 +12,12 @@ import subprocess
 import sys
 import tempfile
 import time
-import traceback
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from kilnvm import PROMPT, GuestError, KilnVM  # noqa: E402
+from kilnvm import PROMPT, GuestError, KilnVM  # noqa: E402,F401
 
-KILN = os.path.abspath(sys.argv[1])
-GUEST = os.path.abspath(sys.argv[2])
-IMAGE = os.path.join(GUEST, "Image")
-INITRD = os.path.join(GUEST, "initramfs.cpio.gz")
-OPENSBI = "/usr/lib/riscv64-linux-gnu/opensbi/generic/fw_dynamic.bin"
-TESTS = []
-
-
-def test(fn):
-    TESTS.append(fn)
-    return fn
-
-
-def check(cond, msg):
-    if not cond:
-        raise GuestError(msg)
-
-
-def boot(extra=(), cpus=1, mem=256, cmdline="console=ttyS0"):
-    args = ["--kernel", IMAGE, "--initrd", INITRD, "--cpus", str(cpus), "--mem", str(mem),
-            "--cmdline", cmdline] + list(extra)
-    vm = KilnVM(KILN, args)
-    vm.expect(re.escape(PROMPT))
-    return vm
-
-
-def poweroff(vm):
-    vm.send("poweroff -f")
-    rc = vm.wait()
-    check(rc == 0, f"kiln exited with {rc} after guest poweroff, expected 0")
+from guestlib import (INITRD, IMAGE, KILN, OPENSBI, boot, check,  # noqa: E402
+                      main, poweroff, test)
 
 
 def common_checks(vm, cpus):
@@ -271,25 +242,6 @@ def help_documents_every_flag():
     check(r.returncode == 0, "--help failed")
     for flag in ["--kernel", "--initrd", "--cmdline", "--firmware", "--cpus", "--mem"]:
         check(flag in r.stdout, f"--help does not mention {flag}")
-
-
-def main():
-    selected = sys.argv[3:]
-    passed = failed = 0
-    for fn in TESTS:
-        if selected and fn.__name__ not in selected:
-            continue
-        t0 = time.monotonic()
-        try:
-            fn()
-            passed += 1
-            print(f"PASS {fn.__name__} ({time.monotonic() - t0:.1f}s)", flush=True)
-        except Exception:  # noqa: BLE001 - report every failure and go on
-            failed += 1
-            print(f"FAIL {fn.__name__} ({time.monotonic() - t0:.1f}s)", flush=True)
-            traceback.print_exc()
-    print(f"{passed} passed, {failed} failed")
-    return 1 if failed else 0
 
 
 if __name__ == "__main__":

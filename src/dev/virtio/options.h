@@ -15,7 +15,7 @@ struct disk_options {
     struct rate_limiter_config limit;
 };
 
-enum net_backend { NET_USER, NET_TAP };
+enum net_backend_kind { NET_USER, NET_TAP };
 
 struct hostfwd {
     bool udp;
@@ -26,7 +26,7 @@ struct hostfwd {
 };
 
 struct net_options {
-    enum net_backend backend;
+    enum net_backend_kind backend;
     const char *tap;                    /* NET_TAP: interface name */
     uint8_t mac[6];
     unsigned nhostfwd;
