@@ -77,15 +77,14 @@ static const char *walk_indirect(struct virtq *q, struct virtq_req *req, const s
         return "an indirect descriptor with NEXT set";
     if (d->len == 0 || d->len % sizeof(struct vring_desc) || d->len / sizeof(struct vring_desc) > VIRTQ_MAX_SIZE)
         return "an indirect table of bad length";
-    if (d->addr & 15)
-        return "an unaligned indirect table";
-    const struct vring_desc *table = guest_mem_ptr(q->mem, d->addr, d->len);
+    /* no alignment is required of an indirect table (Linux kmallocs it): copy entries out */
+    const uint8_t *table = guest_mem_ptr(q->mem, d->addr, d->len);
     if (!table)
         return "an indirect table outside guest RAM";
     unsigned n = d->len / sizeof(struct vring_desc), i = 0, steps = 0;
     for (;;) {
         struct vring_desc e;
-        memcpy(&e, &table[i], sizeof(e));   /* one snapshot: the guest may change it under us */
+        memcpy(&e, table + i * sizeof(e), sizeof(e));   /* one snapshot: the guest may change it under us */
         if (e.flags & VRING_DESC_F_INDIRECT)
             return "an indirect descriptor inside an indirect table";
         const char *why = add_buffer(q, req, &e);
