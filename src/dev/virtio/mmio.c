@@ -23,8 +23,8 @@ void virtio_mmio_set_broken_locked(struct virtio_mmio *t, const char *why)
     t->broken = true;
     fprintf(stderr, "kiln: %s: the guest driver broke the device (%s); it is stopped until "
             "the driver resets it\n", t->ops->name, why);
+    t->status |= VIRTIO_CONFIG_S_NEEDS_RESET;
     if (t->status & VIRTIO_CONFIG_S_DRIVER_OK) {
-        t->status |= VIRTIO_CONFIG_S_NEEDS_RESET;
         t->interrupt_status |= VIRTIO_MMIO_INT_CONFIG;
         update_irq(t);
     }

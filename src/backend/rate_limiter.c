@@ -1,0 +1,163 @@
+/* rate_limiter.c — Firecracker-style token buckets (see rate_limiter.h).
+ *
+ * A bucket refills continuously at size / refill_time; what it can hold is capped at `size`.
+ * The one-time burst is spent before the budget and never comes back. Unlike Firecracker, a
+ * request that cannot go now takes nothing (not even the burst), so the caller can simply ask
+ * again after the returned wait.
+ *
+ * Debt: a request bigger than the whole bucket goes through once the bucket is full, and the
+ * excess is paid back by refilling nothing for the time those tokens would take. The header's
+ * budget is unsigned, so the debt is kept as last_refill_ns pushed into the future: refill
+ * only counts time after last_refill_ns. */
+#include "backend/rate_limiter.h"
+
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define NS_PER_MS 1000000ull
+
+static bool bucket_unlimited(const struct token_bucket *b)
+{
+    return b->cfg.size == 0 || b->cfg.refill_time_ms == 0;
+}
+
+static unsigned __int128 refill_ns(const struct token_bucket *b)
+{
+    return (unsigned __int128)b->cfg.refill_time_ms * NS_PER_MS;
+}
+
+static void bucket_reset(struct token_bucket *b, const struct token_bucket_config *cfg, uint64_t now_ns)
+{
+    b->cfg = *cfg;
+    b->budget = cfg->size;
+    b->burst_left = cfg->one_time_burst;
+    b->last_refill_ns = now_ns;
+}
+
+/* Adds the tokens earned since last_refill_ns. Only the time those whole tokens stand for is
+ * consumed, so slow trickles (less than one token per call) are not lost. */
+static void bucket_refill(struct token_bucket *b, uint64_t now_ns)
+{
+    if (now_ns <= b->last_refill_ns)
+        return;  /* still paying off a debt, or no time passed */
+    uint64_t elapsed = now_ns - b->last_refill_ns;
+    unsigned __int128 earned = (unsigned __int128)elapsed * b->cfg.size / refill_ns(b);
+    if (earned >= b->cfg.size - b->budget) {
+        b->budget = b->cfg.size;
+        b->last_refill_ns = now_ns;  /* a full bucket earns nothing more */
+        return;
+    }
+    b->budget += (uint64_t)earned;
+    b->last_refill_ns += (uint64_t)(earned * refill_ns(b) / b->cfg.size);
+}
+
+/* Nanoseconds from now until the bucket holds `want` tokens (want <= size). */
+static uint64_t bucket_wait_for(const struct token_bucket *b, uint64_t want, uint64_t now_ns)
+{
+    uint64_t deficit = want - b->budget;
+    unsigned __int128 size = b->cfg.size;
+    unsigned __int128 t = ((unsigned __int128)deficit * refill_ns(b) + size - 1) / size;
+    unsigned __int128 ready = (unsigned __int128)b->last_refill_ns + t;
+    if (ready <= now_ns)
+        return 1;  /* rounding: the token lands within the next nanosecond */
+    unsigned __int128 wait = ready - now_ns;
+    return wait > UINT64_MAX ? UINT64_MAX : (uint64_t)wait;
+}
+
+/* Can `tokens` be taken now? Returns 0 (yes) or the wait. Refills but takes nothing. */
+static uint64_t bucket_check(struct token_bucket *b, uint64_t tokens, uint64_t now_ns)
+{
+    if (bucket_unlimited(b))
+        return 0;
+    bucket_refill(b, now_ns);
+    uint64_t from_burst = tokens < b->burst_left ? tokens : b->burst_left;
+    uint64_t need = tokens - from_burst;
+    if (need <= b->budget)
+        return 0;
+    if (need > b->cfg.size)  /* oversized: goes once the bucket is full */
+        return b->budget == b->cfg.size ? 0 : bucket_wait_for(b, b->cfg.size, now_ns);
+    return bucket_wait_for(b, need, now_ns);
+}
+
+/* Takes tokens that bucket_check just allowed. */
+static void bucket_take(struct token_bucket *b, uint64_t tokens)
+{
+    if (bucket_unlimited(b))
+        return;
+    uint64_t from_burst = tokens < b->burst_left ? tokens : b->burst_left;
+    b->burst_left -= from_burst;
+    uint64_t need = tokens - from_burst;
+    if (need <= b->budget) {
+        b->budget -= need;
+        return;
+    }
+    /* Oversized: empty the bucket and refill nothing until the excess is paid for. */
+    uint64_t debt = need - b->budget;
+    b->budget = 0;
+    unsigned __int128 debt_ns = ((unsigned __int128)debt * refill_ns(b) + b->cfg.size - 1) / b->cfg.size;
+    unsigned __int128 until = (unsigned __int128)b->last_refill_ns + debt_ns;
+    b->last_refill_ns = until > UINT64_MAX ? UINT64_MAX : (uint64_t)until;
+}
+
+void rate_limiter_init(struct rate_limiter *rl, const struct rate_limiter_config *cfg, uint64_t now_ns)
+{
+    bucket_reset(&rl->bandwidth, &cfg->bandwidth, now_ns);
+    bucket_reset(&rl->ops, &cfg->ops, now_ns);
+}
+
+void rate_limiter_update(struct rate_limiter *rl, const struct rate_limiter_config *cfg, uint64_t now_ns)
+{
+    rate_limiter_init(rl, cfg, now_ns);
+}
+
+bool rate_limiter_is_limited(const struct rate_limiter *rl)
+{
+    return !bucket_unlimited(&rl->bandwidth) || !bucket_unlimited(&rl->ops);
+}
+
+uint64_t rate_limiter_take(struct rate_limiter *rl, uint64_t bytes, uint64_t now_ns)
+{
+    /* Check both before taking from either, so a refused request leaves no trace. */
+    uint64_t wait_ops = bucket_check(&rl->ops, 1, now_ns);
+    uint64_t wait_bw = bucket_check(&rl->bandwidth, bytes, now_ns);
+    if (wait_ops || wait_bw)
+        return wait_ops > wait_bw ? wait_ops : wait_bw;
+    bucket_take(&rl->ops, 1);
+    bucket_take(&rl->bandwidth, bytes);
+    return 0;
+}
+
+/* One decimal field ending at '/' or the end of the string. */
+static int parse_u64_field(const char **s, uint64_t *out)
+{
+    const char *p = *s;
+    if (*p < '0' || *p > '9')  /* strtoull would accept spaces, signs and "0x" */
+        return -1;
+    char *end;
+    errno = 0;
+    unsigned long long v = strtoull(p, &end, 10);
+    if (errno == ERANGE || (*end != '/' && *end != '\0'))
+        return -1;
+    *out = v;
+    *s = end;
+    return 0;
+}
+
+int token_bucket_parse(const char *s, struct token_bucket_config *out)
+{
+    struct token_bucket_config c = {0};
+    if (!s || parse_u64_field(&s, &c.size) || *s++ != '/' || parse_u64_field(&s, &c.refill_time_ms))
+        return -1;
+    if (*s == '/') {
+        s++;
+        if (parse_u64_field(&s, &c.one_time_burst))
+            return -1;
+    }
+    if (*s != '\0')
+        return -1;
+    if (c.size > 0 && c.refill_time_ms == 0)  /* a limit that never refills is a typo */
+        return -1;
+    *out = c;
+    return 0;
+}
