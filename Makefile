@@ -47,8 +47,11 @@ $(BUILD)/tests/%: tests/unit/%.c $(LIB)
 guest:
 	@bash guest/build.sh
 
+# the default guest from its ext4 disk, with user-mode networking and an entropy device
 run: deps all guest
-	$(KILN) run
+	$(KILN) run --kernel build/guest/Image --disk build/guest/rootfs.ext4 --net user --rng \
+	    --cmdline "console=ttyS0 root=/dev/vda rw"
+
 
 unit-test: $(UNIT_BINS)
 	@set -e; for t in $(UNIT_BINS); do echo "== $$t"; $$t --jobs 2; done
@@ -64,6 +67,7 @@ test: deps
 
 bench: all guest
 	@bash bench/boot.sh
+	@bash bench/io.sh
 
 clean:
 	rm -rf build/obj build/asan build/tests build/kiln build/libkiln.a

@@ -1,8 +1,10 @@
 #!/bin/bash
 # Builds kiln's default riscv64 guest into build/guest/: a Linux 6.1 Image (from Debian's
-# linux-source-6.1, config = tinyconfig + guest/kernel.config) and a busybox initramfs (from
-# Debian's busybox source, static). Each piece is cached in $KILN_CACHE (default
-# ~/.cache/kiln) under a key made of its inputs, so a rebuild with the same inputs is instant.
+# linux-source-6.1, config = tinyconfig + guest/kernel.config), and one root tree — busybox (from
+# Debian's busybox source, static), guest/tools/*.c (static), init and scripts — packed twice:
+# as initramfs.cpio.gz and as the ext4 disk image rootfs.ext4. Kernel, busybox and tools are
+# cached in $KILN_CACHE (default ~/.cache/kiln) under a key made of their inputs, so a rebuild
+# with the same inputs is instant.
 set -euo pipefail
 HERE=$(cd "$(dirname "$0")" && pwd)
 OUT=${1:-$HERE/../build/guest}
@@ -107,15 +109,72 @@ else
 # -- end busybox
 fi
 
-# ---------------------------------------------------------------- initramfs
-say "initramfs: packing"
+# ---------------------------------------------------------------- guest tools
+# small static C programs for the guest (e.g. kiln-vsock), one per guest/tools/NAME.c -> /bin/NAME
+shopt -s nullglob; TOOL_SRCS=("$HERE"/tools/*.c); shopt -u nullglob
+TKEY=$( (echo "$GVER"; for f in "${TOOL_SRCS[@]}"; do echo "== $(basename "$f")"; cat "$f"; done
+         sed -n '/^# -- tools/,/^# -- end tools/p' "$0") | sha256sum | cut -c1-16)
+TDIR=$CACHE/tools-$TKEY
+if [ ${#TOOL_SRCS[@]} = 0 ]; then
+    say "tools: none in guest/tools"
+elif [ -d "$TDIR" ]; then
+    say "tools: cached ($TDIR)"
+else
+# -- tools
+    rm -rf "$TDIR.tmp" && mkdir -p "$TDIR.tmp"
+    for f in "${TOOL_SRCS[@]}"; do
+        name=$(basename "$f" .c)
+        say "tools: compiling $name"
+        ${CROSS}gcc -static -O2 -Wall -o "$TDIR.tmp/$name" "$f" >"$CACHE/tools-build.log" 2>&1 ||
+            { cat "$CACHE/tools-build.log" >&2; die "compiling guest/tools/$name.c failed"; }
+        ${CROSS}strip "$TDIR.tmp/$name"
+    done
+    mv "$TDIR.tmp" "$TDIR"
+# -- end tools
+fi
+
+# ---------------------------------------------------------------- root tree
+# one tree for both the initramfs (/init) and rootfs.ext4 (/sbin/init, the kernel's default
+# init on a disk root, replacing busybox's init applet)
 STAGE=$(mktemp -d)
 trap 'rm -rf "$STAGE"' EXIT
 cp -a "$BROOT/." "$STAGE/"
 mkdir -p "$STAGE"/{proc,sys,dev,tmp,root,etc}
 install -m 755 "$HERE/init" "$STAGE/init"
-install -m 755 "$HERE/kiln-bench-cpu" "$STAGE/bin/kiln-bench-cpu"
+rm -f "$STAGE/sbin/init" && install -m 755 "$HERE/init" "$STAGE/sbin/init"
+install -m 755 "$HERE/kiln-bench-cpu" "$HERE/kiln-bench-io" "$STAGE/bin/"
+[ ${#TOOL_SRCS[@]} = 0 ] || install -m 755 "$TDIR"/* "$STAGE/bin/"
+install -m 755 "$HERE/udhcpc.script" "$STAGE/etc/udhcpc.script"
+# udhcpc.script writes the resolver config to tmpfs, so a read-only root works too
+ln -s /tmp/resolv.conf "$STAGE/etc/resolv.conf"
 echo 'export PS1="~ # "' > "$STAGE/etc/profile"
+
+# ---------------------------------------------------------------- initramfs
+say "initramfs: packing"
 (cd "$STAGE" && find . | LC_ALL=C sort | cpio -o -H newc --quiet -R 0:0 | gzip -9 -n) >"$OUT/initramfs.cpio.gz.tmp"
 mv "$OUT/initramfs.cpio.gz.tmp" "$OUT/initramfs.cpio.gz"
-say "done: $OUT/Image ($(du -h "$OUT/Image" | cut -f1)), $OUT/initramfs.cpio.gz ($(du -h "$OUT/initramfs.cpio.gz" | cut -f1))"
+
+# ---------------------------------------------------------------- rootfs.ext4
+# The image is rewritten only when the tree or this step changed, so what a guest writes to it
+# survives the next `make run`; tests and benchmarks boot a copy. Delete it for a fresh one.
+ROOTFS=$OUT/rootfs.ext4
+ROOTFS_MIB=256
+RKEY=$( ( (cd "$STAGE" && find . -printf '%p %y %m %l\n' | LC_ALL=C sort &&
+           find . -type f -print0 | LC_ALL=C sort -z | xargs -0 sha256sum)
+         mkfs.ext4 -V 2>&1 | head -1; sed -n '/^# -- rootfs/,/^# -- end rootfs/p' "$0") |
+       sha256sum | cut -c1-16)
+if [ -f "$ROOTFS" ] && [ "$(cat "$ROOTFS.key" 2>/dev/null)" = "$RKEY" ]; then
+    say "rootfs: up to date, kept with any changes a guest made ($ROOTFS; delete it for a fresh one)"
+else
+# -- rootfs
+    say "rootfs: making a $ROOTFS_MIB MiB ext4 image (sparse)"
+    rm -f "$ROOTFS.tmp"
+    # mke2fs copies owners from the tree: files must belong to root in the guest
+    AS_ROOT=(); [ "$(id -u)" = 0 ] || { command -v fakeroot >/dev/null && AS_ROOT=(fakeroot --); }
+    "${AS_ROOT[@]}" sh -c 'chown -R 0:0 "$1" 2>/dev/null; mkfs.ext4 -q -F -d "$1" -L kilnroot "$2" "$3" >/dev/null' \
+        sh "$STAGE" "$ROOTFS.tmp" "${ROOTFS_MIB}M" || die "mkfs.ext4 failed"
+    mv "$ROOTFS.tmp" "$ROOTFS"
+    echo "$RKEY" >"$ROOTFS.key"
+# -- end rootfs
+fi
+say "done: $OUT/Image ($(du -h "$OUT/Image" | cut -f1)), $OUT/initramfs.cpio.gz ($(du -h "$OUT/initramfs.cpio.gz" | cut -f1)), $ROOTFS ($(du -h "$ROOTFS" | cut -f1) used of ${ROOTFS_MIB} MiB)"
