@@ -1,0 +1,246 @@
+/* rng.c — virtio-rng (virtio 1.x §5.4): the driver posts device-writable buffers on its one
+ * queue and we fill them from the host's getrandom(). An optional rate limiter (bytes and
+ * requests) throttles how fast a guest can drain host entropy; a request that has to wait is
+ * held and finished when the limiter's timerfd fires, never dropped. All work runs on the
+ * device's own I/O thread: the vCPU only writes the kick eventfd. */
+#include <errno.h>
+#include <linux/virtio_ids.h>
+#include <linux/virtio_rng.h>
+#include <poll.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/eventfd.h>
+#include <sys/random.h>
+#include <sys/timerfd.h>
+#include <time.h>
+#include <unistd.h>
+#include "backend/rate_limiter.h"
+#include "dev/virtio/rng.h"
+
+#define RNG_QUEUE 0
+/* Bytes one request gets at most: a huge guest buffer must not keep the thread busy for long. */
+#define RNG_MAX_PER_REQUEST (1u << 20)
+
+struct rng_dev {
+    struct virtio_mmio t;
+    int kick_fd, stop_fd, timer_fd;
+    pthread_t thread;
+    struct rate_limiter limiter;
+    /* a request the limiter held back, finished when timer_fd fires */
+    bool have_pending;
+    struct virtq_req pending;
+};
+
+static uint64_t now_ns(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
+}
+
+static void signal_fd(int fd)
+{
+    uint64_t one = 1;
+    /* EAGAIN means the counter is already non-zero: the reader wakes anyway */
+    while (write(fd, &one, sizeof(one)) < 0 && errno == EINTR)
+        ;
+}
+
+static void drain_fd(int fd)
+{
+    uint64_t v;
+    while (read(fd, &v, sizeof(v)) < 0 && errno == EINTR)
+        ;
+}
+
+static void arm_timer(int fd, uint64_t ns)
+{
+    struct itimerspec its = { .it_value = { (time_t)(ns / 1000000000ull), (long)(ns % 1000000000ull) } };
+    if (its.it_value.tv_sec == 0 && its.it_value.tv_nsec == 0)
+        its.it_value.tv_nsec = 1;   /* all zero would disarm it */
+    timerfd_settime(fd, 0, &its, NULL);
+}
+
+/* Fills the first `len` writable bytes of req with host entropy. Returns bytes written. */
+static size_t fill_random(const struct virtq_req *req, size_t len)
+{
+    size_t done = 0;
+    for (unsigned k = req->nout; k < req->nout + req->nin && done < len; k++) {
+        uint8_t *p = req->iov[k].iov_base;
+        size_t want = req->iov[k].iov_len < len - done ? req->iov[k].iov_len : len - done;
+        size_t got = 0;
+        while (got < want) {
+            ssize_t n = getrandom(p + got, want - got, 0);
+            if (n < 0) {
+                if (errno == EINTR)
+                    continue;
+                return done + got;   /* cannot happen once the pool is up; report what we have */
+            }
+            got += (size_t)n;
+        }
+        done += got;
+    }
+    return done;
+}
+
+/* Was req taken before the driver last reset the device? Its buffers may be reused by now. */
+static bool request_stale(struct virtio_mmio *t, const struct virtq_req *req)
+{
+    pthread_mutex_lock(&t->lock);
+    bool stale = req->epoch != t->epoch;
+    pthread_mutex_unlock(&t->lock);
+    return stale;
+}
+
+static size_t request_size(const struct virtq_req *req)
+{
+    return req->in_len < RNG_MAX_PER_REQUEST ? (size_t)req->in_len : RNG_MAX_PER_REQUEST;
+}
+
+/* Completes req unless the limiter says wait; then it is kept as pending. Returns false when
+ * it had to wait. */
+static bool serve(struct rng_dev *d, const struct virtq_req *req)
+{
+    size_t len = request_size(req);
+    uint64_t wait = rate_limiter_take(&d->limiter, len, now_ns());
+    if (wait) {
+        if (req != &d->pending)
+            d->pending = *req;
+        d->have_pending = true;
+        arm_timer(d->timer_fd, wait);
+        return false;
+    }
+    if (request_stale(&d->t, req))
+        return true;
+    size_t written = fill_random(req, len);
+    virtio_mmio_push(&d->t, RNG_QUEUE, req, (uint32_t)written);
+    return true;
+}
+
+/* Serves everything the driver made available, until the ring is empty or the limiter says
+ * wait. */
+static void process_queue(struct rng_dev *d)
+{
+    if (d->have_pending) {
+        d->have_pending = false;
+        if (!serve(d, &d->pending))
+            return;
+    }
+    struct virtq_req *req = malloc(sizeof(*req));   /* ~4 KiB: keep it off the thread stack */
+    if (!req)
+        return;
+    for (;;) {
+        virtio_mmio_disable_notify(&d->t, RNG_QUEUE);
+        enum virtq_pop_result r;
+        while ((r = virtio_mmio_pop(&d->t, RNG_QUEUE, req)) == VIRTQ_GOT) {
+            if (!serve(d, req))
+                goto out;
+        }
+        if (r == VIRTQ_MALFORMED || !virtio_mmio_enable_notify(&d->t, RNG_QUEUE))
+            break;
+    }
+out:
+    free(req);
+}
+
+static void *io_thread(void *arg)
+{
+    struct rng_dev *d = arg;
+    for (;;) {
+        struct pollfd p[3] = {
+            { .fd = d->stop_fd, .events = POLLIN },
+            { .fd = d->kick_fd, .events = POLLIN },
+            { .fd = d->timer_fd, .events = POLLIN },
+        };
+        if (poll(p, 3, -1) < 0)
+            continue;   /* EINTR */
+        if (p[0].revents)
+            break;
+        bool work = false;
+        if (p[1].revents) {
+            drain_fd(d->kick_fd);
+            work = true;
+        }
+        if (p[2].revents) {
+            drain_fd(d->timer_fd);
+            work = true;
+        }
+        /* a kick while a request waits for the limiter changes nothing: the timer comes first */
+        if (work && (!d->have_pending || p[2].revents)) {
+            if (d->have_pending && request_stale(&d->t, &d->pending))
+                d->have_pending = false;
+            process_queue(d);
+        }
+    }
+    return NULL;
+}
+
+static void rng_notify(struct virtio_mmio *t, unsigned q)
+{
+    (void)q;
+    signal_fd(((struct rng_dev *)t->dev)->kick_fd);
+}
+
+/* Buffers may already be waiting when the driver says DRIVER_OK: look once. */
+static void rng_activate(struct virtio_mmio *t)
+{
+    signal_fd(((struct rng_dev *)t->dev)->kick_fd);
+}
+
+static void rng_destroy(struct virtio_mmio *t)
+{
+    struct rng_dev *d = t->dev;
+    signal_fd(d->stop_fd);
+    pthread_join(d->thread, NULL);
+    close(d->kick_fd);
+    close(d->stop_fd);
+    close(d->timer_fd);
+    virtio_mmio_destroy(&d->t);
+    free(d);
+}
+
+static const struct virtio_dev_ops rng_ops = {
+    .name = "virtio-rng",
+    .device_id = VIRTIO_ID_RNG,
+    .num_queues = 1,
+    .queue_notify = rng_notify,
+    .activate = rng_activate,
+    .destroy = rng_destroy,
+};
+
+struct virtio_mmio *virtio_rng_create(const struct rng_options *opts, const struct guest_mem *mem,
+                                       struct irq_line irq, char *err, size_t errlen)
+{
+    struct rng_dev *d = calloc(1, sizeof(*d));
+    if (!d) {
+        snprintf(err, errlen, "virtio-rng: out of memory");
+        return NULL;
+    }
+    d->kick_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+    d->stop_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+    d->timer_fd = timerfd_create(CLOCK_MONOTONIC, TFD_CLOEXEC | TFD_NONBLOCK);
+    if (d->kick_fd < 0 || d->stop_fd < 0 || d->timer_fd < 0) {
+        snprintf(err, errlen, "virtio-rng: cannot create event fds: %s", strerror(errno));
+        goto fail;
+    }
+    rate_limiter_init(&d->limiter, &opts->limit, now_ns());
+    virtio_mmio_init(&d->t, &rng_ops, d, mem, irq, 0);
+    int rc = pthread_create(&d->thread, NULL, io_thread, d);
+    if (rc) {
+        snprintf(err, errlen, "virtio-rng: cannot start its I/O thread: %s", strerror(rc));
+        virtio_mmio_destroy(&d->t);
+        goto fail;
+    }
+    return &d->t;
+fail:
+    if (d->kick_fd >= 0)
+        close(d->kick_fd);
+    if (d->stop_fd >= 0)
+        close(d->stop_fd);
+    if (d->timer_fd >= 0)
+        close(d->timer_fd);
+    free(d);
+    return NULL;
+}
