@@ -7,9 +7,6 @@
 #include "dev/virtio/vsock.h"
 #include "vm/devices.h"
 
-/* TEMPORARY while vsock lands: weak, so kiln links without it */
-#pragma weak virtio_vsock_create
-
 enum kind { DISK, NET, RNG, VSOCK, BALLOON };
 
 static struct virtio_mmio *create(enum kind kind, const void *opts, const struct guest_mem *mem,
@@ -19,7 +16,7 @@ static struct virtio_mmio *create(enum kind kind, const void *opts, const struct
     case DISK: return virtio_blk_create(opts, mem, irq, err, errlen);
     case NET: return virtio_net_create(opts, mem, irq, err, errlen);
     case RNG: return virtio_rng_create(opts, mem, irq, err, errlen);
-    case VSOCK: return virtio_vsock_create ? virtio_vsock_create(opts, mem, irq, err, errlen) : NULL;
+    case VSOCK: return virtio_vsock_create(opts, mem, irq, err, errlen);
     case BALLOON: return virtio_balloon_create(opts, mem, irq, err, errlen);
     }
     return NULL;
@@ -28,7 +25,7 @@ static struct virtio_mmio *create(enum kind kind, const void *opts, const struct
 static int attach(struct virt_board *b, const char *what, enum kind kind, const void *opts, int fail_status)
 {
     struct irq_line irq;
-    char err[512] = "not built into this kiln";
+    char err[512] = "";
     if (!virt_next_virtio_irq(b, &irq)) {
         fprintf(stderr, "kiln: no free virtio slot for %s\n", what);
         return KILN_EXIT_USAGE;

@@ -210,7 +210,7 @@ def vsock_echo_both_directions():
         out = vm.run(f"echo {token} | kiln-vsock connect 2 6000")
         check(out == token, f"guest→host vsock echo returned {out!r}")
         # host → guest: CONNECT through the Unix socket to a guest echo listener
-        vm.run("kiln-vsock listen 5000 >/dev/null 2>&1 &")
+        vm.send("kiln-vsock listen 5000 >/dev/null 2>&1 &")
         payload = os.urandom(200000)
         for attempt in range(50):
             s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)

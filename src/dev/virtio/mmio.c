@@ -250,17 +250,26 @@ enum virtq_pop_result virtio_mmio_pop(struct virtio_mmio *t, unsigned q, struct 
     return r;
 }
 
-void virtio_mmio_push(struct virtio_mmio *t, unsigned q, const struct virtq_req *req, uint32_t written)
+void virtio_mmio_push_many(struct virtio_mmio *t, unsigned q, struct virtq_req *const *reqs,
+                           const uint32_t *written, unsigned n)
 {
     pthread_mutex_lock(&t->lock);
-    if (req->epoch == t->epoch && !t->broken && q < t->ops->num_queues && t->vq[q].ready) {
-        virtq_push(&t->vq[q], req, written);
+    if (n && reqs[0]->epoch == t->epoch && !t->broken && q < t->ops->num_queues && t->vq[q].ready) {
+        for (unsigned i = 0; i < n; i++)
+            virtq_fill(&t->vq[q], reqs[i], written[i], i);
+        virtq_flush(&t->vq[q], n);
         if (virtq_should_notify(&t->vq[q])) {
             t->interrupt_status |= VIRTIO_MMIO_INT_VRING;
             update_irq(t);
         }
     }
     pthread_mutex_unlock(&t->lock);
+}
+
+void virtio_mmio_push(struct virtio_mmio *t, unsigned q, const struct virtq_req *req, uint32_t written)
+{
+    struct virtq_req *one = (struct virtq_req *)req;
+    virtio_mmio_push_many(t, q, &one, &written, 1);
 }
 
 bool virtio_mmio_enable_notify(struct virtio_mmio *t, unsigned q)

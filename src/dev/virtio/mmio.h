@@ -74,6 +74,9 @@ bool virtio_mmio_has_feature(struct virtio_mmio *t, unsigned bit);
  * interrupt if the driver wants one; a request taken before a reset is silently dropped. */
 enum virtq_pop_result virtio_mmio_pop(struct virtio_mmio *t, unsigned q, struct virtq_req *req);
 void virtio_mmio_push(struct virtio_mmio *t, unsigned q, const struct virtq_req *req, uint32_t written);
+/* Returns n chains that the driver sees all at once or not at all (all taken in one epoch). */
+void virtio_mmio_push_many(struct virtio_mmio *t, unsigned q, struct virtq_req *const *reqs,
+                           const uint32_t *written, unsigned n);
 /* Re-enables driver kicks for queue q; returns true if buffers arrived meanwhile (pop again). */
 bool virtio_mmio_enable_notify(struct virtio_mmio *t, unsigned q);
 void virtio_mmio_disable_notify(struct virtio_mmio *t, unsigned q);

@@ -145,7 +145,7 @@ enum virtq_pop_result virtq_pop(struct virtq *q, struct virtq_req *req, const ch
     return VIRTQ_GOT;
 }
 
-void virtq_push(struct virtq *q, const struct virtq_req *req, uint32_t written)
+void virtq_fill(struct virtq *q, const struct virtq_req *req, uint32_t written, unsigned offset)
 {
     if (!q->ready)
         return;
@@ -156,11 +156,23 @@ void virtq_push(struct virtq *q, const struct virtq_req *req, uint32_t written)
         guest_mem_written(q->mem, req->iov[k].iov_base, n);
         left -= n;
     }
-    struct vring_used_elem *e = &q->used->ring[q->used_idx & (q->num - 1)];
+    struct vring_used_elem *e = &q->used->ring[(uint16_t)(q->used_idx + offset) & (q->num - 1)];
     __atomic_store_n(&e->id, req->head, __ATOMIC_RELAXED);
     __atomic_store_n(&e->len, written, __ATOMIC_RELAXED);
-    q->used_idx++;
+}
+
+void virtq_flush(struct virtq *q, unsigned count)
+{
+    if (!q->ready)
+        return;
+    q->used_idx = (uint16_t)(q->used_idx + count);
     store16(&q->used->idx, q->used_idx);
+}
+
+void virtq_push(struct virtq *q, const struct virtq_req *req, uint32_t written)
+{
+    virtq_fill(q, req, written, 0);
+    virtq_flush(q, 1);
 }
 
 bool virtq_should_notify(struct virtq *q)

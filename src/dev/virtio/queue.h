@@ -47,6 +47,11 @@ void virtq_reset(struct virtq *q);
 enum virtq_pop_result virtq_pop(struct virtq *q, struct virtq_req *req, const char **why);
 /* Returns a chain to the driver with `written` bytes written into its writable buffers. */
 void virtq_push(struct virtq *q, const struct virtq_req *req, uint32_t written);
+/* The same in two steps, for several chains the driver must see at once (a network frame
+ * spread over mergeable buffers): fill the used entry `offset` places past the used index,
+ * then publish `count` entries. */
+void virtq_fill(struct virtq *q, const struct virtq_req *req, uint32_t written, unsigned offset);
+void virtq_flush(struct virtq *q, unsigned count);
 /* After pushes: does the driver want an interrupt now (event index / NO_INTERRUPT)? */
 bool virtq_should_notify(struct virtq *q);
 /* Asks the driver to (not) kick us for new buffers. Returns true if buffers arrived meanwhile

@@ -1,0 +1,440 @@
+/* net.c — virtio-net (virtio 1.x §5.1): one rx/tx queue pair carrying Ethernet frames between
+ * the guest and a network backend (libslirp user-mode NAT or a host TAP).
+ *
+ * Everything happens on the device's I/O thread; the vCPU only writes an eventfd on a kick.
+ * The thread polls the kick and stop eventfds, one timerfd per direction for rate-limit waits,
+ * and whatever descriptors the backend asks for (slirp's change every iteration).
+ *
+ * tx: chains are popped, the virtio-net header stripped, the frame handed to the backend.
+ * rx: frames from the backend wait in a bounded backlog until the guest has posted buffers;
+ * with VIRTIO_NET_F_MRG_RXBUF one frame may span several chains (num_buffers in the header).
+ * When the backlog fills up the backend is asked to stop reading (backpressure), and only if
+ * frames keep coming anyway (slirp's own ARP/TCP timers) the oldest is dropped, as a full
+ * NIC queue would. Rate limits never drop anything: a limited direction pauses on its timerfd
+ * with the chain (tx) or the buffers (rx) held until the tokens are there. */
+#include <errno.h>
+#include <linux/virtio_ids.h>
+#include <linux/virtio_mmio.h>
+#include <linux/virtio_net.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/eventfd.h>
+#include <sys/timerfd.h>
+#include <time.h>
+#include <unistd.h>
+#include "backend/net_backend.h"
+#include "dev/virtio/net.h"
+
+#define RX_QUEUE 0
+#define TX_QUEUE 1
+#define NET_HDR_LEN sizeof(struct virtio_net_hdr_v1)  /* VERSION_1: always has num_buffers */
+#define MAX_FRAME 65550            /* 64 KiB IP packet + Ethernet + VLAN headers */
+#define RX_BACKLOG_MAX 256         /* frames waiting for guest buffers; beyond: drop the oldest */
+#define RX_BACKLOG_READ 64         /* above this many waiting, the backend stops reading */
+#define TX_BATCH 256               /* frames per loop iteration, so rx is never starved */
+
+struct rx_frame {
+    size_t len;
+    uint8_t data[];
+};
+
+struct net_dev {
+    struct virtio_mmio t;
+    struct net_backend *be;
+    int kick_fd, stop_fd, rx_timer_fd, tx_timer_fd;
+    pthread_t thread;
+    bool thread_started;
+    struct rate_limiter rx_rl, tx_rl;
+    bool rx_limited, tx_limited;   /* waiting on the timerfd */
+    bool more_work;                /* tx batch cut short: poll without sleeping */
+    struct pollset ps;
+
+    /* rx backlog: a ring of frames from the backend, oldest at rx_head */
+    struct rx_frame *backlog[RX_BACKLOG_MAX];
+    unsigned rx_head, rx_count;
+    uint64_t rx_dropped;
+
+    /* rx chains taken for the frame at the head of the backlog (kept across waits) */
+    struct virtq_req *rx_reqs[VIRTQ_MAX_SIZE];
+    unsigned rx_nreqs;
+    uint64_t rx_gathered;          /* writable bytes in rx_reqs[0..rx_nreqs) */
+
+    /* a tx chain waiting for rate-limit tokens */
+    struct virtq_req tx_req;
+    bool tx_held;
+    bool warned_short_tx;
+    uint8_t tx_buf[NET_HDR_LEN + MAX_FRAME];
+};
+
+static uint64_t now_ns(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
+}
+
+static void wake(int fd)
+{
+    uint64_t one = 1;
+    ssize_t r = write(fd, &one, sizeof(one));
+    (void)r;   /* EAGAIN: the counter is already non-zero, the thread will wake anyway */
+}
+
+static void drain(int fd)
+{
+    uint64_t v;
+    ssize_t r = read(fd, &v, sizeof(v));
+    (void)r;
+}
+
+static void arm_timer(int fd, uint64_t ns)
+{
+    struct itimerspec its = { .it_value = { (time_t)(ns / 1000000000ull), (long)(ns % 1000000000ull) } };
+    if (its.it_value.tv_sec == 0 && its.it_value.tv_nsec == 0)
+        its.it_value.tv_nsec = 1;   /* zero would disarm */
+    timerfd_settime(fd, 0, &its, NULL);
+}
+
+static uint32_t current_epoch(struct net_dev *d)
+{
+    return __atomic_load_n(&d->t.epoch, __ATOMIC_RELAXED);
+}
+
+/* ---- rx */
+
+/* Backend callback: queue a copy of the frame for the guest. */
+static void backend_rx(void *opaque, const struct virtio_net_hdr_v1 *hdr, const uint8_t *frame, size_t len)
+{
+    struct net_dev *d = opaque;
+    (void)hdr;   /* no offloads are offered, so the guest gets an all-zero header */
+    if (len == 0 || len > MAX_FRAME)
+        return;
+    struct rx_frame *f = malloc(sizeof(*f) + len);
+    if (!f) {
+        d->rx_dropped++;
+        return;
+    }
+    f->len = len;
+    memcpy(f->data, frame, len);
+    if (d->rx_count == RX_BACKLOG_MAX) {   /* full: the oldest frame goes */
+        free(d->backlog[d->rx_head]);
+        d->rx_head = (d->rx_head + 1) % RX_BACKLOG_MAX;
+        d->rx_count--;
+        d->rx_dropped++;
+    }
+    d->backlog[(d->rx_head + d->rx_count) % RX_BACKLOG_MAX] = f;
+    d->rx_count++;
+}
+
+static void drop_head_frame(struct net_dev *d)
+{
+    free(d->backlog[d->rx_head]);
+    d->rx_head = (d->rx_head + 1) % RX_BACKLOG_MAX;
+    d->rx_count--;
+}
+
+static uint16_t rx_ring_size(struct net_dev *d)
+{
+    pthread_mutex_lock(&d->t.lock);
+    uint16_t n = d->t.vq[RX_QUEUE].num;
+    pthread_mutex_unlock(&d->t.lock);
+    return n;
+}
+
+/* Returns the chains of one frame to the driver, all at once: the driver reads num_buffers
+ * from the first and then takes that many used entries. */
+static void push_rx_chains(struct net_dev *d, unsigned n, const uint32_t *written)
+{
+    virtio_mmio_push_many(&d->t, RX_QUEUE, d->rx_reqs, written, n);
+}
+
+/* Takes rx chains until they hold `need` bytes (mergeable) or one chain (not). Returns true
+ * when enough are held, false when the driver must post more first (we asked for a kick). */
+static bool gather_rx_buffers(struct net_dev *d, bool mergeable, uint64_t need)
+{
+    while (mergeable ? d->rx_gathered < need : d->rx_nreqs == 0) {
+        if (d->rx_nreqs == VIRTQ_MAX_SIZE)
+            return true;   /* the caller sees it is not enough */
+        if (!d->rx_reqs[d->rx_nreqs] && !(d->rx_reqs[d->rx_nreqs] = malloc(sizeof(struct virtq_req))))
+            return false;
+        struct virtq_req *req = d->rx_reqs[d->rx_nreqs];
+        enum virtq_pop_result r = virtio_mmio_pop(&d->t, RX_QUEUE, req);
+        if (r == VIRTQ_MALFORMED)
+            return false;
+        if (r == VIRTQ_EMPTY) {
+            if (virtio_mmio_enable_notify(&d->t, RX_QUEUE))
+                continue;   /* buffers arrived meanwhile */
+            /* every chain of the ring is with us and still too small: the frame cannot fit */
+            if (mergeable && d->rx_nreqs && d->rx_nreqs >= rx_ring_size(d))
+                return true;
+            return false;
+        }
+        if (req->in_len < NET_HDR_LEN) {
+            /* the spec requires room for the header in every rx buffer: give it back unused */
+            virtio_mmio_push(&d->t, RX_QUEUE, req, 0);
+            continue;
+        }
+        d->rx_nreqs++;
+        d->rx_gathered += req->in_len;
+    }
+    return true;
+}
+
+/* Copies the head frame into the held chains and returns them used. */
+static void deliver_head_frame(struct net_dev *d)
+{
+    struct rx_frame *f = d->backlog[d->rx_head];
+    unsigned n = d->rx_nreqs;
+    struct virtio_net_hdr_v1 hdr = { .num_buffers = (uint16_t)n };   /* little-endian host */
+    uint32_t written[VIRTQ_MAX_SIZE];
+    size_t off = 0;
+    for (unsigned i = 0; i < n; i++) {
+        struct virtq_req *req = d->rx_reqs[i];
+        size_t w = 0;
+        if (i == 0)
+            w = virtq_req_write(req, 0, &hdr, NET_HDR_LEN);
+        w += virtq_req_write(req, w, f->data + off, f->len - off);
+        off += w - (i == 0 ? NET_HDR_LEN : 0);
+        written[i] = (uint32_t)w;
+    }
+    push_rx_chains(d, n, written);
+    d->rx_nreqs = 0;
+    d->rx_gathered = 0;
+    drop_head_frame(d);
+}
+
+static void process_rx(struct net_dev *d)
+{
+    if (d->rx_nreqs && d->rx_reqs[0]->epoch != current_epoch(d)) {
+        d->rx_nreqs = 0;   /* taken before a reset: they belong to nobody now */
+        d->rx_gathered = 0;
+    }
+    bool mergeable = virtio_mmio_has_feature(&d->t, VIRTIO_NET_F_MRG_RXBUF);
+    while (d->rx_count && !d->rx_limited && virtio_mmio_running(&d->t)) {
+        struct rx_frame *f = d->backlog[d->rx_head];
+        uint64_t need = NET_HDR_LEN + f->len;
+        if (!gather_rx_buffers(d, mergeable, need))
+            return;
+        if (d->rx_gathered < need) {
+            /* buffers too small for this frame (a guest that posts tiny buffers): drop it and
+             * keep the buffers for the next one */
+            d->rx_dropped++;
+            drop_head_frame(d);
+            continue;
+        }
+        uint64_t wait = rate_limiter_take(&d->rx_rl, f->len, now_ns());
+        if (wait) {
+            d->rx_limited = true;
+            arm_timer(d->rx_timer_fd, wait);
+            return;
+        }
+        deliver_head_frame(d);
+    }
+}
+
+/* ---- tx */
+
+static void finish_tx(struct net_dev *d)
+{
+    virtio_mmio_push(&d->t, TX_QUEUE, &d->tx_req, 0);
+    d->tx_held = false;
+}
+
+static void process_tx(struct net_dev *d)
+{
+    for (unsigned done = 0; !d->tx_limited; ) {
+        if (!d->tx_held) {
+            if (done == TX_BATCH) {
+                d->more_work = true;
+                return;
+            }
+            enum virtq_pop_result r = virtio_mmio_pop(&d->t, TX_QUEUE, &d->tx_req);
+            if (r == VIRTQ_MALFORMED)
+                return;
+            if (r == VIRTQ_EMPTY) {
+                if (virtio_mmio_enable_notify(&d->t, TX_QUEUE))
+                    continue;
+                return;
+            }
+            d->tx_held = true;
+        }
+        struct virtq_req *req = &d->tx_req;
+        if (req->epoch != current_epoch(d)) {
+            d->tx_held = false;
+            continue;
+        }
+        if (req->out_len < NET_HDR_LEN || req->out_len - NET_HDR_LEN > MAX_FRAME) {
+            if (!d->warned_short_tx) {
+                fprintf(stderr, "kiln: virtio-net: dropping a tx chain of %llu bytes (header %zu, frame at most %d)\n",
+                        (unsigned long long)req->out_len, NET_HDR_LEN, MAX_FRAME);
+                d->warned_short_tx = true;
+            }
+            finish_tx(d);
+            continue;
+        }
+        size_t len = req->out_len - NET_HDR_LEN;
+        uint64_t wait = rate_limiter_take(&d->tx_rl, len, now_ns());
+        if (wait) {
+            d->tx_limited = true;
+            arm_timer(d->tx_timer_fd, wait);
+            return;   /* the chain stays held until the timer fires */
+        }
+        virtq_req_read(req, 0, d->tx_buf, NET_HDR_LEN + len);
+        if (len)
+            d->be->ops->send(d->be, NULL, d->tx_buf + NET_HDR_LEN, len);
+        finish_tx(d);
+        done++;
+    }
+}
+
+/* ---- I/O thread */
+
+enum { FD_STOP, FD_KICK, FD_RX_TIMER, FD_TX_TIMER, FD_OWN };
+
+static void *io_thread(void *opaque)
+{
+    struct net_dev *d = opaque;
+    for (;;) {
+        d->ps.n = 0;
+        pollset_add(&d->ps, d->stop_fd, POLLIN);
+        pollset_add(&d->ps, d->kick_fd, POLLIN);
+        pollset_add(&d->ps, d->rx_timer_fd, POLLIN);
+        pollset_add(&d->ps, d->tx_timer_fd, POLLIN);
+        if (d->ps.n < FD_OWN) {   /* out of memory for four pollfds: try again shortly */
+            struct timespec ts = { 0, 10000000 };
+            nanosleep(&ts, NULL);
+            continue;
+        }
+        int timeout = d->more_work ? 0 : -1;
+        d->be->ops->poll_fill(d->be, &d->ps, &timeout, d->rx_count < RX_BACKLOG_READ);
+        int n = poll(d->ps.fds, d->ps.n, timeout);
+        bool poll_error = n < 0 && errno != EINTR;
+        struct pollfd *fds = d->ps.fds;
+        if (fds[FD_STOP].revents)
+            break;
+        if (fds[FD_KICK].revents)
+            drain(d->kick_fd);
+        if (fds[FD_RX_TIMER].revents) {
+            drain(d->rx_timer_fd);
+            d->rx_limited = false;
+        }
+        if (fds[FD_TX_TIMER].revents) {
+            drain(d->tx_timer_fd);
+            d->tx_limited = false;
+        }
+        d->be->ops->poll_dispatch(d->be, &d->ps, poll_error);
+        d->more_work = false;
+        process_tx(d);   /* first: slirp answers some frames synchronously, rx takes them */
+        process_rx(d);
+    }
+    return NULL;
+}
+
+/* ---- transport callbacks */
+
+static void net_queue_notify(struct virtio_mmio *t, unsigned q)
+{
+    (void)q;
+    wake(((struct net_dev *)t->dev)->kick_fd);
+}
+
+/* Held chains and rate-limit state are reconciled by the I/O thread (epochs), so activation
+ * and reset only need to wake it. */
+static void net_activate(struct virtio_mmio *t)
+{
+    wake(((struct net_dev *)t->dev)->kick_fd);
+}
+
+static void net_reset(struct virtio_mmio *t)
+{
+    wake(((struct net_dev *)t->dev)->kick_fd);
+}
+
+static void free_net_dev(struct net_dev *d)
+{
+    if (d->be)
+        d->be->ops->destroy(d->be);
+    while (d->rx_count)
+        drop_head_frame(d);
+    for (unsigned i = 0; i < VIRTQ_MAX_SIZE; i++)
+        free(d->rx_reqs[i]);
+    int fds[] = { d->kick_fd, d->stop_fd, d->rx_timer_fd, d->tx_timer_fd };
+    for (unsigned i = 0; i < sizeof(fds) / sizeof(fds[0]); i++)
+        if (fds[i] >= 0)
+            close(fds[i]);
+    free(d->ps.fds);
+    virtio_mmio_destroy(&d->t);
+    free(d);
+}
+
+static void net_destroy(struct virtio_mmio *t)
+{
+    struct net_dev *d = t->dev;
+    if (d->thread_started) {
+        wake(d->stop_fd);
+        pthread_join(d->thread, NULL);
+    }
+    free_net_dev(d);
+}
+
+static const struct virtio_dev_ops net_ops = {
+    .name = "virtio-net",
+    .device_id = VIRTIO_ID_NET,
+    .num_queues = 2,
+    .queue_notify = net_queue_notify,
+    .activate = net_activate,
+    .reset = net_reset,
+    .destroy = net_destroy,
+};
+
+struct virtio_mmio *virtio_net_create(const struct net_options *opts, const struct guest_mem *mem,
+                                       struct irq_line irq, char *err, size_t errlen)
+{
+    struct net_dev *d = calloc(1, sizeof(*d));
+    if (!d) {
+        snprintf(err, errlen, "virtio-net: out of memory");
+        return NULL;
+    }
+    uint64_t features = (1ull << VIRTIO_NET_F_MAC) | (1ull << VIRTIO_NET_F_STATUS) | (1ull << VIRTIO_NET_F_MRG_RXBUF);
+    virtio_mmio_init(&d->t, &net_ops, d, mem, irq, features);
+    d->kick_fd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
+    d->stop_fd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
+    d->rx_timer_fd = timerfd_create(CLOCK_MONOTONIC, TFD_NONBLOCK | TFD_CLOEXEC);
+    d->tx_timer_fd = timerfd_create(CLOCK_MONOTONIC, TFD_NONBLOCK | TFD_CLOEXEC);
+    if (d->kick_fd < 0 || d->stop_fd < 0 || d->rx_timer_fd < 0 || d->tx_timer_fd < 0) {
+        snprintf(err, errlen, "virtio-net: cannot create eventfd/timerfd: %s", strerror(errno));
+        free_net_dev(d);
+        return NULL;
+    }
+
+    struct virtio_net_config cfg = { .status = VIRTIO_NET_S_LINK_UP, .max_virtqueue_pairs = 1 };
+    memcpy(cfg.mac, opts->mac, sizeof(cfg.mac));
+    static const uint8_t zero_mac[6];
+    if (!memcmp(cfg.mac, zero_mac, sizeof(zero_mac)))   /* no MAC given: QEMU's default */
+        memcpy(cfg.mac, (const uint8_t[]){ 0x52, 0x54, 0x00, 0x12, 0x34, 0x56 }, sizeof(cfg.mac));
+    d->t.config_len = offsetof(struct virtio_net_config, mtu);   /* mac, status, max_virtqueue_pairs */
+    memcpy(d->t.config, &cfg, d->t.config_len);
+
+    uint64_t now = now_ns();
+    rate_limiter_init(&d->rx_rl, &opts->rx_limit, now);
+    rate_limiter_init(&d->tx_rl, &opts->tx_limit, now);
+
+    char why[256] = "";
+    if (opts->backend == NET_TAP)
+        d->be = net_tap_create(opts->tap, backend_rx, d, why, sizeof(why));
+    else
+        d->be = net_slirp_create(opts, backend_rx, d, why, sizeof(why));
+    if (!d->be) {
+        snprintf(err, errlen, "virtio-net: %s", why);
+        free_net_dev(d);
+        return NULL;
+    }
+    int e = pthread_create(&d->thread, NULL, io_thread, d);
+    if (e) {
+        snprintf(err, errlen, "virtio-net: cannot start the I/O thread: %s", strerror(e));
+        free_net_dev(d);
+        return NULL;
+    }
+    d->thread_started = true;
+    return &d->t;
+}

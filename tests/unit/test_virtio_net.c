@@ -1,0 +1,659 @@
+/* test_virtio_net.c — virtio-net through the test driver, with the real libslirp backend: the
+ * guest side sends hand-built ARP and DHCP frames and checks slirp's answers in its rx buffers
+ * (single and merged buffers, buffers posted late), a host port forward shows up as a SYN for
+ * the guest, rate limits delay but never drop, broken tx chains do not hurt, config space. A
+ * TAP test runs when the host lets us create an interface. */
+#include <arpa/inet.h>
+#include <criterion/criterion.h>
+#include <errno.h>
+#include <linux/if_ether.h>
+#include <linux/if_packet.h>
+#include <linux/virtio_ids.h>
+#include <linux/virtio_net.h>
+#include <net/if.h>
+#include <netinet/in.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/ioctl.h>
+#include <sys/socket.h>
+#include <unistd.h>
+#include "dev/virtio/net.h"
+#include "virtio_driver.h"
+
+#define RAM_SIZE (16u << 20)
+#define QSIZE 256
+#define RXQ 0
+#define TXQ 1
+#define HDR sizeof(struct virtio_net_hdr_v1)
+#define WANT_ALL ((1ull << VIRTIO_NET_F_MAC) | (1ull << VIRTIO_NET_F_STATUS) | (1ull << VIRTIO_NET_F_MRG_RXBUF) | \
+                  (1ull << VIRTIO_RING_F_EVENT_IDX))
+
+static const uint8_t GUEST_MAC[6] = { 0x52, 0x54, 0x00, 0xab, 0xcd, 0x01 };
+static const uint8_t SLIRP_MAC[6] = { 0x52, 0x55, 0x0a, 0x00, 0x02, 0x02 };   /* 52:55 + 10.0.2.2 */
+static const uint8_t BCAST[6] = { 0xff, 0xff, 0xff, 0xff, 0xff, 0xff };
+
+/* ================================================================ driver side */
+
+static struct net_options user_opts(void)
+{
+    struct net_options o;
+    memset(&o, 0, sizeof(o));
+    o.backend = NET_USER;
+    memcpy(o.mac, GUEST_MAC, 6);
+    return o;
+}
+
+static struct virtio_mmio *try_create(struct vdrv *d, const struct net_options *o, char *err, size_t errlen)
+{
+    vdrv_init(d, RAM_SIZE);
+    cr_assert_not_null(d->mem.host);
+    return virtio_net_create(o, &d->mem, vdrv_irq(d), err, errlen);
+}
+
+static void net_open(struct vdrv *d, const struct net_options *o, uint64_t wanted)
+{
+    char err[256] = "";
+    struct virtio_mmio *t = try_create(d, o, err, sizeof(err));
+    cr_assert_not_null(t, "virtio_net_create: %s", err);
+    vdrv_attach(d, t);
+    cr_assert(vdrv_start(d, wanted, 2, QSIZE));
+}
+
+/* Posts n device-writable buffers of `size` bytes on the rx queue, one chain each, and kicks. */
+static void post_rx(struct vdrv *d, unsigned n, uint32_t size)
+{
+    for (unsigned i = 0; i < n; i++) {
+        struct vdrv_buf b = { vdrv_alloc(d, size, 16), size, true };
+        vdrv_add(d, RXQ, &b, 1);
+    }
+    vdrv_kick(d, RXQ);
+}
+
+/* Sends one frame as header + frame in one buffer and waits for the device to return it. */
+static void send_frame(struct vdrv *d, const void *frame, size_t len)
+{
+    uint64_t gpa = vdrv_alloc(d, HDR + len, 16);
+    memset(vdrv_ptr(d, gpa), 0, HDR);
+    memcpy((uint8_t *)vdrv_ptr(d, gpa) + HDR, frame, len);
+    struct vdrv_buf b = { gpa, (uint32_t)(HDR + len), false };
+    vdrv_add(d, TXQ, &b, 1);
+    vdrv_kick(d, TXQ);
+}
+
+static void wait_tx_done(struct vdrv *d, unsigned n)
+{
+    for (unsigned i = 0; i < n; i++)
+        cr_assert(vdrv_wait_used(d, TXQ, NULL, NULL, 3000), "tx chain %u not returned", i);
+}
+
+/* One received frame: the used entry's buffers (several with merged rx buffers) reassembled. */
+struct rx {
+    uint16_t num_buffers;
+    size_t len;
+    uint8_t data[70000];
+};
+
+static bool recv_frame(struct vdrv *d, struct rx *r, int timeout_ms)
+{
+    uint16_t id;
+    uint32_t len;
+    if (!vdrv_wait_used(d, RXQ, &id, &len, timeout_ms))
+        return false;
+    const uint8_t *buf = vdrv_ptr(d, vdrv_desc(d, RXQ)[id].addr);
+    cr_assert_geq(len, HDR);
+    struct virtio_net_hdr_v1 h;
+    memcpy(&h, buf, HDR);
+    r->num_buffers = h.num_buffers;
+    cr_assert_geq(r->num_buffers, 1);
+    memcpy(r->data, buf + HDR, len - HDR);
+    r->len = len - HDR;
+    for (unsigned i = 1; i < r->num_buffers; i++) {
+        cr_assert(vdrv_wait_used(d, RXQ, &id, &len, 1000), "merged buffer %u of %u missing", i, r->num_buffers);
+        cr_assert_leq(r->len + len, sizeof(r->data));
+        memcpy(r->data + r->len, vdrv_ptr(d, vdrv_desc(d, RXQ)[id].addr), len);
+        r->len += len;
+    }
+    return true;
+}
+
+typedef bool frame_match_fn(const struct rx *r, const void *arg);
+
+/* Receives frames until one matches (others, e.g. IPv6 router advertisements, are skipped). */
+static bool recv_matching(struct vdrv *d, struct rx *r, frame_match_fn *match, const void *arg, int timeout_ms)
+{
+    double end = vdrv_now_s() + timeout_ms / 1000.0;
+    while (vdrv_now_s() < end) {
+        int left = (int)((end - vdrv_now_s()) * 1000) + 1;
+        if (!recv_frame(d, r, left))
+            return false;
+        if (match(r, arg))
+            return true;
+    }
+    return false;
+}
+
+/* ================================================================ frames */
+
+static uint16_t be16(const uint8_t *p) { return (uint16_t)(p[0] << 8 | p[1]); }
+static void put16(uint8_t *p, uint16_t v) { p[0] = (uint8_t)(v >> 8); p[1] = (uint8_t)v; }
+
+static uint16_t ip_checksum(const uint8_t *p, size_t len)
+{
+    uint32_t sum = 0;
+    for (size_t i = 0; i + 1 < len; i += 2)
+        sum += be16(p + i);
+    while (sum >> 16)
+        sum = (sum & 0xffff) + (sum >> 16);
+    return (uint16_t)~sum;
+}
+
+static size_t build_arp_request(uint8_t *f, const char *target_ip)
+{
+    memset(f, 0, 42);
+    memcpy(f, BCAST, 6);
+    memcpy(f + 6, GUEST_MAC, 6);
+    put16(f + 12, ETH_P_ARP);
+    put16(f + 14, 1);              /* Ethernet */
+    put16(f + 16, ETH_P_IP);
+    f[18] = 6;
+    f[19] = 4;
+    put16(f + 20, 1);              /* request */
+    memcpy(f + 22, GUEST_MAC, 6);
+    inet_pton(AF_INET, "10.0.2.15", f + 28);
+    inet_pton(AF_INET, target_ip, f + 38);
+    return 42;
+}
+
+static bool is_arp_reply_from_gateway(const struct rx *r, const void *arg)
+{
+    (void)arg;
+    uint8_t gw[4];
+    inet_pton(AF_INET, "10.0.2.2", gw);
+    return r->len >= 42 && be16(r->data + 12) == ETH_P_ARP && be16(r->data + 20) == 2 &&
+           !memcmp(r->data + 22, SLIRP_MAC, 6) && !memcmp(r->data + 28, gw, 4) &&
+           !memcmp(r->data, GUEST_MAC, 6) && !memcmp(r->data + 32, GUEST_MAC, 6);
+}
+
+#define DHCP_XID 0x4b494c4eu
+
+/* A DHCP DISCOVER as a fresh client sends it: 0.0.0.0:68 → 255.255.255.255:67. slirp wants the
+ * full BOOTP size (312 bytes of options space), as real clients send. */
+static size_t build_dhcp_discover(uint8_t *f)
+{
+    const size_t ip_len = 20 + 8 + 236 + 312;
+    memset(f, 0, 14 + ip_len);
+    memcpy(f, BCAST, 6);
+    memcpy(f + 6, GUEST_MAC, 6);
+    put16(f + 12, ETH_P_IP);
+    uint8_t *ip = f + 14;
+    ip[0] = 0x45;
+    put16(ip + 2, (uint16_t)ip_len);
+    ip[8] = 64;
+    ip[9] = IPPROTO_UDP;
+    memset(ip + 16, 0xff, 4);
+    put16(ip + 10, ip_checksum(ip, 20));
+    uint8_t *udp = ip + 20;
+    put16(udp, 68);
+    put16(udp + 2, 67);
+    put16(udp + 4, (uint16_t)(ip_len - 20));   /* checksum 0: none */
+    uint8_t *bootp = udp + 8;
+    bootp[0] = 1;                  /* BOOTREQUEST */
+    bootp[1] = 1;
+    bootp[2] = 6;
+    put16(bootp + 4, DHCP_XID >> 16);
+    put16(bootp + 6, DHCP_XID & 0xffff);
+    memcpy(bootp + 28, GUEST_MAC, 6);
+    uint8_t *opt = bootp + 236;
+    opt[0] = 99; opt[1] = 130; opt[2] = 83; opt[3] = 99;   /* magic cookie */
+    opt[4] = 53; opt[5] = 1; opt[6] = 1;                   /* DHCPDISCOVER */
+    opt[7] = 255;
+    return 14 + ip_len;
+}
+
+static bool is_dhcp_offer(const struct rx *r, const void *arg)
+{
+    (void)arg;
+    if (r->len < 14 + 20 + 8 + 240 || be16(r->data + 12) != ETH_P_IP)
+        return false;
+    const uint8_t *ip = r->data + 14;
+    size_t ihl = (ip[0] & 15) * 4u;
+    if (ip[9] != IPPROTO_UDP)
+        return false;
+    const uint8_t *udp = ip + ihl;
+    if (be16(udp) != 67 || be16(udp + 2) != 68)
+        return false;
+    const uint8_t *bootp = udp + 8;
+    uint8_t want[4];
+    inet_pton(AF_INET, "10.0.2.15", want);
+    if (bootp[0] != 2 || memcmp(bootp + 16, want, 4))
+        return false;
+    const uint8_t *opt = bootp + 240, *end = r->data + r->len;
+    while (opt + 2 <= end && opt[0] != 255) {
+        if (opt[0] == 0) {
+            opt++;
+            continue;
+        }
+        if (opt[0] == 53 && opt[1] == 1)
+            return opt[2] == 2;    /* DHCPOFFER */
+        opt += 2 + opt[1];
+    }
+    return false;
+}
+
+struct syn_want {
+    uint16_t port;
+};
+
+static bool is_syn_to_guest(const struct rx *r, const void *arg)
+{
+    const struct syn_want *w = arg;
+    if (r->len < 14 + 20 + 20 || be16(r->data + 12) != ETH_P_IP || memcmp(r->data, GUEST_MAC, 6))
+        return false;
+    const uint8_t *ip = r->data + 14;
+    uint8_t guest[4];
+    inet_pton(AF_INET, "10.0.2.15", guest);
+    if (ip[9] != IPPROTO_TCP || memcmp(ip + 16, guest, 4))
+        return false;
+    const uint8_t *tcp = ip + (ip[0] & 15) * 4u;
+    return be16(tcp + 2) == w->port && (tcp[13] & 0x02) && !(tcp[13] & 0x10);   /* SYN, no ACK */
+}
+
+/* A TCP port on 127.0.0.1 nobody listens on right now. */
+static uint16_t free_port(void)
+{
+    int s = socket(AF_INET, SOCK_STREAM, 0);
+    struct sockaddr_in a = { .sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK) };
+    cr_assert_eq(bind(s, (struct sockaddr *)&a, sizeof(a)), 0);
+    socklen_t alen = sizeof(a);
+    getsockname(s, (struct sockaddr *)&a, &alen);
+    close(s);
+    return ntohs(a.sin_port);
+}
+
+/* ================================================================ tests */
+
+Test(virtio_net, config_space_and_features)
+{
+    struct vdrv d;
+    struct net_options o = user_opts();
+    net_open(&d, &o, WANT_ALL);
+    cr_assert_eq(vdrv_read32(&d, VIRTIO_MMIO_DEVICE_ID), VIRTIO_ID_NET);
+    uint64_t f = vdrv_device_features(&d);
+    cr_assert(f & (1ull << VIRTIO_NET_F_MAC));
+    cr_assert(f & (1ull << VIRTIO_NET_F_STATUS));
+    cr_assert(f & (1ull << VIRTIO_NET_F_MRG_RXBUF));
+    cr_assert_not(f & (1ull << VIRTIO_NET_F_CSUM), "no offloads are offered");
+    for (unsigned i = 0; i < 6; i++)
+        cr_assert_eq(vdrv_config(&d, offsetof(struct virtio_net_config, mac) + i, 1), GUEST_MAC[i], "mac byte %u", i);
+    cr_assert_eq(vdrv_config(&d, offsetof(struct virtio_net_config, status), 2), VIRTIO_NET_S_LINK_UP);
+    /* read-only: a driver write does not change it */
+    vdrv_config_write(&d, 0, 0xff, 1);
+    cr_assert_eq(vdrv_config(&d, 0, 1), GUEST_MAC[0]);
+    vdrv_fini(&d);
+}
+
+Test(virtio_net, arp_request_for_gateway_gets_slirp_reply)
+{
+    struct vdrv d;
+    struct net_options o = user_opts();
+    net_open(&d, &o, WANT_ALL);
+    post_rx(&d, 16, 2048);
+    uint8_t f[64];
+    send_frame(&d, f, build_arp_request(f, "10.0.2.2"));
+    wait_tx_done(&d, 1);
+    static struct rx r;
+    cr_assert(recv_matching(&d, &r, is_arp_reply_from_gateway, NULL, 3000), "no ARP reply from 10.0.2.2");
+    cr_assert_eq(r.num_buffers, 1);
+    vdrv_fini(&d);
+}
+
+Test(virtio_net, dhcp_discover_gets_offer_for_10_0_2_15)
+{
+    struct vdrv d;
+    struct net_options o = user_opts();
+    net_open(&d, &o, WANT_ALL);
+    post_rx(&d, 16, 2048);
+    static uint8_t f[1600];
+    send_frame(&d, f, build_dhcp_discover(f));
+    wait_tx_done(&d, 1);
+    static struct rx r;
+    cr_assert(recv_matching(&d, &r, is_dhcp_offer, NULL, 3000), "no DHCPOFFER for 10.0.2.15");
+    vdrv_fini(&d);
+}
+
+Test(virtio_net, frame_spans_merged_rx_buffers)
+{
+    struct vdrv d;
+    struct net_options o = user_opts();
+    net_open(&d, &o, WANT_ALL);
+    post_rx(&d, 64, 64);           /* a ~590-byte OFFER needs 10 of them */
+    static uint8_t f[1600];
+    send_frame(&d, f, build_dhcp_discover(f));
+    wait_tx_done(&d, 1);
+    static struct rx r;
+    cr_assert(recv_matching(&d, &r, is_dhcp_offer, NULL, 3000), "no DHCPOFFER through merged buffers");
+    cr_assert_eq(r.num_buffers, (HDR + r.len + 63) / 64);
+    vdrv_fini(&d);
+}
+
+Test(virtio_net, without_mergeable_buffers_one_chain_per_frame)
+{
+    struct vdrv d;
+    struct net_options o = user_opts();
+    net_open(&d, &o, WANT_ALL & ~(1ull << VIRTIO_NET_F_MRG_RXBUF));
+    post_rx(&d, 1, 100);           /* too small for the OFFER: it is dropped, the buffer kept */
+    static uint8_t f[1600];
+    send_frame(&d, f, build_dhcp_discover(f));
+    wait_tx_done(&d, 1);
+    static struct rx r;
+    cr_assert_not(recv_matching(&d, &r, is_dhcp_offer, NULL, 300));
+    /* an ARP reply fits in the small buffer (or a big one, if something else took it) */
+    post_rx(&d, 8, 1600);
+    uint8_t a[64];
+    send_frame(&d, a, build_arp_request(a, "10.0.2.2"));
+    wait_tx_done(&d, 1);
+    cr_assert(recv_matching(&d, &r, is_arp_reply_from_gateway, NULL, 3000));
+    cr_assert_eq(r.num_buffers, 1);
+    send_frame(&d, f, build_dhcp_discover(f));
+    wait_tx_done(&d, 1);
+    cr_assert(recv_matching(&d, &r, is_dhcp_offer, NULL, 3000));
+    cr_assert_eq(r.num_buffers, 1);
+    vdrv_fini(&d);
+}
+
+Test(virtio_net, frames_wait_for_rx_buffers_and_kick)
+{
+    struct vdrv d;
+    struct net_options o = user_opts();
+    net_open(&d, &o, WANT_ALL);
+    uint8_t f[64];
+    send_frame(&d, f, build_arp_request(f, "10.0.2.2"));
+    wait_tx_done(&d, 1);
+    struct timespec ts = { 0, 200000000 };
+    nanosleep(&ts, NULL);          /* the reply sits in the device's backlog */
+    post_rx(&d, 8, 2048);
+    static struct rx r;
+    cr_assert(recv_matching(&d, &r, is_arp_reply_from_gateway, NULL, 3000), "backlogged reply not delivered");
+    vdrv_fini(&d);
+}
+
+/* 300 replies while the guest has no rx buffers: the backlog keeps the newest 256. */
+Test(virtio_net, rx_backlog_is_bounded)
+{
+    struct vdrv d;
+    struct net_options o = user_opts();
+    net_open(&d, &o, WANT_ALL);
+    uint8_t f[64];
+    size_t len = build_arp_request(f, "10.0.2.2");
+    for (int batch = 0; batch < 3; batch++) {
+        for (int i = 0; i < 100; i++)
+            send_frame(&d, f, len);
+        wait_tx_done(&d, 100);
+    }
+    post_rx(&d, QSIZE, 256);
+    static struct rx r;
+    unsigned replies = 0;
+    while (recv_frame(&d, &r, 300))
+        replies += is_arp_reply_from_gateway(&r, NULL);
+    cr_assert_geq(replies, 200, "only %u replies", replies);
+    cr_assert_leq(replies, 256, "%u replies: the backlog is not bounded", replies);
+    vdrv_fini(&d);
+}
+
+Test(virtio_net, host_port_forward_reaches_guest_as_syn)
+{
+    struct vdrv d;
+    struct net_options o = user_opts();
+    uint16_t port = free_port();
+    o.nhostfwd = 1;
+    o.hostfwd[0] = (struct hostfwd){ .udp = false, .host_port = port, .guest_port = 2222 };
+    net_open(&d, &o, WANT_ALL);
+    post_rx(&d, 32, 2048);
+    /* let slirp learn the guest's MAC (as any guest does by talking first) */
+    uint8_t f[64];
+    send_frame(&d, f, build_arp_request(f, "10.0.2.2"));
+    wait_tx_done(&d, 1);
+    static struct rx r;
+    cr_assert(recv_matching(&d, &r, is_arp_reply_from_gateway, NULL, 3000));
+
+    int s = socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK, 0);
+    struct sockaddr_in a = { .sin_family = AF_INET, .sin_port = htons(port), .sin_addr.s_addr = htonl(INADDR_LOOPBACK) };
+    int rc = connect(s, (struct sockaddr *)&a, sizeof(a));
+    cr_assert(rc == 0 || errno == EINPROGRESS, "connect to the forwarded port: %s", strerror(errno));
+    struct syn_want w = { 2222 };
+    cr_assert(recv_matching(&d, &r, is_syn_to_guest, &w, 3000), "no SYN for 10.0.2.15:2222");
+    close(s);
+    vdrv_fini(&d);
+}
+
+Test(virtio_net, port_forward_that_cannot_bind_is_an_error)
+{
+    int s = socket(AF_INET, SOCK_STREAM, 0);
+    struct sockaddr_in a = { .sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK) };
+    cr_assert_eq(bind(s, (struct sockaddr *)&a, sizeof(a)), 0);
+    cr_assert_eq(listen(s, 1), 0);
+    socklen_t alen = sizeof(a);
+    getsockname(s, (struct sockaddr *)&a, &alen);
+
+    struct vdrv d;
+    struct net_options o = user_opts();
+    o.nhostfwd = 1;
+    o.hostfwd[0] = (struct hostfwd){ .host_port = ntohs(a.sin_port), .guest_port = 22 };
+    char err[256] = "";
+    cr_assert_null(try_create(&d, &o, err, sizeof(err)));
+    char port[16];
+    snprintf(port, sizeof(port), ":%u", ntohs(a.sin_port));
+    cr_assert(strstr(err, port) && strstr(err, "in use"), "unclear error: %s", err);
+    cr_assert_eq(strchr(err, '\n'), NULL);
+    vdrv_fini(&d);
+    close(s);
+}
+
+Test(virtio_net, bad_hostfwd_address_is_an_error)
+{
+    struct vdrv d;
+    struct net_options o = user_opts();
+    o.nhostfwd = 1;
+    o.hostfwd[0] = (struct hostfwd){ .host_addr = "localhost.invalid", .host_port = 1, .guest_port = 22 };
+    char err[256] = "";
+    cr_assert_null(try_create(&d, &o, err, sizeof(err)));
+    cr_assert(strstr(err, "localhost.invalid"), "%s", err);
+    vdrv_fini(&d);
+}
+
+Test(virtio_net, short_tx_chains_are_dropped_not_fatal)
+{
+    struct vdrv d;
+    struct net_options o = user_opts();
+    net_open(&d, &o, WANT_ALL);
+    post_rx(&d, 16, 2048);
+    /* shorter than the virtio-net header, then a header with no frame */
+    struct vdrv_buf b = { vdrv_alloc(&d, 4, 16), 4, false };
+    vdrv_add(&d, TXQ, &b, 1);
+    struct vdrv_buf h = { vdrv_alloc(&d, HDR, 16), HDR, false };
+    vdrv_add(&d, TXQ, &h, 1);
+    /* and a chain with only a device-writable buffer */
+    struct vdrv_buf wbuf = { vdrv_alloc(&d, 64, 16), 64, true };
+    vdrv_add(&d, TXQ, &wbuf, 1);
+    vdrv_kick(&d, TXQ);
+    wait_tx_done(&d, 3);
+    cr_assert_not(vdrv_status(&d) & VIRTIO_CONFIG_S_NEEDS_RESET);
+    /* the device still works */
+    uint8_t f[64];
+    send_frame(&d, f, build_arp_request(f, "10.0.2.2"));
+    wait_tx_done(&d, 1);
+    static struct rx r;
+    cr_assert(recv_matching(&d, &r, is_arp_reply_from_gateway, NULL, 3000));
+    vdrv_fini(&d);
+}
+
+Test(virtio_net, header_split_across_descriptors)
+{
+    struct vdrv d;
+    struct net_options o = user_opts();
+    net_open(&d, &o, WANT_ALL);
+    post_rx(&d, 16, 2048);
+    uint8_t f[64];
+    size_t len = build_arp_request(f, "10.0.2.2");
+    uint64_t g = vdrv_alloc(&d, HDR + len, 16);
+    memset(vdrv_ptr(&d, g), 0, HDR);
+    memcpy((uint8_t *)vdrv_ptr(&d, g) + HDR, f, len);
+    struct vdrv_buf bufs[3] = { { g, 5, false }, { g + 5, 20, false }, { g + 25, (uint32_t)(HDR + len - 25), false } };
+    vdrv_add(&d, TXQ, bufs, 3);
+    vdrv_kick(&d, TXQ);
+    wait_tx_done(&d, 1);
+    static struct rx r;
+    cr_assert(recv_matching(&d, &r, is_arp_reply_from_gateway, NULL, 3000));
+    vdrv_fini(&d);
+}
+
+/* tx limited to one frame per 100 ms: four frames take at least ~300 ms and all get answers. */
+Test(virtio_net, tx_rate_limit_delays_without_dropping)
+{
+    struct vdrv d;
+    struct net_options o = user_opts();
+    o.tx_limit.ops = (struct token_bucket_config){ .size = 1, .refill_time_ms = 100 };
+    net_open(&d, &o, WANT_ALL);
+    post_rx(&d, 32, 2048);
+    double t0 = vdrv_now_s();
+    uint8_t f[64];
+    for (int i = 0; i < 4; i++)
+        send_frame(&d, f, build_arp_request(f, "10.0.2.2"));
+    wait_tx_done(&d, 4);
+    double dt = vdrv_now_s() - t0;
+    cr_assert_geq(dt, 0.28, "4 frames at 1 per 100 ms went in %.3f s", dt);
+    static struct rx r;
+    for (int i = 0; i < 4; i++)
+        cr_assert(recv_matching(&d, &r, is_arp_reply_from_gateway, NULL, 3000), "reply %d missing", i);
+    vdrv_fini(&d);
+}
+
+Test(virtio_net, rx_rate_limit_delays_without_dropping)
+{
+    struct vdrv d;
+    struct net_options o = user_opts();
+    o.rx_limit.ops = (struct token_bucket_config){ .size = 1, .refill_time_ms = 100 };
+    net_open(&d, &o, WANT_ALL);
+    post_rx(&d, 32, 2048);
+    uint8_t f[64];
+    for (int i = 0; i < 4; i++)
+        send_frame(&d, f, build_arp_request(f, "10.0.2.2"));
+    wait_tx_done(&d, 4);
+    double t0 = vdrv_now_s();
+    static struct rx r;
+    for (int i = 0; i < 4; i++)
+        cr_assert(recv_matching(&d, &r, is_arp_reply_from_gateway, NULL, 3000), "reply %d missing", i);
+    double dt = vdrv_now_s() - t0;
+    cr_assert_geq(dt, 0.25, "4 limited rx frames arrived in %.3f s", dt);
+    vdrv_fini(&d);
+}
+
+Test(virtio_net, reset_and_restart)
+{
+    struct vdrv d;
+    struct net_options o = user_opts();
+    net_open(&d, &o, WANT_ALL);
+    post_rx(&d, 8, 2048);
+    cr_assert(vdrv_start(&d, WANT_ALL, 2, QSIZE));   /* resets, new rings */
+    post_rx(&d, 8, 2048);
+    uint8_t f[64];
+    send_frame(&d, f, build_arp_request(f, "10.0.2.2"));
+    wait_tx_done(&d, 1);
+    static struct rx r;
+    cr_assert(recv_matching(&d, &r, is_arp_reply_from_gateway, NULL, 3000));
+    vdrv_fini(&d);
+}
+
+/* ================================================================ TAP */
+
+static bool set_link_up(const char *ifname)
+{
+    int s = socket(AF_INET, SOCK_DGRAM, 0);
+    struct ifreq ifr;
+    memset(&ifr, 0, sizeof(ifr));
+    snprintf(ifr.ifr_name, sizeof(ifr.ifr_name), "%s", ifname);
+    bool ok = ioctl(s, SIOCGIFFLAGS, &ifr) == 0;
+    ifr.ifr_flags |= IFF_UP;
+    ok = ok && ioctl(s, SIOCSIFFLAGS, &ifr) == 0;
+    close(s);
+    return ok;
+}
+
+#define TEST_ETHERTYPE 0x88b5      /* IEEE local experimental */
+
+static bool is_test_frame(const struct rx *r, const void *arg)
+{
+    (void)arg;
+    return r->len >= 60 && be16(r->data + 12) == TEST_ETHERTYPE && !memcmp(r->data + 14, "from-host", 9);
+}
+
+Test(virtio_net, tap_backend_passes_frames_both_ways)
+{
+    char ifname[IFNAMSIZ];
+    snprintf(ifname, sizeof(ifname), "kilnt%u", (unsigned)getpid() % 100000);
+    struct vdrv d;
+    struct net_options o = user_opts();
+    o.backend = NET_TAP;
+    o.tap = ifname;
+    char err[256] = "";
+    struct virtio_mmio *t = try_create(&d, &o, err, sizeof(err));
+    if (!t) {   /* no CAP_NET_ADMIN here: the error must say what to do */
+        cr_assert(strstr(err, ifname) && strstr(err, "TAP"), "unclear error: %s", err);
+        vdrv_fini(&d);
+        cr_skip_test("cannot create a TAP here: %s", err);
+    }
+    vdrv_attach(&d, t);
+    cr_assert(vdrv_start(&d, WANT_ALL, 2, QSIZE));
+    post_rx(&d, 32, 2048);
+    cr_assert(set_link_up(ifname));
+    int ps = socket(AF_PACKET, SOCK_RAW, htons(ETH_P_ALL));
+    if (ps < 0) {
+        vdrv_fini(&d);
+        cr_skip_test("no packet socket: %s", strerror(errno));
+    }
+    struct sockaddr_ll sll = { .sll_family = AF_PACKET, .sll_protocol = htons(ETH_P_ALL),
+                               .sll_ifindex = (int)if_nametoindex(ifname) };
+    cr_assert_eq(bind(ps, (struct sockaddr *)&sll, sizeof(sll)), 0);
+    struct timeval tv = { 0, 100000 };
+    setsockopt(ps, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
+
+    /* guest → host */
+    uint8_t f[60] = { 0 };
+    memcpy(f, BCAST, 6);
+    memcpy(f + 6, GUEST_MAC, 6);
+    put16(f + 12, TEST_ETHERTYPE);
+    memcpy(f + 14, "from-guest", 10);
+    send_frame(&d, f, sizeof(f));
+    wait_tx_done(&d, 1);
+    bool seen = false;
+    for (int i = 0; i < 30 && !seen; i++) {
+        uint8_t buf[2048];
+        ssize_t n = recv(ps, buf, sizeof(buf), 0);
+        seen = n >= 24 && be16(buf + 12) == TEST_ETHERTYPE && !memcmp(buf + 14, "from-guest", 10);
+    }
+    cr_assert(seen, "the guest's frame did not reach the TAP");
+
+    /* host → guest */
+    memcpy(f, GUEST_MAC, 6);
+    memcpy(f + 6, SLIRP_MAC, 6);
+    memset(f + 14, 0, sizeof(f) - 14);
+    memcpy(f + 14, "from-host", 9);
+    cr_assert_eq(send(ps, f, sizeof(f), 0), (ssize_t)sizeof(f));
+    static struct rx r;
+    cr_assert(recv_matching(&d, &r, is_test_frame, NULL, 3000), "the host's frame did not reach the guest");
+    close(ps);
+    vdrv_fini(&d);
+}
+
+Test(virtio_net, tap_with_bad_name_is_an_error)
+{
+    struct vdrv d;
+    struct net_options o = user_opts();
+    o.backend = NET_TAP;
+    o.tap = "this-name-is-far-too-long-for-linux";
+    char err[256] = "";
+    cr_assert_null(try_create(&d, &o, err, sizeof(err)));
+    cr_assert(strstr(err, "TAP"), "%s", err);
+    vdrv_fini(&d);
+}
