@@ -2,8 +2,8 @@
 CC      ?= gcc
 CFLAGS  ?= -O2 -g
 CFLAGS  += -std=gnu11 -Wall -Wextra -Werror -D_GNU_SOURCE -Isrc -MMD -MP
-CFLAGS  += $(shell pkg-config --cflags slirp 2>/dev/null)
-LDLIBS  += -lfdt -lpthread -lm $(shell pkg-config --libs slirp 2>/dev/null)
+CFLAGS  += $(shell pkg-config --cflags slirp jansson libmicrohttpd 2>/dev/null)
+LDLIBS  += -lfdt -lpthread -lm $(shell pkg-config --libs slirp jansson libmicrohttpd 2>/dev/null)
 
 BUILD   ?= build
 ifeq ($(SANITIZE),1)
@@ -48,7 +48,8 @@ guest:
 	@bash guest/build.sh
 
 # the default guest from its ext4 disk, with user-mode networking and an entropy device
-run: deps all guest
+run: deps
+	@$(MAKE) --no-print-directory all guest
 	$(KILN) run --kernel build/guest/Image --disk build/guest/rootfs.ext4 --net user --rng \
 	    --cmdline "console=ttyS0 root=/dev/vda rw"
 
