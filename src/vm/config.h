@@ -31,6 +31,7 @@ struct vm_config {
     const char *cmdline;
     const char *firmware;
     const char *dtb_out;     /* write the generated device tree here (debugging) */
+    bool sbi_console_to_stderr; /* the SBI console (guest /dev/hvc0) goes to stderr (run --rm) */
     /* virtio devices, in slot order: disks, network interfaces, rng, vsock, balloon */
     unsigned ndisks, nnets;
     struct disk_options disks[KILN_MAX_VIRTIO];

@@ -31,7 +31,21 @@ struct vm {
     pthread_t signal_thread;
     bool signal_thread_running;
     _Atomic int signal_number;
+    bool started, joined;
 };
+
+/* --rm: the SBI console (the guest's /dev/hvc0) carries the command's stderr */
+static void stderr_tx(void *opaque, const uint8_t *buf, size_t len)
+{
+    (void)opaque;
+    while (len) {
+        ssize_t n = write(STDERR_FILENO, buf, len);
+        if (n <= 0)
+            return;
+        buf += n;
+        len -= (size_t)n;
+    }
+}
 
 static void on_console_quit(void *opaque)
 {
@@ -165,6 +179,8 @@ static int exit_status(struct vm *vm)
 {
     struct rv64_machine *m = &vm->board->m;
     switch (atomic_load(&m->exit_reason)) {
+    case RV64_EXIT_NONE:
+        return 0;
     case RV64_EXIT_POWEROFF:
         return 0;
     case RV64_EXIT_RESET:
@@ -223,47 +239,122 @@ static void wait_and_join(struct vm *vm)
         pthread_join(m->harts[i]->thread, NULL);
 }
 
-int vm_run(const struct vm_config *cfg, uint64_t start_ns)
+int vm_create(const struct vm_config *cfg, uint64_t start_ns, struct vm **out)
 {
-    struct vm vm = { .cfg = cfg };
-    int status;
-    vm.board = calloc(1, sizeof(*vm.board));
-    if (!vm.board || virt_board_init(vm.board, cfg->cpus, cfg->mem_mib << 20, start_ns,
-                                     console_tx, &vm.console) != 0) {
+    struct vm *vm = calloc(1, sizeof(*vm));
+    if (!vm)
+        return KILN_EXIT_HOST;
+    vm->cfg = cfg;
+    vm->board = calloc(1, sizeof(*vm->board));
+    if (!vm->board || virt_board_init(vm->board, cfg->cpus, cfg->mem_mib << 20, start_ns,
+                                      console_tx, &vm->console) != 0) {
         fprintf(stderr, "kiln: cannot create a VM with %llu MiB and %u vCPUs: out of host memory\n",
                 (unsigned long long)cfg->mem_mib, cfg->cpus);
-        free(vm.board);
+        free(vm->board);
+        free(vm);
         return KILN_EXIT_HOST;
     }
-    status = vm_create_devices(vm.board, cfg);
+    if (cfg->sbi_console_to_stderr) {
+        vm->board->m.console_out = stderr_tx;
+        vm->board->m.console_opaque = NULL;
+    }
+    int status = vm_create_devices(vm->board, cfg);
     if (!status)
-        status = load_guest(&vm);
-    if (status)
-        goto out;
-    setup_harts(&vm);
-    if (console_open(&vm.console, STDIN_FILENO, STDOUT_FILENO, &vm.board->uart, on_console_quit, &vm) != 0) {
+        status = load_guest(vm);
+    if (status) {
+        vm_destroy(vm);
+        return status;
+    }
+    setup_harts(vm);
+    *out = vm;
+    return 0;
+}
+
+int vm_start(struct vm *vm)
+{
+    if (console_open(&vm->console, STDIN_FILENO, STDOUT_FILENO, &vm->board->uart, on_console_quit, vm) != 0) {
         fprintf(stderr, "kiln: cannot set up the console\n");
-        status = KILN_EXIT_HOST;
-        goto out;
+        return KILN_EXIT_HOST;
     }
-    vm.console_open = true;
-    if (start_threads(&vm) != 0) {
+    vm->console_open = true;
+    if (start_threads(vm) != 0) {
         fprintf(stderr, "kiln: cannot start vCPU threads\n");
-        status = KILN_EXIT_HOST;
-        goto out;
+        return KILN_EXIT_HOST;
     }
-    wait_and_join(&vm);
-    status = -1;
-out:
-    if (vm.console_open)
-        console_close(&vm.console);
-    if (vm.signal_thread_running) {
-        pthread_kill(vm.signal_thread, SIGUSR2);
-        pthread_join(vm.signal_thread, NULL);
+    vm->started = true;
+    return 0;
+}
+
+void vm_pause(struct vm *vm)
+{
+    if (vm->started)
+        rv64_machine_pause(&vm->board->m);
+}
+
+void vm_resume(struct vm *vm)
+{
+    rv64_machine_resume(&vm->board->m);
+}
+
+bool vm_is_paused(const struct vm *vm)
+{
+    return atomic_load(&vm->board->m.pause_requested);
+}
+
+void vm_request_stop(struct vm *vm)
+{
+    rv64_machine_exit(&vm->board->m, RV64_EXIT_HOST, 0);
+}
+
+int vm_wait(struct vm *vm)
+{
+    if (vm->started) {
+        wait_and_join(vm);
+        vm->started = false;
+        vm->joined = true;
     }
-    if (status == -1)
-        status = exit_status(&vm);
-    virt_board_destroy(vm.board);
-    free(vm.board);
+    return exit_status(vm);
+}
+
+void vm_destroy(struct vm *vm)
+{
+    if (!vm)
+        return;
+    if (vm->started) {
+        vm_request_stop(vm);
+        vm_wait(vm);
+    }
+    if (vm->console_open)
+        console_close(&vm->console);
+    if (vm->signal_thread_running) {
+        pthread_kill(vm->signal_thread, SIGUSR2);
+        pthread_join(vm->signal_thread, NULL);
+    }
+    virt_board_destroy(vm->board);
+    free(vm->board);
+    free(vm);
+}
+
+struct virt_board *vm_board(struct vm *vm)
+{
+    return vm->board;
+}
+
+int vm_run(const struct vm_config *cfg, uint64_t start_ns)
+{
+    struct vm *vm;
+    int status = vm_create(cfg, start_ns, &vm);
+    if (status)
+        return status;
+    status = vm_start(vm);
+    if (!status) {
+        wait_and_join(vm);
+        vm->started = false;
+        /* the console goes first so the terminal is restored before kiln's last words */
+        console_close(&vm->console);
+        vm->console_open = false;
+        status = exit_status(vm);
+    }
+    vm_destroy(vm);
     return status;
 }

@@ -236,14 +236,30 @@ static bool wait_until_started(struct rv64_hart *h)
     return true;
 }
 
+/* Waits while the machine is paused. */
+static void park(struct rv64_machine *m)
+{
+    pthread_mutex_lock(&m->pause_lock);
+    m->parked++;
+    pthread_cond_broadcast(&m->pause_cond);
+    while (atomic_load(&m->pause_requested) && !atomic_load(&m->exit_reason))
+        pthread_cond_wait(&m->pause_cond, &m->pause_lock);
+    m->parked--;
+    pthread_mutex_unlock(&m->pause_lock);
+}
+
 void *rv64_hart_thread(void *arg)
 {
     struct rv64_hart *h = arg;
     while (!atomic_load(&h->m->exit_reason)) {
+        if (atomic_load(&h->m->pause_requested)) {
+            park(h->m);
+            continue;
+        }
         if (atomic_load(&h->state) != HART_STARTED && !wait_until_started(h))
             break;
         rv64_hart_run(h, UINT64_MAX);
-        /* REQ_STOP: either the VM is exiting or this hart stopped itself (SBI HSM) */
+        /* REQ_STOP: the VM is exiting or pausing, or this hart stopped itself (SBI HSM) */
         atomic_fetch_and(&h->requests, ~REQ_STOP);
     }
     return NULL;

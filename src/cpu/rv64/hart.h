@@ -163,6 +163,12 @@ struct rv64_machine {
     void (*console_out)(void *opaque, const uint8_t *buf, size_t len);
     void *console_opaque;
 
+    /* pausing: harts park in their thread loop while pause_requested is set */
+    pthread_mutex_t pause_lock;
+    pthread_cond_t pause_cond;       /* harts wait here; the pauser waits for parked to grow */
+    _Atomic bool pause_requested;
+    unsigned parked;
+
     /* stopping */
     pthread_mutex_t exit_lock;
     pthread_cond_t exit_cond;
@@ -178,6 +184,10 @@ uint64_t rv64_time(const struct rv64_machine *m);      /* mtime, 10 MHz */
 uint64_t rv64_host_ns(void);
 /* Stop every hart: reason and exit code recorded once (first caller wins). */
 void rv64_machine_exit(struct rv64_machine *m, enum rv64_exit reason, int code);
+/* Stops every vCPU at an instruction boundary and returns once all are parked (or the machine
+ * stopped). Guest time keeps running: after resume the guest's clocks are right at once. */
+void rv64_machine_pause(struct rv64_machine *m);
+void rv64_machine_resume(struct rv64_machine *m);
 /* Invalidate decoded code covering guest physical [paddr, paddr+len) (DMA writes, loaders). */
 void rv64_invalidate_code(struct rv64_machine *m, uint64_t paddr, uint64_t len);
 static inline bool rv64_is_ram(const struct rv64_machine *m, uint64_t paddr, uint64_t len)

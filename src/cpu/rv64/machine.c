@@ -37,6 +37,8 @@ int rv64_machine_init(struct rv64_machine *m, uint64_t ram_size, unsigned nharts
     m->page_gen = calloc(pages, sizeof(*m->page_gen));
     if (!m->code_page || !m->page_gen)
         goto fail;
+    pthread_mutex_init(&m->pause_lock, NULL);
+    pthread_cond_init(&m->pause_cond, NULL);
     pthread_mutex_init(&m->exit_lock, NULL);
     pthread_cond_init(&m->exit_cond, NULL);
     m->time_base_ns = rv64_host_ns();
@@ -69,6 +71,45 @@ void rv64_machine_destroy(struct rv64_machine *m)
     m->page_gen = NULL;
 }
 
+/* A hart is out of the way when it is parked or has never been started (SBI HSM): a stopped
+ * hart cannot be started while every running hart is parked. */
+static unsigned harts_out_of_the_way(struct rv64_machine *m)
+{
+    unsigned n = m->parked;
+    for (unsigned i = 0; i < m->nharts; i++)
+        if (atomic_load(&m->harts[i]->state) == HART_STOPPED)
+            n++;
+    return n;
+}
+
+void rv64_machine_pause(struct rv64_machine *m)
+{
+    pthread_mutex_lock(&m->pause_lock);
+    atomic_store(&m->pause_requested, true);
+    while (harts_out_of_the_way(m) < m->nharts && !atomic_load(&m->exit_reason)) {
+        /* kick again each round: a hart started by HSM after the first kick must stop too */
+        for (unsigned i = 0; i < m->nharts; i++)
+            rv64_hart_kick(m->harts[i], REQ_STOP);
+        struct timespec ts;
+        clock_gettime(CLOCK_REALTIME, &ts);
+        ts.tv_nsec += 5000000;
+        if (ts.tv_nsec >= 1000000000) {
+            ts.tv_sec++;
+            ts.tv_nsec -= 1000000000;
+        }
+        pthread_cond_timedwait(&m->pause_cond, &m->pause_lock, &ts);
+    }
+    pthread_mutex_unlock(&m->pause_lock);
+}
+
+void rv64_machine_resume(struct rv64_machine *m)
+{
+    pthread_mutex_lock(&m->pause_lock);
+    atomic_store(&m->pause_requested, false);
+    pthread_cond_broadcast(&m->pause_cond);
+    pthread_mutex_unlock(&m->pause_lock);
+}
+
 void rv64_machine_exit(struct rv64_machine *m, enum rv64_exit reason, int code)
 {
     pthread_mutex_lock(&m->exit_lock);
@@ -77,6 +118,9 @@ void rv64_machine_exit(struct rv64_machine *m, enum rv64_exit reason, int code)
         m->exit_code = code;
     pthread_cond_broadcast(&m->exit_cond);
     pthread_mutex_unlock(&m->exit_lock);
+    pthread_mutex_lock(&m->pause_lock);    /* parked harts must see the exit */
+    pthread_cond_broadcast(&m->pause_cond);
+    pthread_mutex_unlock(&m->pause_lock);
     for (unsigned i = 0; i < m->nharts; i++)
         if (m->harts[i])
             rv64_hart_kick(m->harts[i], REQ_STOP);
