@@ -1,6 +1,7 @@
 /* main.c — the kiln command line: `kiln run [options]`. */
 #include <stdio.h>
 #include <string.h>
+#include "api/api.h"
 #include "cpu/rv64/hart.h"
 #include "vm/config.h"
 #include "vm/vm.h"
@@ -12,6 +13,9 @@ static void print_help(void)
     printf("kiln %s — a small virtual machine monitor\n"
            "\n"
            "usage: kiln run [options]     boot a VM (see kiln run --help)\n"
+           "       kiln --api-sock PATH   serve Firecracker's REST API on a Unix socket\n"
+           "       kiln --config-file FILE [--no-api]   boot from Firecracker's JSON config\n"
+           "       kiln --api-help        all API-mode flags\n"
            "       kiln --version\n"
            "       kiln --help\n",
            KILN_VERSION);
@@ -41,6 +45,8 @@ int main(int argc, char **argv)
             return rc;
         return vm_run(&cfg, start_ns);
     }
+    if (!strncmp(argv[1], "--", 2))
+        return api_main(argc, argv, start_ns);
     fprintf(stderr, "kiln: unknown command '%s' (see kiln --help)\n", argv[1]);
     return KILN_EXIT_USAGE;
 }

@@ -102,30 +102,39 @@ static void bucket_take(struct token_bucket *b, uint64_t tokens)
 
 void rate_limiter_init(struct rate_limiter *rl, const struct rate_limiter_config *cfg, uint64_t now_ns)
 {
+    pthread_mutex_init(&rl->lock, NULL);
     bucket_reset(&rl->bandwidth, &cfg->bandwidth, now_ns);
     bucket_reset(&rl->ops, &cfg->ops, now_ns);
 }
 
 void rate_limiter_update(struct rate_limiter *rl, const struct rate_limiter_config *cfg, uint64_t now_ns)
 {
-    rate_limiter_init(rl, cfg, now_ns);
+    pthread_mutex_lock(&rl->lock);
+    bucket_reset(&rl->bandwidth, &cfg->bandwidth, now_ns);
+    bucket_reset(&rl->ops, &cfg->ops, now_ns);
+    pthread_mutex_unlock(&rl->lock);
 }
 
-bool rate_limiter_is_limited(const struct rate_limiter *rl)
+bool rate_limiter_is_limited(struct rate_limiter *rl)
 {
-    return !bucket_unlimited(&rl->bandwidth) || !bucket_unlimited(&rl->ops);
+    pthread_mutex_lock(&rl->lock);
+    bool limited = !bucket_unlimited(&rl->bandwidth) || !bucket_unlimited(&rl->ops);
+    pthread_mutex_unlock(&rl->lock);
+    return limited;
 }
 
 uint64_t rate_limiter_take(struct rate_limiter *rl, uint64_t bytes, uint64_t now_ns)
 {
+    pthread_mutex_lock(&rl->lock);
     /* Check both before taking from either, so a refused request leaves no trace. */
     uint64_t wait_ops = bucket_check(&rl->ops, 1, now_ns);
     uint64_t wait_bw = bucket_check(&rl->bandwidth, bytes, now_ns);
-    if (wait_ops || wait_bw)
-        return wait_ops > wait_bw ? wait_ops : wait_bw;
-    bucket_take(&rl->ops, 1);
-    bucket_take(&rl->bandwidth, bytes);
-    return 0;
+    if (!wait_ops && !wait_bw) {
+        bucket_take(&rl->ops, 1);
+        bucket_take(&rl->bandwidth, bytes);
+    }
+    pthread_mutex_unlock(&rl->lock);
+    return wait_ops > wait_bw ? wait_ops : wait_bw;
 }
 
 /* One decimal field ending at '/' or the end of the string. */

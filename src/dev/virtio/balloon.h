@@ -20,4 +20,7 @@ struct balloon_stats {
 void virtio_balloon_set_target(struct virtio_mmio *t, uint32_t amount_mib);
 void virtio_balloon_get_stats(struct virtio_mmio *t, struct balloon_stats *out);
 
+/* PATCH /balloon/statistics: a new polling interval (statistics must have been enabled). */
+void virtio_balloon_set_stats_interval(struct virtio_mmio *t, uint32_t seconds);
+
 #endif

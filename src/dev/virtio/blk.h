@@ -10,4 +10,9 @@
 struct virtio_mmio *virtio_blk_create(const struct disk_options *opts, const struct guest_mem *mem,
                                        struct irq_line irq, char *err, size_t errlen);
 
+/* PATCH /drives: swaps the backing file (NULL: keep; the guest sees the new capacity through a
+ * config-change interrupt) and/or the rate limiter (NULL: keep). Returns 0 or -1 with err. */
+int virtio_blk_update(struct virtio_mmio *t, const char *path, const struct rate_limiter_config *limit,
+                      char *err, size_t errlen);
+
 #endif

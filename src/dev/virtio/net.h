@@ -10,4 +10,8 @@
 struct virtio_mmio *virtio_net_create(const struct net_options *opts, const struct guest_mem *mem,
                                        struct irq_line irq, char *err, size_t errlen);
 
+/* PATCH /network-interfaces: new rx and/or tx rate limiters (NULL: keep). */
+void virtio_net_update_limits(struct virtio_mmio *t, const struct rate_limiter_config *rx,
+                              const struct rate_limiter_config *tx);
+
 #endif
