@@ -342,3 +342,14 @@ void virtio_balloon_get_stats(struct virtio_mmio *t, struct balloon_stats *out)
     };
     pthread_mutex_unlock(&t->lock);
 }
+
+void virtio_balloon_set_stats_interval(struct virtio_mmio *t, uint32_t seconds)
+{
+    struct balloon_dev *d = t->dev;
+    /* the stats queue exists only when statistics were on at creation (the caller checks) */
+    if (!d->opts.stats_polling_s || !seconds)
+        return;
+    __atomic_store_n(&d->opts.stats_polling_s, seconds, __ATOMIC_RELAXED);
+    struct itimerspec every = { .it_interval = { (time_t)seconds, 0 }, .it_value = { (time_t)seconds, 0 } };
+    timerfd_settime(d->timer_fd, 0, &every, NULL);
+}

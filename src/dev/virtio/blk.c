@@ -528,3 +528,38 @@ fail:
     blk_destroy(&b->t);
     return NULL;
 }
+
+int virtio_blk_update(struct virtio_mmio *t, const char *path, const struct rate_limiter_config *limit,
+                      char *err, size_t errlen)
+{
+    struct virtio_blk *b = t->dev;
+    if (path) {
+        struct virtio_blk *fresh = calloc(1, sizeof(*fresh));
+        if (!fresh) {
+            snprintf(err, errlen, "out of memory");
+            return -1;
+        }
+        struct disk_options o = { .path = path, .readonly = b->readonly };
+        if (open_image(fresh, &o, err, errlen) < 0) {
+            if (fresh->fd >= 0)
+                close(fresh->fd);
+            free(fresh);
+            return -1;
+        }
+        /* dup2 swaps the file under the same descriptor number atomically: a request in
+         * flight finishes on the old file, the next one uses the new (and the old lock goes) */
+        dup2(fresh->fd, b->fd);
+        close(fresh->fd);
+        pthread_mutex_lock(&t->lock);
+        __atomic_store_n(&b->capacity, fresh->capacity, __ATOMIC_RELAXED);
+        fill_config(b);
+        virtio_mmio_config_changed_locked(t);   /* the driver rereads the capacity */
+        pthread_mutex_unlock(&t->lock);
+        free(fresh);
+    }
+    if (limit) {
+        rate_limiter_update(&b->limiter, limit, now_ns());
+        blk_queue_notify(t, BLK_QUEUE);   /* re-evaluate a throttled request at once */
+    }
+    return 0;
+}

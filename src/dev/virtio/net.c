@@ -438,3 +438,14 @@ struct virtio_mmio *virtio_net_create(const struct net_options *opts, const stru
     d->thread_started = true;
     return &d->t;
 }
+
+void virtio_net_update_limits(struct virtio_mmio *t, const struct rate_limiter_config *rx,
+                              const struct rate_limiter_config *tx)
+{
+    struct net_dev *d = t->dev;
+    if (rx)
+        rate_limiter_update(&d->rx_rl, rx, now_ns());
+    if (tx)
+        rate_limiter_update(&d->tx_rl, tx, now_ns());
+    wake(d->kick_fd);   /* traffic held by the old limits is re-evaluated now */
+}
