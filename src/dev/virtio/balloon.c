@@ -20,6 +20,7 @@
 #include <sys/timerfd.h>
 #include <unistd.h>
 #include "dev/virtio/balloon.h"
+#include "vm/metrics.h"
 
 enum { INFLATE_Q = 0, DEFLATE_Q = 1, STATS_Q = 2 };
 
@@ -28,6 +29,7 @@ enum { INFLATE_Q = 0, DEFLATE_Q = 1, STATS_Q = 2 };
 
 struct balloon_dev {
     struct virtio_mmio t;
+    struct metrics_dev *metrics;      /* the "balloon" group */
     struct balloon_options opts;
     int kick_fd, stop_fd, timer_fd;
     pthread_t thread;
@@ -143,6 +145,7 @@ static void handle_page_list(struct balloon_dev *d, unsigned q)
 {
     if (q == INFLATE_Q)
         inflate(d, &d->req);
+    metrics_dev_inc(d->metrics, q == INFLATE_Q ? METRIC_BALLOON_INFLATE_COUNT : METRIC_BALLOON_DEFLATE_COUNT);
     virtio_mmio_push(&d->t, q, &d->req, 0);
 }
 
@@ -287,6 +290,7 @@ struct virtio_mmio *virtio_balloon_create(const struct balloon_options *opts, co
     if (opts->deflate_on_oom)
         features |= 1ull << VIRTIO_BALLOON_F_DEFLATE_ON_OOM;
     virtio_mmio_init(&d->t, opts->stats_polling_s ? &balloon_stats_ops : &balloon_ops, d, mem, irq, features);
+    d->metrics = metrics_dev_register("balloon", METRICS_BALLOON_NAMES, METRICS_BALLOON_N);
     for (unsigned i = 0; i < VIRTIO_BALLOON_S_NR; i++)
         d->stats[i] = UINT64_MAX;
     d->target_pages = mib_to_pages(opts->amount_mib);

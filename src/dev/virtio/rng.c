@@ -18,6 +18,7 @@
 #include <unistd.h>
 #include "backend/rate_limiter.h"
 #include "dev/virtio/rng.h"
+#include "vm/metrics.h"
 
 #define RNG_QUEUE 0
 /* Bytes one request gets at most: a huge guest buffer must not keep the thread busy for long. */
@@ -25,6 +26,7 @@
 
 struct rng_dev {
     struct virtio_mmio t;
+    struct metrics_dev *metrics;   /* the "entropy" group */
     int kick_fd, stop_fd, timer_fd;
     pthread_t thread;
     struct rate_limiter limiter;
@@ -110,11 +112,16 @@ static bool serve(struct rng_dev *d, const struct virtq_req *req)
             d->pending = *req;
         d->have_pending = true;
         arm_timer(d->timer_fd, wait);
+        metrics_dev_inc(d->metrics, METRIC_RNG_ENTROPY_RATE_LIMITER_THROTTLED);
         return false;
     }
     if (request_stale(&d->t, req))
         return true;
     size_t written = fill_random(req, len);
+    if (written < len)
+        metrics_dev_inc(d->metrics, METRIC_RNG_HOST_RNG_FAILS);
+    metrics_dev_inc(d->metrics, METRIC_RNG_ENTROPY_EVENT_COUNT);
+    metrics_dev_add(d->metrics, METRIC_RNG_ENTROPY_BYTES, written);
     virtio_mmio_push(&d->t, RNG_QUEUE, req, (uint32_t)written);
     return true;
 }
@@ -227,6 +234,7 @@ struct virtio_mmio *virtio_rng_create(const struct rng_options *opts, const stru
     }
     rate_limiter_init(&d->limiter, &opts->limit, now_ns());
     virtio_mmio_init(&d->t, &rng_ops, d, mem, irq, 0);
+    d->metrics = metrics_dev_register("entropy", METRICS_ENTROPY_NAMES, METRICS_ENTROPY_N);
     int rc = pthread_create(&d->thread, NULL, io_thread, d);
     if (rc) {
         snprintf(err, errlen, "virtio-rng: cannot start its I/O thread: %s", strerror(rc));

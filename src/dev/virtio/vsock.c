@@ -215,6 +215,7 @@ struct virtio_mmio *virtio_vsock_create(const struct vsock_options *opts, const 
         return NULL;
     }
     virtio_mmio_init(&d->t, &vsock_ops, d, mem, irq, 0);
+    d->metrics = metrics_dev_register("vsock", METRICS_VSOCK_NAMES, METRICS_VSOCK_N);
     struct virtio_vsock_config cfg = { .guest_cid = htole64(d->guest_cid) };
     memcpy(d->t.config, &cfg, sizeof(cfg));
     d->t.config_len = sizeof(cfg);

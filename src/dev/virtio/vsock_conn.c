@@ -156,6 +156,8 @@ static bool send_to_guest(struct vsock_dev *d, uint32_t host_port, uint32_t gues
         virtq_req_write(req, HDR_LEN, payload, len);
     virtio_mmio_push(&d->t, VSOCK_RXQ, req, (uint32_t)HDR_LEN + len);
     d->rx_held = false;
+    metrics_dev_inc(d->metrics, METRIC_VSOCK_RX_PACKETS_COUNT);
+    metrics_dev_add(d->metrics, METRIC_VSOCK_RX_BYTES_COUNT, len);
     return true;
 }
 
@@ -325,6 +327,7 @@ static void receive_data(struct vsock_dev *d, struct vsock_conn *c, const struct
     }
     if (len == 0)
         return;
+    metrics_dev_add(d->metrics, METRIC_VSOCK_TX_BYTES_COUNT, len);
     if (!c->buf && !(c->buf = malloc(VSOCK_CONN_BUF))) {
         vsock_conn_kill(d, c, true);
         return;

@@ -10,6 +10,7 @@
 #include <stdbool.h>
 #include <stdint.h>
 #include "dev/virtio/mmio.h"
+#include "vm/metrics.h"
 
 #define VSOCK_HOST_CID       2
 #define VSOCK_MAX_CONNS      1024
@@ -87,6 +88,7 @@ struct vsock_rst {
 
 struct vsock_dev {
     struct virtio_mmio t;
+    struct metrics_dev *metrics;      /* the "vsock" group */
     uint64_t guest_cid;
     char *uds_path;
     int listen_fd, kick_fd, stop_fd;
