@@ -32,7 +32,7 @@ struct vmm_machine_config {
 };
 
 struct vmm_drive {
-    char drive_id[VMM_ID_MAX];
+    char drive_id[VMM_ID_MAX + 1];        /* up to 64 characters and the NUL */
     char path_on_host[VMM_PATH_MAX];
     bool is_root_device, is_read_only;
     char partuuid[64];                    /* root by PARTUUID= instead of /dev/vdX; "" if none */
@@ -41,7 +41,7 @@ struct vmm_drive {
 };
 
 struct vmm_net {
-    char iface_id[VMM_ID_MAX];
+    char iface_id[VMM_ID_MAX + 1];
     /* a TAP name, or kiln's user-mode networking: "user" or "user,hostfwd=...,..." (the
      * --net option syntax after "user") */
     char host_dev_name[1024];

@@ -1,0 +1,849 @@
+/* vmm.c — the VM as the API sees it: a configuration built up call by call and checked at each
+ * call (so a client learns about a mistake from the request that made it, not at boot), turned
+ * into a vm_config and a running vm by vmm_start, then the few changes a running VM accepts.
+ * Error texts follow Firecracker's where it has one, so its clients and docs still apply. */
+#include <errno.h>
+#include <fcntl.h>
+#include <net/if.h>
+#include <pthread.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/un.h>
+#include <unistd.h>
+#include "board/virt.h"
+#include "dev/virtio/balloon.h"
+#include "dev/virtio/blk.h"
+#include "dev/virtio/net.h"
+#include "vm/device_args.h"
+#include "vm/vm.h"
+#include "vm/vmm.h"
+
+#define MAX_VCPUS 32    /* Firecracker's limit: its API clients size VMs within it */
+
+#define ERR_POST_BOOT "The requested operation is not supported after starting the microVM."
+#define ERR_PRE_BOOT "The requested operation is not supported before starting the microVM."
+#define ERR_STOPPED "The microVM has stopped."
+#define ERR_NO_BALLOON "No balloon device found."
+
+struct vmm {
+    pthread_mutex_t lock;
+    pthread_cond_t changed;          /* state changes, for vmm_wait */
+    uint64_t start_ns;
+    enum vmm_state state;
+    struct vmm_config cfg;           /* what GET /vm/config reports; kept current by PATCHes */
+
+    /* From vmm_start on: the vm_config must outlive the vm and its strings point into `run`, a
+     * copy of cfg taken at start, so later PATCHes of cfg never move memory under a device. */
+    struct vmm_config run;
+    struct vm_config vmcfg;
+    char cmdline[sizeof(((struct vmm_boot_source *)0)->boot_args) + 128];
+    char net_args[KILN_MAX_VIRTIO][sizeof(((struct vmm_net *)0)->host_dev_name)];
+    struct vm *vm;                   /* NULL before start and once vmm_wait has freed it */
+    int drive_slot[KILN_MAX_VIRTIO]; /* board virtio slot of cfg.drives[i] */
+    int net_slot[KILN_MAX_VIRTIO];
+    int balloon_slot;
+    bool waiting;                    /* a thread is in vm_wait */
+    int exit_status;                 /* valid once STOPPED */
+};
+
+static int fail(char *err, size_t errlen, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+static int fail(char *err, size_t errlen, const char *fmt, ...)
+{
+    if (err && errlen) {
+        va_list ap;
+        va_start(ap, fmt);
+        vsnprintf(err, errlen, fmt, ap);
+        va_end(ap);
+    }
+    return -1;
+}
+
+/* The callers hand in fixed-size structs filled from JSON: a string that fills its whole
+ * buffer has lost its terminator (it was too long), and must not be read past the end. */
+#define TERMINATED(field) (strnlen((field), sizeof(field)) < sizeof(field))
+
+/* ---- checks shared by several calls ---- */
+
+static int pre_boot(struct vmm *v, char *err, size_t errlen)
+{
+    return v->state == VMM_NOT_STARTED ? 0 : fail(err, errlen, ERR_POST_BOOT);
+}
+
+/* For the PUTs that check their input (files, mostly) before taking the lock: after start the
+ * answer must be "not after starting", not a complaint about the input. The state is checked
+ * again under the lock when the change is made. */
+static int pre_boot_unlocked(struct vmm *v, char *err, size_t errlen)
+{
+    pthread_mutex_lock(&v->lock);
+    int rc = pre_boot(v, err, errlen);
+    pthread_mutex_unlock(&v->lock);
+    return rc;
+}
+
+static int post_boot(struct vmm *v, char *err, size_t errlen)
+{
+    if (v->state == VMM_NOT_STARTED)
+        return fail(err, errlen, ERR_PRE_BOOT);
+    if (v->state == VMM_STOPPED || !v->vm)
+        return fail(err, errlen, ERR_STOPPED);
+    return 0;
+}
+
+/* Firecracker's rule for resource ids: 1 to 64 characters, alphanumeric or '_' */
+static int check_id(const char *what, const char *id, size_t size, char *err, size_t errlen)
+{
+    size_t n = strnlen(id, size);
+    if (n == 0)
+        return fail(err, errlen, "Invalid %s: it cannot be empty.", what);
+    if (n == size || n > 64)
+        return fail(err, errlen, "Invalid %s: it is longer than 64 characters.", what);
+    for (size_t i = 0; i < n; i++) {
+        char c = id[i];
+        if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '_'))
+            return fail(err, errlen, "Invalid %s '%s': only letters, digits and '_' are allowed.", what, id);
+    }
+    return 0;
+}
+
+/* Opens path the way the VM will (read-only or read-write) to find permission problems now;
+ * `access` would answer for the real uid and miss a read-only filesystem. */
+static int check_file(const char *what, const char *path, bool writable, bool allow_blockdev,
+                      char *err, size_t errlen)
+{
+    if (!*path)
+        return fail(err, errlen, "The %s path is empty.", what);
+    int fd = open(path, (writable ? O_RDWR : O_RDONLY) | O_CLOEXEC);
+    if (fd < 0)
+        return fail(err, errlen, "The %s file '%s' cannot be opened%s: %s", what, path,
+                    writable ? " for reading and writing" : "", strerror(errno));
+    struct stat st;
+    int rc = fstat(fd, &st);
+    close(fd);
+    if (rc != 0)
+        return fail(err, errlen, "The %s file '%s' cannot be examined: %s", what, path, strerror(errno));
+    if (!S_ISREG(st.st_mode) && !(allow_blockdev && S_ISBLK(st.st_mode)))
+        return fail(err, errlen, "The %s file '%s' is not a regular file%s.", what, path,
+                    allow_blockdev ? " or block device" : "");
+    return 0;
+}
+
+static uint64_t host_mem_mib(void)
+{
+    long pages = sysconf(_SC_PHYS_PAGES), page = sysconf(_SC_PAGESIZE);
+    if (pages <= 0 || page <= 0)
+        return UINT64_MAX;  /* unknown: let the allocation at boot decide */
+    return ((uint64_t)pages * (uint64_t)page) >> 20;
+}
+
+static int check_machine(const struct vmm *v, const struct vmm_machine_config *m, char *err, size_t errlen)
+{
+    unsigned max = MAX_VCPUS < KILN_MAX_CPUS ? MAX_VCPUS : KILN_MAX_CPUS;
+    if (m->smt)
+        return fail(err, errlen, "Enabling simultaneous multithreading is not supported on riscv64.");
+    if (m->vcpu_count < 1 || m->vcpu_count > max)
+        return fail(err, errlen, "The number of vCPUs must be from 1 to %u, not %u.", max, m->vcpu_count);
+    uint64_t host = host_mem_mib();
+    if (m->mem_size_mib < KILN_MIN_MEM_MIB || m->mem_size_mib > host)
+        return fail(err, errlen, "The memory size (MiB) is invalid: %llu (kiln needs at least %d MiB, "
+                    "and at most the host's %llu MiB).", (unsigned long long)m->mem_size_mib,
+                    KILN_MIN_MEM_MIB, (unsigned long long)host);
+    if (v->cfg.balloon.set && v->cfg.balloon.amount_mib > m->mem_size_mib)
+        return fail(err, errlen, "The memory size (MiB) is smaller than the previously set balloon "
+                    "device target size (%u MiB).", v->cfg.balloon.amount_mib);
+    return 0;
+}
+
+static unsigned virtio_count(const struct vmm_config *c)
+{
+    return c->ndrives + c->nnets + c->entropy.set + c->vsock.set + c->balloon.set;
+}
+
+static int check_slot_free(const struct vmm *v, const char *what, char *err, size_t errlen)
+{
+    if (virtio_count(&v->cfg) >= KILN_MAX_VIRTIO)
+        return fail(err, errlen, "Cannot add the %s: the machine has %d virtio device slots and all "
+                    "are taken.", what, KILN_MAX_VIRTIO);
+    return 0;
+}
+
+static bool is_user_net(const char *host_dev_name)
+{
+    return !strncmp(host_dev_name, "user", 4) && (host_dev_name[4] == 0 || host_dev_name[4] == ',');
+}
+
+static void format_mac(const uint8_t mac[6], char out[18])
+{
+    snprintf(out, 18, "%02x:%02x:%02x:%02x:%02x:%02x", mac[0], mac[1], mac[2], mac[3], mac[4], mac[5]);
+}
+
+/* The net_options a NIC gets at boot. buf receives a private copy of a user-mode
+ * host_dev_name, which parse_net_arg cuts up in place and the options then point into. */
+static int net_options_of(const struct vmm_net *n, unsigned index, char *buf, size_t bufsize,
+                          struct net_options *o, char *err, size_t errlen)
+{
+    if (is_user_net(n->host_dev_name)) {
+        snprintf(buf, bufsize, "%s", n->host_dev_name);
+        char perr[384];
+        if (parse_net_arg(buf, index, o, perr, sizeof(perr)) != 0)
+            return fail(err, errlen, "Invalid host_dev_name '%s': %s", n->host_dev_name, perr);
+    } else {
+        /* A TAP name is taken as is, not through parse_net_arg: "tap=" + a name with a comma
+         * would split. index still picks the default MAC, as on the command line. */
+        char tap[32];
+        snprintf(tap, sizeof(tap), "tap=x");
+        if (parse_net_arg(tap, index, o, err, errlen) != 0)
+            return -1;
+        o->backend = NET_TAP;
+        o->tap = n->host_dev_name;
+    }
+    if (n->has_mac)
+        memcpy(o->mac, n->guest_mac, 6);
+    if (n->has_rx_rate_limiter)
+        o->rx_limit = n->rx_rate_limiter;
+    if (n->has_tx_rate_limiter)
+        o->tx_limit = n->tx_rate_limiter;
+    return 0;
+}
+
+/* ---- life cycle ---- */
+
+struct vmm *vmm_new(uint64_t start_ns)
+{
+    struct vmm *v = calloc(1, sizeof(*v));
+    if (!v)
+        return NULL;
+    pthread_mutex_init(&v->lock, NULL);
+    pthread_cond_init(&v->changed, NULL);
+    v->start_ns = start_ns;
+    v->state = VMM_NOT_STARTED;
+    v->cfg.machine.vcpu_count = 1;
+    v->cfg.machine.mem_size_mib = 128;   /* Firecracker's default, which its clients assume */
+    v->balloon_slot = -1;
+    return v;
+}
+
+void vmm_free(struct vmm *v)
+{
+    if (!v)
+        return;
+    /* a VM nobody waited for: stop it rather than leave threads running on freed memory */
+    if (v->vm) {
+        vm_request_stop(v->vm);
+        vm_wait(v->vm);
+        vm_destroy(v->vm);
+    }
+    pthread_cond_destroy(&v->changed);
+    pthread_mutex_destroy(&v->lock);
+    free(v);
+}
+
+enum vmm_state vmm_get_state(struct vmm *v)
+{
+    pthread_mutex_lock(&v->lock);
+    enum vmm_state s = v->state;
+    pthread_mutex_unlock(&v->lock);
+    return s;
+}
+
+const char *vmm_state_name(enum vmm_state s)
+{
+    switch (s) {
+    case VMM_NOT_STARTED: return "Not started";
+    case VMM_RUNNING: return "Running";
+    case VMM_PAUSED: return "Paused";
+    case VMM_STOPPED: return "Stopped";   /* kiln's own: Firecracker exits with its guest */
+    }
+    return "Unknown";
+}
+
+void vmm_get_config(struct vmm *v, struct vmm_config *out)
+{
+    pthread_mutex_lock(&v->lock);
+    *out = v->cfg;
+    pthread_mutex_unlock(&v->lock);
+}
+
+/* ---- pre-boot configuration ---- */
+
+int vmm_put_boot_source(struct vmm *v, const struct vmm_boot_source *b, char *err, size_t errlen)
+{
+    if (pre_boot_unlocked(v, err, errlen))
+        return -1;
+    if (!TERMINATED(b->kernel_image_path) || !TERMINATED(b->initrd_path) || !TERMINATED(b->boot_args))
+        return fail(err, errlen, "The boot source has a path or boot_args that is too long.");
+    if (!*b->kernel_image_path)
+        return fail(err, errlen, "The kernel_image_path is missing.");
+    if (check_file("kernel", b->kernel_image_path, false, false, err, errlen))
+        return -1;
+    if (*b->initrd_path && check_file("initrd", b->initrd_path, false, false, err, errlen))
+        return -1;
+    pthread_mutex_lock(&v->lock);
+    int rc = pre_boot(v, err, errlen);
+    if (!rc) {
+        v->cfg.boot = *b;
+        v->cfg.boot.set = true;
+    }
+    pthread_mutex_unlock(&v->lock);
+    return rc;
+}
+
+int vmm_put_machine_config(struct vmm *v, const struct vmm_machine_config *m, char *err, size_t errlen)
+{
+    pthread_mutex_lock(&v->lock);
+    int rc = pre_boot(v, err, errlen);
+    if (!rc)
+        rc = check_machine(v, m, err, errlen);
+    if (!rc)
+        v->cfg.machine = *m;
+    pthread_mutex_unlock(&v->lock);
+    return rc;
+}
+
+int vmm_patch_machine_config(struct vmm *v, bool has_vcpus, unsigned vcpus, bool has_mem, uint64_t mem_mib,
+                             bool has_track, bool track_dirty_pages, char *err, size_t errlen)
+{
+    pthread_mutex_lock(&v->lock);
+    int rc = pre_boot(v, err, errlen);
+    if (!rc) {
+        struct vmm_machine_config m = v->cfg.machine;
+        if (has_vcpus)
+            m.vcpu_count = vcpus;
+        if (has_mem)
+            m.mem_size_mib = mem_mib;
+        if (has_track)
+            m.track_dirty_pages = track_dirty_pages;
+        rc = check_machine(v, &m, err, errlen);
+        if (!rc)
+            v->cfg.machine = m;
+    }
+    pthread_mutex_unlock(&v->lock);
+    return rc;
+}
+
+static int find_drive(const struct vmm_config *c, const char *id)
+{
+    for (unsigned i = 0; i < c->ndrives; i++)
+        if (!strcmp(c->drives[i].drive_id, id))
+            return (int)i;
+    return -1;
+}
+
+static int find_net(const struct vmm_config *c, const char *id)
+{
+    for (unsigned i = 0; i < c->nnets; i++)
+        if (!strcmp(c->nets[i].iface_id, id))
+            return (int)i;
+    return -1;
+}
+
+int vmm_put_drive(struct vmm *v, const struct vmm_drive *d, char *err, size_t errlen)
+{
+    if (pre_boot_unlocked(v, err, errlen))
+        return -1;
+    if (check_id("drive_id", d->drive_id, sizeof(d->drive_id), err, errlen))
+        return -1;
+    if (!TERMINATED(d->path_on_host) || !TERMINATED(d->partuuid))
+        return fail(err, errlen, "Drive '%s': path_on_host or partuuid is too long.", d->drive_id);
+    for (const char *p = d->partuuid; *p; p++)
+        if (!((*p >= '0' && *p <= '9') || (*p >= 'a' && *p <= 'f') || (*p >= 'A' && *p <= 'F') || *p == '-'))
+            return fail(err, errlen, "Drive '%s': invalid partuuid '%s' (hex digits and '-').",
+                        d->drive_id, d->partuuid);
+    if (check_file("drive", d->path_on_host, !d->is_read_only, true, err, errlen))
+        return -1;
+    pthread_mutex_lock(&v->lock);
+    int rc = pre_boot(v, err, errlen);
+    int i = find_drive(&v->cfg, d->drive_id);
+    if (!rc && d->is_root_device)
+        for (unsigned j = 0; j < v->cfg.ndrives; j++)
+            if (v->cfg.drives[j].is_root_device && (int)j != i) {
+                rc = fail(err, errlen, "A root block device already exists! (drive '%s')",
+                          v->cfg.drives[j].drive_id);
+                break;
+            }
+    if (!rc && i < 0)
+        rc = check_slot_free(v, "drive", err, errlen);
+    if (!rc) {
+        if (i < 0)
+            i = (int)v->cfg.ndrives++;
+        v->cfg.drives[i] = *d;
+    }
+    pthread_mutex_unlock(&v->lock);
+    return rc;
+}
+
+int vmm_put_net(struct vmm *v, const struct vmm_net *n, char *err, size_t errlen)
+{
+    if (pre_boot_unlocked(v, err, errlen))
+        return -1;
+    if (check_id("iface_id", n->iface_id, sizeof(n->iface_id), err, errlen))
+        return -1;
+    if (!TERMINATED(n->host_dev_name))
+        return fail(err, errlen, "Interface '%s': host_dev_name is too long.", n->iface_id);
+    const char *name = n->host_dev_name;
+    if (!*name)
+        return fail(err, errlen, "Interface '%s': host_dev_name is empty (a TAP device name, or "
+                    "\"user\" for user-mode networking).", n->iface_id);
+    if (!is_user_net(name)) {
+        if (strlen(name) >= IFNAMSIZ)
+            return fail(err, errlen, "Interface '%s': the TAP name '%s' is longer than %d characters.",
+                        n->iface_id, name, IFNAMSIZ - 1);
+        for (const char *p = name; *p; p++)
+            if (*p == '/' || *p == ',' || *p == ':' || *p <= ' ' || *p == 0x7f)
+                return fail(err, errlen, "Interface '%s': '%s' is not a valid TAP name.", n->iface_id, name);
+    }
+    if (n->has_mac && (n->guest_mac[0] & 1))
+        return fail(err, errlen, "Interface '%s': the guest MAC address must be unicast.", n->iface_id);
+    /* syntax of the user-mode options: parse a scratch copy now, again for real at boot */
+    char scratch[sizeof(n->host_dev_name)];
+    struct net_options o;
+    if (net_options_of(n, 0, scratch, sizeof(scratch), &o, err, errlen))
+        return -1;
+
+    pthread_mutex_lock(&v->lock);
+    int rc = pre_boot(v, err, errlen);
+    int i = find_net(&v->cfg, n->iface_id);
+    for (unsigned j = 0; !rc && j < v->cfg.nnets; j++) {
+        const struct vmm_net *o2 = &v->cfg.nets[j];
+        if ((int)j == i)
+            continue;
+        if (!is_user_net(name) && !strcmp(o2->host_dev_name, name))
+            rc = fail(err, errlen, "The host device name %s is already in use.", name);
+        else if (n->has_mac && o2->has_mac && !memcmp(o2->guest_mac, n->guest_mac, 6)) {
+            char mac[18];
+            format_mac(n->guest_mac, mac);
+            rc = fail(err, errlen, "The guest MAC address %s is already in use.", mac);
+        }
+    }
+    if (!rc && i < 0)
+        rc = check_slot_free(v, "network interface", err, errlen);
+    if (!rc) {
+        if (i < 0)
+            i = (int)v->cfg.nnets++;
+        v->cfg.nets[i] = *n;
+    }
+    pthread_mutex_unlock(&v->lock);
+    return rc;
+}
+
+int vmm_put_vsock(struct vmm *v, const struct vmm_vsock *s, char *err, size_t errlen)
+{
+    if (pre_boot_unlocked(v, err, errlen))
+        return -1;
+    if (s->guest_cid < 3)
+        return fail(err, errlen, "Invalid vsock guest_cid %u: it must be 3 or more (0-2 are reserved).",
+                    s->guest_cid);
+    size_t n = strnlen(s->uds_path, sizeof(s->uds_path));
+    if (n == 0)
+        return fail(err, errlen, "The vsock uds_path is empty.");
+    if (n >= sizeof(((struct sockaddr_un *)0)->sun_path))
+        return fail(err, errlen, "The vsock uds_path is longer than a Unix socket path can be (%zu).",
+                    sizeof(((struct sockaddr_un *)0)->sun_path) - 1);
+    pthread_mutex_lock(&v->lock);
+    int rc = pre_boot(v, err, errlen);
+    if (!rc && !v->cfg.vsock.set)
+        rc = check_slot_free(v, "vsock device", err, errlen);
+    if (!rc) {
+        v->cfg.vsock = *s;
+        v->cfg.vsock.set = true;
+    }
+    pthread_mutex_unlock(&v->lock);
+    return rc;
+}
+
+int vmm_put_entropy(struct vmm *v, const struct vmm_entropy *e, char *err, size_t errlen)
+{
+    pthread_mutex_lock(&v->lock);
+    int rc = pre_boot(v, err, errlen);
+    if (!rc && !v->cfg.entropy.set)
+        rc = check_slot_free(v, "entropy device", err, errlen);
+    if (!rc) {
+        v->cfg.entropy = *e;
+        v->cfg.entropy.set = true;
+    }
+    pthread_mutex_unlock(&v->lock);
+    return rc;
+}
+
+int vmm_put_balloon(struct vmm *v, const struct vmm_balloon *b, char *err, size_t errlen)
+{
+    pthread_mutex_lock(&v->lock);
+    int rc = pre_boot(v, err, errlen);
+    if (!rc && b->amount_mib > v->cfg.machine.mem_size_mib)
+        rc = fail(err, errlen, "Amount of pages requested is too large: %u MiB, the guest has %llu MiB.",
+                  b->amount_mib, (unsigned long long)v->cfg.machine.mem_size_mib);
+    if (!rc && !v->cfg.balloon.set)
+        rc = check_slot_free(v, "balloon device", err, errlen);
+    if (!rc) {
+        v->cfg.balloon = *b;
+        v->cfg.balloon.set = true;
+    }
+    pthread_mutex_unlock(&v->lock);
+    return rc;
+}
+
+int vmm_put_serial(struct vmm *v, const char *serial_out_path, char *err, size_t errlen)
+{
+    if (pre_boot_unlocked(v, err, errlen))
+        return -1;
+    const char *p = serial_out_path ? serial_out_path : "";
+    if (strlen(p) >= VMM_PATH_MAX)
+        return fail(err, errlen, "The serial_out_path is too long.");
+    if (*p) {
+        /* find an unwritable target now; the file itself is opened (and created) at boot */
+        struct stat st;
+        if (stat(p, &st) == 0) {
+            if (S_ISDIR(st.st_mode))
+                return fail(err, errlen, "The serial output '%s' is a directory.", p);
+            if (access(p, W_OK) != 0)
+                return fail(err, errlen, "The serial output '%s' is not writable: %s", p, strerror(errno));
+        } else {
+            char dir[VMM_PATH_MAX];
+            snprintf(dir, sizeof(dir), "%s", p);
+            char *slash = strrchr(dir, '/');
+            if (!slash)
+                snprintf(dir, sizeof(dir), ".");
+            else if (slash == dir)
+                dir[1] = 0;
+            else
+                *slash = 0;
+            if (access(dir, W_OK | X_OK) != 0)
+                return fail(err, errlen, "The serial output '%s' cannot be created: %s", p, strerror(errno));
+        }
+    }
+    pthread_mutex_lock(&v->lock);
+    int rc = pre_boot(v, err, errlen);
+    if (!rc)
+        snprintf(v->cfg.serial_out_path, sizeof(v->cfg.serial_out_path), "%s", p);
+    pthread_mutex_unlock(&v->lock);
+    return rc;
+}
+
+/* ---- start ---- */
+
+static const char *status_meaning(int status)
+{
+    switch (status) {
+    case KILN_EXIT_USAGE: return "the configuration does not fit the machine";
+    case KILN_EXIT_BAD_IMAGE: return "the kernel or initrd is invalid or does not fit in guest memory";
+    case KILN_EXIT_NO_INPUT: return "a file cannot be opened";
+    case KILN_EXIT_HOST: return "the host refused a resource (memory, threads, devices)";
+    }
+    return "internal error";
+}
+
+/* Fills v->vmcfg and the slot maps from v->run. Called with the lock held. */
+static int build_vm_config(struct vmm *v, char *err, size_t errlen)
+{
+    struct vmm_config *r = &v->run;
+    struct vm_config *c = &v->vmcfg;
+    memset(c, 0, sizeof(*c));
+    c->cpus = r->machine.vcpu_count;
+    c->mem_mib = r->machine.mem_size_mib;
+    c->kernel = r->boot.kernel_image_path;
+    c->initrd = *r->boot.initrd_path ? r->boot.initrd_path : NULL;
+
+    /* the root drive goes first so it is /dev/vda; the others keep the order they came in */
+    int root = -1;
+    for (unsigned i = 0; i < r->ndrives; i++)
+        if (r->drives[i].is_root_device)
+            root = (int)i;
+    unsigned slot = 0;
+    for (int pass = 0; pass < 2; pass++)
+        for (unsigned i = 0; i < r->ndrives; i++) {
+            if ((pass == 0) != ((int)i == root))
+                continue;
+            const struct vmm_drive *d = &r->drives[i];
+            struct disk_options *o = &c->disks[c->ndisks++];
+            o->path = d->path_on_host;
+            o->readonly = d->is_read_only;
+            o->serial = d->drive_id;       /* the device keeps the first 20 bytes, as Firecracker */
+            if (d->has_rate_limiter)
+                o->limit = d->rate_limiter;
+            v->drive_slot[i] = (int)slot++;
+        }
+
+    const char *args = *r->boot.boot_args ? r->boot.boot_args : KILN_DEFAULT_CMDLINE;
+    if (root < 0)
+        snprintf(v->cmdline, sizeof(v->cmdline), "%s", args);
+    else if (*r->drives[root].partuuid)
+        snprintf(v->cmdline, sizeof(v->cmdline), "%s root=PARTUUID=%s %s", args, r->drives[root].partuuid,
+                 r->drives[root].is_read_only ? "ro" : "rw");
+    else
+        snprintf(v->cmdline, sizeof(v->cmdline), "%s root=/dev/vda %s", args,
+                 r->drives[root].is_read_only ? "ro" : "rw");
+    c->cmdline = v->cmdline;
+
+    for (unsigned i = 0; i < r->nnets; i++) {
+        if (net_options_of(&r->nets[i], i, v->net_args[i], sizeof(v->net_args[i]), &c->nets[i], err, errlen))
+            return -1;
+        /* default MACs (52:54:00:12:34:56 + index) can meet an explicit one only here */
+        for (unsigned j = 0; j < i; j++)
+            if (!memcmp(c->nets[j].mac, c->nets[i].mac, 6)) {
+                char mac[18];
+                format_mac(c->nets[i].mac, mac);
+                return fail(err, errlen, "The guest MAC address %s is already in use (interfaces '%s' "
+                            "and '%s').", mac, r->nets[j].iface_id, r->nets[i].iface_id);
+            }
+        v->net_slot[i] = (int)slot++;
+    }
+    c->nnets = r->nnets;
+    if (r->entropy.set) {
+        c->has_rng = true;
+        if (r->entropy.has_rate_limiter)
+            c->rng.limit = r->entropy.rate_limiter;
+        slot++;
+    }
+    if (r->vsock.set) {
+        c->has_vsock = true;
+        c->vsock.guest_cid = r->vsock.guest_cid;
+        c->vsock.uds_path = r->vsock.uds_path;
+        slot++;
+    }
+    if (r->balloon.set) {
+        c->has_balloon = true;
+        c->balloon.amount_mib = r->balloon.amount_mib;
+        c->balloon.deflate_on_oom = r->balloon.deflate_on_oom;
+        c->balloon.stats_polling_s = r->balloon.stats_polling_interval_s;
+        v->balloon_slot = (int)slot++;
+    }
+    return 0;
+}
+
+/* Console output to a file: the console writes to STDOUT_FILENO, so the file takes its place
+ * for the rest of the process (kiln in API mode writes nothing else to stdout). */
+static int redirect_serial(const char *path, char *err, size_t errlen)
+{
+    int fd = open(path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC | O_NOCTTY, 0644);
+    if (fd < 0)
+        return fail(err, errlen, "Cannot open the serial output '%s': %s", path, strerror(errno));
+    int rc = dup2(fd, STDOUT_FILENO) < 0 ? -1 : 0;
+    int e = errno;
+    close(fd);
+    if (rc)
+        return fail(err, errlen, "Cannot redirect the serial output to '%s': %s", path, strerror(e));
+    return 0;
+}
+
+int vmm_start(struct vmm *v, char *err, size_t errlen)
+{
+    pthread_mutex_lock(&v->lock);
+    int rc = pre_boot(v, err, errlen);
+    if (!rc && !v->cfg.boot.set)
+        rc = fail(err, errlen, "Cannot start microvm without kernel configuration.");
+    if (!rc) {
+        v->run = v->cfg;
+        rc = build_vm_config(v, err, errlen);
+    }
+    struct vm *vm = NULL;
+    if (!rc) {
+        int status = vm_create(&v->vmcfg, v->start_ns, &vm);
+        if (status) {
+            vm = NULL;
+            rc = fail(err, errlen, "Cannot start the microVM: %s (status %d, reason on kiln's stderr).",
+                      status_meaning(status), status);
+        }
+    }
+    if (!rc && *v->run.serial_out_path)
+        rc = redirect_serial(v->run.serial_out_path, err, errlen);
+    if (!rc) {
+        int status = vm_start(vm);
+        if (status)
+            rc = fail(err, errlen, "Cannot start the microVM: %s (status %d, reason on kiln's stderr).",
+                      status_meaning(status), status);
+    }
+    if (rc) {
+        vm_destroy(vm);
+    } else {
+        v->vm = vm;
+        v->state = VMM_RUNNING;
+        pthread_cond_broadcast(&v->changed);
+    }
+    pthread_mutex_unlock(&v->lock);
+    return rc;
+}
+
+/* ---- post-boot ---- */
+
+int vmm_pause(struct vmm *v, char *err, size_t errlen)
+{
+    pthread_mutex_lock(&v->lock);
+    int rc = post_boot(v, err, errlen);
+    if (!rc) {
+        vm_pause(v->vm);   /* returns once every vCPU is parked, so "Paused" is true when reported */
+        v->state = VMM_PAUSED;
+    }
+    pthread_mutex_unlock(&v->lock);
+    return rc;
+}
+
+int vmm_resume(struct vmm *v, char *err, size_t errlen)
+{
+    pthread_mutex_lock(&v->lock);
+    int rc = post_boot(v, err, errlen);
+    if (!rc) {
+        vm_resume(v->vm);
+        v->state = VMM_RUNNING;
+    }
+    pthread_mutex_unlock(&v->lock);
+    return rc;
+}
+
+int vmm_patch_drive(struct vmm *v, const char *drive_id, const char *path_on_host,
+                    const struct rate_limiter_config *limit, char *err, size_t errlen)
+{
+    if (path_on_host && strlen(path_on_host) >= VMM_PATH_MAX)
+        return fail(err, errlen, "The path_on_host is too long.");
+    pthread_mutex_lock(&v->lock);
+    int rc = post_boot(v, err, errlen);
+    int i = rc ? -1 : find_drive(&v->cfg, drive_id);
+    if (!rc && i < 0)
+        rc = fail(err, errlen, "Invalid drive ID - not found: '%s'.", drive_id);
+    if (!rc && path_on_host)
+        rc = check_file("drive", path_on_host, !v->run.drives[i].is_read_only, true, err, errlen);
+    if (!rc) {
+        struct virtio_mmio *t = vm_board(v->vm)->virtio[v->drive_slot[i]];
+        rc = virtio_blk_update(t, path_on_host, limit, err, errlen);
+        if (!rc) {
+            struct vmm_drive *d = &v->cfg.drives[i];
+            if (path_on_host)
+                snprintf(d->path_on_host, sizeof(d->path_on_host), "%s", path_on_host);
+            if (limit) {
+                d->has_rate_limiter = true;
+                d->rate_limiter = *limit;
+            }
+        }
+    }
+    pthread_mutex_unlock(&v->lock);
+    return rc;
+}
+
+int vmm_patch_net(struct vmm *v, const char *iface_id, const struct rate_limiter_config *rx,
+                  const struct rate_limiter_config *tx, char *err, size_t errlen)
+{
+    pthread_mutex_lock(&v->lock);
+    int rc = post_boot(v, err, errlen);
+    int i = rc ? -1 : find_net(&v->cfg, iface_id);
+    if (!rc && i < 0)
+        rc = fail(err, errlen, "Invalid interface ID - not found: '%s'.", iface_id);
+    if (!rc) {
+        virtio_net_update_limits(vm_board(v->vm)->virtio[v->net_slot[i]], rx, tx);
+        struct vmm_net *n = &v->cfg.nets[i];
+        if (rx) {
+            n->has_rx_rate_limiter = true;
+            n->rx_rate_limiter = *rx;
+        }
+        if (tx) {
+            n->has_tx_rate_limiter = true;
+            n->tx_rate_limiter = *tx;
+        }
+    }
+    pthread_mutex_unlock(&v->lock);
+    return rc;
+}
+
+/* the running balloon's transport, or NULL after an error */
+static struct virtio_mmio *balloon_of(struct vmm *v, char *err, size_t errlen)
+{
+    if (post_boot(v, err, errlen))
+        return NULL;
+    if (!v->run.balloon.set || v->balloon_slot < 0) {
+        fail(err, errlen, ERR_NO_BALLOON);
+        return NULL;
+    }
+    return vm_board(v->vm)->virtio[v->balloon_slot];
+}
+
+int vmm_patch_balloon(struct vmm *v, uint32_t amount_mib, char *err, size_t errlen)
+{
+    pthread_mutex_lock(&v->lock);
+    struct virtio_mmio *t = balloon_of(v, err, errlen);
+    int rc = t ? 0 : -1;
+    if (!rc && amount_mib > v->run.machine.mem_size_mib)
+        rc = fail(err, errlen, "Amount of pages requested is too large: %u MiB, the guest has %llu MiB.",
+                  amount_mib, (unsigned long long)v->run.machine.mem_size_mib);
+    if (!rc) {
+        virtio_balloon_set_target(t, amount_mib);
+        v->cfg.balloon.amount_mib = amount_mib;
+    }
+    pthread_mutex_unlock(&v->lock);
+    return rc;
+}
+
+int vmm_patch_balloon_stats_interval(struct vmm *v, uint32_t seconds, char *err, size_t errlen)
+{
+    pthread_mutex_lock(&v->lock);
+    struct virtio_mmio *t = balloon_of(v, err, errlen);
+    int rc = t ? 0 : -1;
+    /* the stats queue exists or not from boot on: only its polling period can change */
+    if (!rc && (v->run.balloon.stats_polling_interval_s == 0) != (seconds == 0))
+        rc = fail(err, errlen, "Cannot enable/disable the statistics after boot.");
+    if (!rc) {
+        virtio_balloon_set_stats_interval(t, seconds);
+        v->cfg.balloon.stats_polling_interval_s = seconds;
+    }
+    pthread_mutex_unlock(&v->lock);
+    return rc;
+}
+
+int vmm_get_balloon_stats(struct vmm *v, struct balloon_stats *out, char *err, size_t errlen)
+{
+    pthread_mutex_lock(&v->lock);
+    struct virtio_mmio *t = balloon_of(v, err, errlen);
+    int rc = t ? 0 : -1;
+    if (!rc && v->run.balloon.stats_polling_interval_s == 0)
+        rc = fail(err, errlen, "Statistics for the balloon device are not enabled");
+    if (!rc)
+        virtio_balloon_get_stats(t, out);
+    pthread_mutex_unlock(&v->lock);
+    return rc;
+}
+
+/* ---- the end ---- */
+
+int vmm_wait(struct vmm *v)
+{
+    pthread_mutex_lock(&v->lock);
+    /* a waiter may come first (the API's main thread): the VM it waits for starts later */
+    while (v->state == VMM_NOT_STARTED)
+        pthread_cond_wait(&v->changed, &v->lock);
+    if (v->waiting || !v->vm) {
+        /* someone else collects the VM (or already did): wait for the result */
+        while (v->state != VMM_STOPPED)
+            pthread_cond_wait(&v->changed, &v->lock);
+        int status = v->exit_status;
+        pthread_mutex_unlock(&v->lock);
+        return status;
+    }
+    v->waiting = true;
+    struct vm *vm = v->vm;
+    pthread_mutex_unlock(&v->lock);
+
+    int status = vm_wait(vm);   /* the lock is free meanwhile: pause, stop, PATCH all go on */
+
+    pthread_mutex_lock(&v->lock);
+    v->vm = NULL;               /* from here no call reaches the VM, so it can go */
+    v->state = VMM_STOPPED;
+    v->exit_status = status;
+    v->waiting = false;
+    pthread_cond_broadcast(&v->changed);
+    pthread_mutex_unlock(&v->lock);
+    vm_destroy(vm);
+    return status;
+}
+
+void vmm_stop(struct vmm *v)
+{
+    pthread_mutex_lock(&v->lock);
+    if (v->vm) {
+        vm_request_stop(v->vm);
+    } else if (v->state == VMM_NOT_STARTED) {
+        /* nothing runs yet: the microVM's life ends here, and a waiter returns */
+        v->state = VMM_STOPPED;
+        v->exit_status = 0;
+        pthread_cond_broadcast(&v->changed);
+    }
+    pthread_mutex_unlock(&v->lock);
+}
