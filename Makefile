@@ -63,7 +63,9 @@ baremetal-test: $(KILN)
 guest-test: $(KILN) guest
 	@bash tests/guest/run.sh $(KILN)
 
+# the guest is built first: some unit tests (test_vmm) also boot it when it is there
 test: deps
+	@$(MAKE) --no-print-directory guest
 	@$(MAKE) --no-print-directory unit-test baremetal-test guest-test
 
 bench: all guest
