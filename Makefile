@@ -19,7 +19,7 @@ KILN     := $(BUILD)/kiln
 UNIT_SRCS := $(wildcard tests/unit/test_*.c)
 UNIT_BINS := $(UNIT_SRCS:tests/unit/%.c=$(BUILD)/tests/%)
 
-.PHONY: all deps guest run test unit-test baremetal-test guest-test bench clean
+.PHONY: all deps guest run test unit-test baremetal-test guest-test api-test bench clean
 all: $(KILN)
 
 deps:
@@ -63,10 +63,13 @@ baremetal-test: $(KILN)
 guest-test: $(KILN) guest
 	@bash tests/guest/run.sh $(KILN)
 
+api-test: $(KILN) guest
+	@bash tests/api/run.sh $(KILN)
+
 # the guest is built first: some unit tests (test_vmm) also boot it when it is there
 test: deps
 	@$(MAKE) --no-print-directory guest
-	@$(MAKE) --no-print-directory unit-test baremetal-test guest-test
+	@$(MAKE) --no-print-directory unit-test baremetal-test guest-test api-test
 
 bench: all guest
 	@bash bench/boot.sh

@@ -4,9 +4,9 @@
 #include "api/api.h"
 #include "cpu/rv64/hart.h"
 #include "vm/config.h"
+#include "version.h"
 #include "vm/vm.h"
 
-#define KILN_VERSION "0.1.0"
 
 static void print_help(void)
 {
