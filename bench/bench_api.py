@@ -63,6 +63,8 @@ def cpu_ns(pid):
 
 def api_ready(kiln, tmp):
     sock = os.path.join(tmp, "ready.sock")
+    if os.path.exists(sock):
+        os.unlink(sock)
     t0 = time.monotonic()
     p = subprocess.Popen([kiln, "--api-sock", sock], stdin=subprocess.DEVNULL,
                          stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
@@ -89,6 +91,8 @@ def api_ready(kiln, tmp):
 
 def start_to_init(kiln, guest, tmp, mem):
     sock = os.path.join(tmp, "start.sock")
+    if os.path.exists(sock):
+        os.unlink(sock)
     p = subprocess.Popen([kiln, "--api-sock", sock], stdin=subprocess.PIPE,
                          stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
     seen = threading.Event()
