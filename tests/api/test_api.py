@@ -543,6 +543,8 @@ class TestBooted(unittest.TestCase):
 
     def test_4_pause_resume(self):
         k = self.k
+        uptime_before = float(self.run_cmd("cut -d' ' -f1 /proc/uptime"))
+        paused_at = time.monotonic()
         self.assertEqual(k.req("PATCH", "/vm", {"state": "Paused"})[0], 204)
         self.assertEqual(k.req("GET", "/")[1]["state"], "Paused")
         k.send("echo paused-$((40+2))")
@@ -552,6 +554,12 @@ class TestBooted(unittest.TestCase):
         self.assertEqual(k.req("GET", "/")[1]["state"], "Running")
         k.expect("paused-42", timeout=30)
         self.assertEqual(self.run_cmd("echo alive").strip(), "alive")
+        # the guest's clocks: monotonic time moved on by at least the pause (never backwards),
+        # and the wall clock is right again at once
+        uptime_after = float(self.run_cmd("cut -d' ' -f1 /proc/uptime"))
+        self.assertGreaterEqual(uptime_after - uptime_before, 0.9 * (time.monotonic() - paused_at) - 0.5)
+        guest_now = int(self.run_cmd("date +%s"))
+        self.assertLessEqual(abs(guest_now - time.time()), 2, "guest wall clock is off after resume")
 
     def test_5_hostile_clients(self):
         k = self.k
