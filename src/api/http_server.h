@@ -1,5 +1,5 @@
-/* http_server.h — the API's HTTP/1.1 server: libmicrohttpd on a Unix socket, one internal
- * polling thread (so requests reach the handler one at a time, as in Firecracker), bodies
+/* http_server.h — the API's HTTP/1.1 server: kiln's own, on a Unix socket, one polling thread
+ * (so requests reach the handler one at a time, as in Firecracker), bodies
  * collected up to a payload limit, idle connections dropped after a timeout. */
 #ifndef KILN_API_HTTP_SERVER_H
 #define KILN_API_HTTP_SERVER_H
