@@ -3,8 +3,20 @@
  * Addresses are QEMU's -netdev user defaults so guest images configured for QEMU just work.
  *
  * libslirp is driven entirely from the device's I/O thread: its sockets are (re)collected every
- * loop iteration with slirp_pollfds_fill, its timers are kept here and run after poll(). */
+ * loop iteration with slirp_pollfds_fill, its timers are kept here and run after poll().
+ *
+ * Offloads: the device offers checksum and TCP segmentation offload so that the guest (whose
+ * every instruction kiln interprets) does not checksum and segment its own stream. slirp knows
+ * nothing of virtio-net headers, so the work the guest left is finished here, in host code:
+ * partial checksums are completed, and a TSO frame becomes either one large IPv4 TCP segment
+ * (slirp's TCP takes a segment larger than its MSS like any receiver; it is bounded by the
+ * window slirp advertised, and one large segment costs one send() to the host socket and one
+ * ACK back to the guest instead of ~45) or, for IPv6 (slirp rejects IPv6 packets beyond its
+ * MTU), MSS-sized segments. Frames slirp sends to the guest carry correct checksums, which is
+ * what VIRTIO_NET_HDR_F_DATA_VALID tells a guest that negotiated VIRTIO_NET_F_GUEST_CSUM. */
+#include <arpa/inet.h>
 #include <errno.h>
+#include <netinet/in.h>
 #include <slirp/libslirp.h>
 #include <stdio.h>
 #include <string.h>
@@ -19,11 +31,15 @@ struct slirp_timer {
     int64_t expire_ms;          /* -1: not armed */
 };
 
+#define ETH_HEADER 14
+#define SLIRP_MAX_FRAME (ETH_HEADER + 65535 + 4)   /* a 64 KiB IP packet, Ethernet and VLAN headers */
+
 struct net_slirp {
     struct net_backend be;      /* first: the device holds a struct net_backend * */
     Slirp *slirp;
     struct slirp_timer *timers;
     bool want_rx;               /* during poll_fill: mask out input events */
+    uint8_t frame[SLIRP_MAX_FRAME];   /* a tx frame being finished (offloads) */
 };
 
 static int64_t clock_ns(void)
@@ -37,8 +53,10 @@ static int64_t clock_ns(void)
 
 static ssize_t cb_send_packet(const void *buf, size_t len, void *opaque)
 {
+    /* slirp computes every checksum of what it sends: the guest need not check them again */
+    static const struct virtio_net_hdr_v1 valid = { .flags = VIRTIO_NET_HDR_F_DATA_VALID };
     struct net_slirp *s = opaque;
-    s->be.rx(s->be.rx_opaque, NULL, buf, len);
+    s->be.rx(s->be.rx_opaque, &valid, buf, len);
     return (ssize_t)len;
 }
 
@@ -188,14 +206,159 @@ static void slirp_poll_dispatch(struct net_backend *be, struct pollset *ps, bool
     run_expired_timers(s);
 }
 
+/* ---- offloads (see the top of the file) */
+
+static uint16_t get16(const uint8_t *p) { return (uint16_t)(p[0] << 8 | p[1]); }
+static uint32_t get32(const uint8_t *p) { return (uint32_t)get16(p) << 16 | get16(p + 2); }
+static void put16(uint8_t *p, uint16_t v) { p[0] = (uint8_t)(v >> 8); p[1] = (uint8_t)v; }
+static void put32(uint8_t *p, uint32_t v) { put16(p, (uint16_t)(v >> 16)); put16(p + 2, (uint16_t)v); }
+
+/* One's complement sum (RFC 1071) of len bytes added to sum; byte-order independent, so the
+ * words are added in host order and the folded result is stored back with memcpy. Only the
+ * last piece of a checksummed range may have an odd length. */
+static uint64_t csum_add(const uint8_t *p, size_t len, uint64_t sum)
+{
+    for (; len >= 8; p += 8, len -= 8) {
+        uint64_t w;
+        memcpy(&w, p, 8);
+        sum += (uint32_t)w;
+        sum += w >> 32;
+    }
+    for (; len >= 2; p += 2, len -= 2) {
+        uint16_t w;
+        memcpy(&w, p, 2);
+        sum += w;
+    }
+    if (len) {   /* pad with a zero byte, in memory order */
+        uint8_t last[2] = { *p, 0 };
+        uint16_t w;
+        memcpy(&w, last, 2);
+        sum += w;
+    }
+    return sum;
+}
+
+static void csum_store(uint8_t *field, uint64_t sum)
+{
+    while (sum >> 16)
+        sum = (sum & 0xffff) + (sum >> 16);
+    uint16_t c = (uint16_t)~sum;
+    memcpy(field, &c, 2);
+}
+
+/* A 16-bit value in network order, as csum_add would have read it from memory. */
+static uint64_t csum_word(uint16_t v)
+{
+    uint8_t b[2];
+    put16(b, v);
+    uint16_t w;
+    memcpy(&w, b, 2);
+    return w;
+}
+
+static void input(struct net_slirp *s, const uint8_t *frame, size_t len)
+{
+    slirp_input(s->slirp, frame, (int)len);
+}
+
+/* VIRTIO_NET_HDR_F_NEEDS_CSUM without segmentation: the checksum of [csum_start, len) goes at
+ * csum_start + csum_offset, whose field already holds the pseudo-header sum (virtio 1.x
+ * §5.1.6.2). */
+static int finish_checksum(struct net_slirp *s, const struct virtio_net_hdr_v1 *hdr, const uint8_t *frame, size_t len)
+{
+    size_t start = hdr->csum_start, field = start + hdr->csum_offset;
+    if (start >= len || field + 2 > len)
+        return -1;
+    memcpy(s->frame, frame, len);
+    csum_store(s->frame + field, csum_add(s->frame + start, len - start, 0));
+    input(s, s->frame, len);
+    return 0;
+}
+
+#define TCP_FIN 0x01
+#define TCP_PSH 0x08
+#define TCP_CWR 0x80
+
+/* A TSO frame (Ethernet, IPv4 or IPv6 without extension headers, TCP): cut its payload into
+ * pieces of at most `seg` bytes, each sent with its own IP length (and IPv4 id), sequence
+ * number, flags (FIN and PSH only on the last, CWR only on the first) and checksums, which are
+ * computed afresh rather than trusting the guest's partial sums. */
+static int segment_tcp(struct net_slirp *s, const struct virtio_net_hdr_v1 *hdr, const uint8_t *frame, size_t len)
+{
+    unsigned gso = hdr->gso_type & ~VIRTIO_NET_HDR_GSO_ECN;
+    const size_t l3 = ETH_HEADER;
+    if (len < l3 + 40 || hdr->gso_size == 0)
+        return -1;
+    bool v4 = gso == VIRTIO_NET_HDR_GSO_TCPV4;
+    size_t iphl;
+    if (v4) {
+        iphl = (size_t)(frame[l3] & 0xf) * 4;
+        if (get16(frame + 12) != 0x0800 || frame[l3] >> 4 != 4 || iphl < 20 || frame[l3 + 9] != IPPROTO_TCP)
+            return -1;
+    } else {
+        iphl = 40;
+        if (get16(frame + 12) != 0x86dd || frame[l3] >> 4 != 6 || frame[l3 + 6] != IPPROTO_TCP)
+            return -1;
+    }
+    size_t l4 = l3 + iphl;
+    if (l4 + 20 > len)
+        return -1;
+    size_t thl = (size_t)(frame[l4 + 12] >> 4) * 4;
+    if (thl < 20 || l4 + thl > len)
+        return -1;
+    size_t hdrs = l4 + thl, payload = len - hdrs;
+    /* IPv4: one segment whenever the IP length field can hold it (see the top of the file) */
+    size_t seg = v4 && len - l3 <= 0xffff ? payload : hdr->gso_size;
+    uint32_t seq = get32(frame + l4 + 4);
+    uint16_t id = v4 ? get16(frame + l3 + 4) : 0;
+    uint8_t flags = frame[l4 + 13];
+    size_t off = 0;
+    do {
+        size_t n = payload - off < seg ? payload - off : seg;
+        bool first = off == 0, last = off + n == payload;
+        uint8_t *b = s->frame;
+        memcpy(b, frame, hdrs);
+        memcpy(b + hdrs, frame + hdrs + off, n);
+        size_t tcp_len = thl + n;
+        uint64_t pseudo;
+        if (v4) {
+            put16(b + l3 + 2, (uint16_t)(iphl + tcp_len));
+            put16(b + l3 + 4, id++);
+            put16(b + l3 + 10, 0);
+            csum_store(b + l3 + 10, csum_add(b + l3, iphl, 0));
+            pseudo = csum_add(b + l3 + 12, 8, 0);
+        } else {
+            put16(b + l3 + 4, (uint16_t)tcp_len);
+            pseudo = csum_add(b + l3 + 8, 32, 0);
+        }
+        pseudo += csum_word(IPPROTO_TCP) + csum_word((uint16_t)tcp_len);
+        put32(b + l4 + 4, seq + (uint32_t)off);
+        b[l4 + 13] = (uint8_t)(flags & ~(last ? 0 : TCP_FIN | TCP_PSH) & ~(first ? 0 : TCP_CWR));
+        put16(b + l4 + 16, 0);
+        csum_store(b + l4 + 16, csum_add(b + l4, tcp_len, pseudo));
+        input(s, b, hdrs + n);
+        off += n;
+    } while (off < payload);
+    return 0;
+}
+
 static int slirp_send(struct net_backend *be, const struct virtio_net_hdr_v1 *hdr, const uint8_t *frame, size_t len)
 {
     struct net_slirp *s = (struct net_slirp *)be;
-    (void)hdr;   /* slirp computes and checks checksums itself: no offloads */
-    if (len > INT32_MAX)
+    if (len > SLIRP_MAX_FRAME)
         return -1;
-    slirp_input(s->slirp, frame, (int)len);
-    return 0;
+    if (!hdr || (hdr->gso_type == VIRTIO_NET_HDR_GSO_NONE && !(hdr->flags & VIRTIO_NET_HDR_F_NEEDS_CSUM))) {
+        input(s, frame, len);
+        return 0;
+    }
+    switch (hdr->gso_type & ~VIRTIO_NET_HDR_GSO_ECN) {
+    case VIRTIO_NET_HDR_GSO_NONE:
+        return finish_checksum(s, hdr, frame, len);
+    case VIRTIO_NET_HDR_GSO_TCPV4:
+    case VIRTIO_NET_HDR_GSO_TCPV6:
+        return segment_tcp(s, hdr, frame, len);
+    }
+    return -1;   /* UDP fragmentation offload was not offered */
 }
 
 static void slirp_destroy(struct net_backend *be)

@@ -90,6 +90,7 @@ static void wait_tx_done(struct vdrv *d, unsigned n)
 /* One received frame: the used entry's buffers (several with merged rx buffers) reassembled. */
 struct rx {
     uint16_t num_buffers;
+    uint8_t flags;                 /* the first buffer's header flags */
     size_t len;
     uint8_t data[70000];
 };
@@ -105,6 +106,7 @@ static bool recv_frame(struct vdrv *d, struct rx *r, int timeout_ms)
     struct virtio_net_hdr_v1 h;
     memcpy(&h, buf, HDR);
     r->num_buffers = h.num_buffers;
+    r->flags = h.flags;
     cr_assert_geq(r->num_buffers, 1);
     memcpy(r->data, buf + HDR, len - HDR);
     r->len = len - HDR;
@@ -283,7 +285,12 @@ Test(virtio_net, config_space_and_features)
     cr_assert(f & (1ull << VIRTIO_NET_F_MAC));
     cr_assert(f & (1ull << VIRTIO_NET_F_STATUS));
     cr_assert(f & (1ull << VIRTIO_NET_F_MRG_RXBUF));
-    cr_assert_not(f & (1ull << VIRTIO_NET_F_CSUM), "no offloads are offered");
+    /* tx checksum and TCP segmentation offload, rx "checksum verified" */
+    cr_assert(f & (1ull << VIRTIO_NET_F_CSUM));
+    cr_assert(f & (1ull << VIRTIO_NET_F_HOST_TSO4));
+    cr_assert(f & (1ull << VIRTIO_NET_F_HOST_TSO6));
+    cr_assert(f & (1ull << VIRTIO_NET_F_GUEST_CSUM));
+    cr_assert_not(f & (1ull << VIRTIO_NET_F_GUEST_TSO4), "frames to the guest are never coalesced");
     for (unsigned i = 0; i < 6; i++)
         cr_assert_eq(vdrv_config(&d, offsetof(struct virtio_net_config, mac) + i, 1), GUEST_MAC[i], "mac byte %u", i);
     cr_assert_eq(vdrv_config(&d, offsetof(struct virtio_net_config, status), 2), VIRTIO_NET_S_LINK_UP);
@@ -424,6 +431,240 @@ Test(virtio_net, host_port_forward_reaches_guest_as_syn)
     struct syn_want w = { 2222 };
     cr_assert(recv_matching(&d, &r, is_syn_to_guest, &w, 3000), "no SYN for 10.0.2.15:2222");
     close(s);
+    vdrv_fini(&d);
+}
+
+/* ---- offloads: slirp must get finished frames */
+
+#define WANT_OFFLOADS (WANT_ALL | (1ull << VIRTIO_NET_F_CSUM) | (1ull << VIRTIO_NET_F_HOST_TSO4) | \
+                       (1ull << VIRTIO_NET_F_GUEST_CSUM))
+
+/* Sends header + frame in one buffer and waits for the device to return it. */
+static void send_frame_hdr(struct vdrv *d, const struct virtio_net_hdr_v1 *h, const void *frame, size_t len)
+{
+    uint64_t gpa = vdrv_alloc(d, HDR + len, 16);
+    memcpy(vdrv_ptr(d, gpa), h, HDR);
+    memcpy((uint8_t *)vdrv_ptr(d, gpa) + HDR, frame, len);
+    struct vdrv_buf b = { gpa, (uint32_t)(HDR + len), false };
+    vdrv_add(d, TXQ, &b, 1);
+    vdrv_kick(d, TXQ);
+    wait_tx_done(d, 1);
+}
+
+/* The folded, not inverted, IPv4 pseudo-header sum a driver leaves in a partial checksum. */
+static uint16_t pseudo_sum(const uint8_t *ip, uint8_t proto, uint16_t l4_len)
+{
+    uint32_t sum = be16(ip + 12) + be16(ip + 14) + be16(ip + 16) + be16(ip + 18) + proto + l4_len;
+    while (sum >> 16)
+        sum = (sum & 0xffff) + (sum >> 16);
+    return (uint16_t)sum;
+}
+
+/* Ethernet + IPv4 header from 10.0.2.15 to 10.0.2.2 for `l4_len` bytes of protocol `proto`. */
+static void build_ip(uint8_t *f, uint8_t proto, size_t l4_len)
+{
+    memcpy(f, SLIRP_MAC, 6);
+    memcpy(f + 6, GUEST_MAC, 6);
+    put16(f + 12, ETH_P_IP);
+    uint8_t *ip = f + 14;
+    memset(ip, 0, 20);
+    ip[0] = 0x45;
+    put16(ip + 2, (uint16_t)(20 + l4_len));
+    put16(ip + 4, 0x1234);
+    ip[8] = 64;
+    ip[9] = proto;
+    inet_pton(AF_INET, "10.0.2.15", ip + 12);
+    inet_pton(AF_INET, "10.0.2.2", ip + 16);
+    put16(ip + 10, ip_checksum(ip, 20));
+}
+
+Test(virtio_net, partial_udp_checksum_is_completed_for_slirp)
+{
+    struct vdrv d;
+    struct net_options o = user_opts();
+    net_open(&d, &o, WANT_OFFLOADS);
+    int s = socket(AF_INET, SOCK_DGRAM, 0);
+    struct sockaddr_in a = { .sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK) };
+    cr_assert_eq(bind(s, (struct sockaddr *)&a, sizeof(a)), 0);
+    socklen_t alen = sizeof(a);
+    getsockname(s, (struct sockaddr *)&a, &alen);
+    struct timeval tv = { 3, 0 };
+    setsockopt(s, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
+
+    static const char msg[] = "checksummed-by-the-device";   /* odd length on purpose */
+    uint8_t f[128];
+    size_t l4 = 8 + sizeof(msg);
+    build_ip(f, IPPROTO_UDP, l4);
+    uint8_t *udp = f + 34;
+    put16(udp, 40000);
+    put16(udp + 2, ntohs(a.sin_port));
+    put16(udp + 4, (uint16_t)l4);
+    put16(udp + 6, pseudo_sum(f + 14, IPPROTO_UDP, (uint16_t)l4));   /* slirp drops a wrong one */
+    memcpy(udp + 8, msg, sizeof(msg));
+    struct virtio_net_hdr_v1 h = { .flags = VIRTIO_NET_HDR_F_NEEDS_CSUM, .csum_start = 34, .csum_offset = 6 };
+    send_frame_hdr(&d, &h, f, 34 + l4);
+    char buf[64];
+    ssize_t n = recv(s, buf, sizeof(buf), 0);
+    cr_assert_eq(n, (ssize_t)sizeof(msg), "the datagram did not reach the host (%zd)", n);
+    cr_assert_eq(memcmp(buf, msg, sizeof(msg)), 0);
+    close(s);
+    vdrv_fini(&d);
+}
+
+Test(virtio_net, tso_frame_reaches_host_stream_whole)
+{
+    struct vdrv d;
+    struct net_options o = user_opts();
+    uint16_t port = free_port();
+    o.nhostfwd = 1;
+    o.hostfwd[0] = (struct hostfwd){ .udp = false, .host_port = port, .guest_port = 2222 };
+    net_open(&d, &o, WANT_OFFLOADS);
+    post_rx(&d, 32, 2048);
+    uint8_t f[64];
+    send_frame(&d, f, build_arp_request(f, "10.0.2.2"));
+    wait_tx_done(&d, 1);
+    static struct rx r;
+    cr_assert(recv_matching(&d, &r, is_arp_reply_from_gateway, NULL, 3000));
+    cr_assert(r.flags & VIRTIO_NET_HDR_F_DATA_VALID, "slirp's frames are marked checksum-verified");
+
+    int s = socket(AF_INET, SOCK_STREAM, 0);
+    struct timeval tv = { 3, 0 };
+    setsockopt(s, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
+    struct sockaddr_in a = { .sin_family = AF_INET, .sin_port = htons(port), .sin_addr.s_addr = htonl(INADDR_LOOPBACK) };
+    cr_assert_eq(connect(s, (struct sockaddr *)&a, sizeof(a)), 0, "%s", strerror(errno));
+    struct syn_want w = { 2222 };
+    cr_assert(recv_matching(&d, &r, is_syn_to_guest, &w, 3000), "no SYN for 10.0.2.15:2222");
+    const uint8_t *syn = r.data + 34;
+    uint16_t sport = be16(syn);
+    uint32_t their = (uint32_t)be16(syn + 4) << 16 | be16(syn + 6), ours = 1000;
+
+    /* SYN-ACK, then one TSO frame of 3 segments' worth, then read the stream on the host */
+    static uint8_t t[34 + 20 + 3000];
+    for (int step = 0; step < 2; step++) {
+        size_t payload = step ? 3000 : 0;
+        size_t l4 = 20 + payload;
+        build_ip(t, IPPROTO_TCP, l4);
+        /* the frame comes from the guest: swap the IP addresses build_ip chose */
+        inet_pton(AF_INET, "10.0.2.2", t + 14 + 16);
+        inet_pton(AF_INET, "10.0.2.15", t + 14 + 12);
+        memcpy(t + 14 + 16, syn - 20 + 12, 4);   /* to whoever slirp said it was */
+        put16(t + 14 + 10, 0);
+        put16(t + 14 + 10, ip_checksum(t + 14, 20));
+        uint8_t *tcp = t + 34;
+        memset(tcp, 0, 20);
+        put16(tcp, 2222);
+        put16(tcp + 2, sport);
+        put16(tcp + 4, (uint16_t)(ours >> 16));
+        put16(tcp + 6, (uint16_t)ours);
+        put16(tcp + 8, (uint16_t)((their + 1) >> 16));
+        put16(tcp + 10, (uint16_t)(their + 1));
+        tcp[12] = 5 << 4;
+        tcp[13] = step ? 0x18 : 0x12;   /* PSH|ACK : SYN|ACK */
+        put16(tcp + 14, 65535);
+        for (size_t i = 0; i < payload; i++)
+            tcp[20 + i] = (uint8_t)(i * 7);
+        put16(tcp + 16, pseudo_sum(t + 14, IPPROTO_TCP, (uint16_t)l4));
+        struct virtio_net_hdr_v1 h = { .flags = VIRTIO_NET_HDR_F_NEEDS_CSUM, .csum_start = 34, .csum_offset = 16 };
+        if (step) {
+            h.gso_type = VIRTIO_NET_HDR_GSO_TCPV4;
+            h.gso_size = 1000;
+            h.hdr_len = 54;
+        }
+        send_frame_hdr(&d, &h, t, 34 + l4);
+        ours += step ? 0 : 1;
+    }
+    static uint8_t got[3000];
+    size_t have = 0;
+    while (have < sizeof(got)) {
+        ssize_t n = recv(s, got + have, sizeof(got) - have, 0);
+        cr_assert_gt(n, 0, "the stream stopped after %zu of 3000 bytes", have);
+        have += (size_t)n;
+    }
+    for (size_t i = 0; i < sizeof(got); i++)
+        cr_assert_eq(got[i], (uint8_t)(i * 7), "byte %zu", i);
+    close(s);
+    vdrv_fini(&d);
+}
+
+static bool is_rst6_to_guest(const struct rx *r, const void *arg)
+{
+    (void)arg;
+    return r->len >= 14 + 40 + 20 && be16(r->data + 12) == ETH_P_IPV6 && r->data[14 + 6] == IPPROTO_TCP &&
+           (r->data[14 + 40 + 13] & 0x04);
+}
+
+/* IPv6 TSO frames are cut into MSS-sized segments (slirp refuses IPv6 packets beyond its MTU):
+ * data for a connection slirp does not know is answered with one RST per segment, and only
+ * if every segment's checksum is right. */
+Test(virtio_net, tso6_frame_is_segmented_with_valid_checksums)
+{
+    struct vdrv d;
+    struct net_options o = user_opts();
+    net_open(&d, &o, WANT_OFFLOADS | (1ull << VIRTIO_NET_F_HOST_TSO6));
+    post_rx(&d, 64, 2048);
+    uint8_t guest6[16], host6[16];
+    inet_pton(AF_INET6, "fec0::15", guest6);
+    inet_pton(AF_INET6, "fec0::2", host6);
+    /* an unsolicited neighbour advertisement, so slirp knows where to send its answers */
+    uint8_t na[14 + 40 + 32];
+    memset(na, 0, sizeof(na));
+    memcpy(na, (const uint8_t[]){ 0x33, 0x33, 0, 0, 0, 1 }, 6);
+    memcpy(na + 6, GUEST_MAC, 6);
+    put16(na + 12, ETH_P_IPV6);
+    uint8_t *ip = na + 14;
+    ip[0] = 0x60;
+    put16(ip + 4, 32);
+    ip[6] = IPPROTO_ICMPV6;
+    ip[7] = 255;
+    memcpy(ip + 8, guest6, 16);
+    inet_pton(AF_INET6, "ff02::1", ip + 24);
+    uint8_t *icmp = ip + 40;
+    icmp[0] = 136;                 /* neighbour advertisement */
+    icmp[4] = 0x20;                /* override */
+    memcpy(icmp + 8, guest6, 16);
+    icmp[24] = 2;                  /* target link-layer address option */
+    icmp[25] = 1;
+    memcpy(icmp + 26, GUEST_MAC, 6);
+    uint32_t sum = 0;
+    for (int i = 0; i < 32; i += 2)
+        sum += be16(ip + 8 + i);
+    sum += 32 + IPPROTO_ICMPV6;
+    for (int i = 0; i < 32; i += 2)
+        sum += be16(icmp + i);
+    while (sum >> 16)
+        sum = (sum & 0xffff) + (sum >> 16);
+    put16(icmp + 2, (uint16_t)~sum);
+    send_frame(&d, na, sizeof(na));
+    wait_tx_done(&d, 1);
+
+    static uint8_t t[14 + 40 + 20 + 2500];
+    size_t l4 = 20 + 2500;
+    memcpy(t, SLIRP_MAC, 6);
+    memcpy(t + 6, GUEST_MAC, 6);
+    put16(t + 12, ETH_P_IPV6);
+    ip = t + 14;
+    memset(ip, 0, 40);
+    ip[0] = 0x60;
+    put16(ip + 4, (uint16_t)l4);
+    ip[6] = IPPROTO_TCP;
+    ip[7] = 64;
+    memcpy(ip + 8, guest6, 16);
+    memcpy(ip + 24, host6, 16);
+    uint8_t *tcp = ip + 40;
+    memset(tcp, 0, 20);
+    put16(tcp, 40001);
+    put16(tcp + 2, 9);
+    put16(tcp + 6, 77);
+    put16(tcp + 10, 99);
+    tcp[12] = 5 << 4;
+    tcp[13] = 0x18;                /* PSH|ACK */
+    put16(tcp + 14, 65535);
+    struct virtio_net_hdr_v1 h = { .flags = VIRTIO_NET_HDR_F_NEEDS_CSUM, .csum_start = 54, .csum_offset = 16,
+                                   .gso_type = VIRTIO_NET_HDR_GSO_TCPV6, .gso_size = 1000, .hdr_len = 74 };
+    send_frame_hdr(&d, &h, t, 14 + 40 + l4);
+    static struct rx r;
+    for (int i = 0; i < 3; i++)
+        cr_assert(recv_matching(&d, &r, is_rst6_to_guest, NULL, 3000), "RST %d of 3 missing", i + 1);
     vdrv_fini(&d);
 }
 
