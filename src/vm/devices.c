@@ -42,12 +42,23 @@ static int attach(struct virt_board *b, const char *what, enum kind kind, const 
 int vm_create_devices(struct virt_board *b, const struct vm_config *cfg)
 {
     int rc;
-    for (unsigned i = 0; i < cfg->ndisks; i++)
-        if ((rc = attach(b, cfg->disks[i].path, DISK, &cfg->disks[i], KILN_EXIT_NO_INPUT)))
+    char id[16];
+    for (unsigned i = 0; i < cfg->ndisks; i++) {
+        struct disk_options o = cfg->disks[i];
+        snprintf(id, sizeof(id), "vd%c", 'a' + i);   /* command-line disks have no id: name them */
+        if (!o.id)
+            o.id = id;
+        if ((rc = attach(b, o.path, DISK, &o, KILN_EXIT_NO_INPUT)))
             return rc;
-    for (unsigned i = 0; i < cfg->nnets; i++)
-        if ((rc = attach(b, "network", NET, &cfg->nets[i], KILN_EXIT_HOST)))
+    }
+    for (unsigned i = 0; i < cfg->nnets; i++) {
+        struct net_options o = cfg->nets[i];
+        snprintf(id, sizeof(id), "eth%u", i);
+        if (!o.id)
+            o.id = id;
+        if ((rc = attach(b, "network", NET, &o, KILN_EXIT_HOST)))
             return rc;
+    }
     if (cfg->has_rng && (rc = attach(b, "rng", RNG, &cfg->rng, KILN_EXIT_HOST)))
         return rc;
     if (cfg->has_vsock && (rc = attach(b, "vsock", VSOCK, &cfg->vsock, KILN_EXIT_HOST)))

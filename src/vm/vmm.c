@@ -559,7 +559,8 @@ static int build_vm_config(struct vmm *v, char *err, size_t errlen)
             struct disk_options *o = &c->disks[c->ndisks++];
             o->path = d->path_on_host;
             o->readonly = d->is_read_only;
-            o->serial = d->drive_id;       /* the device keeps the first 20 bytes, as Firecracker */
+            o->serial = d->drive_id;
+            o->id = d->drive_id;       /* the device keeps the first 20 bytes, as Firecracker */
             if (d->has_rate_limiter)
                 o->limit = d->rate_limiter;
             v->drive_slot[i] = (int)slot++;
@@ -579,6 +580,7 @@ static int build_vm_config(struct vmm *v, char *err, size_t errlen)
     for (unsigned i = 0; i < r->nnets; i++) {
         if (net_options_of(&r->nets[i], i, v->net_args[i], sizeof(v->net_args[i]), &c->nets[i], err, errlen))
             return -1;
+        c->nets[i].id = r->nets[i].iface_id;
         /* default MACs (52:54:00:12:34:56 + index) can meet an explicit one only here */
         for (unsigned j = 0; j < i; j++)
             if (!memcmp(c->nets[j].mac, c->nets[i].mac, 6)) {

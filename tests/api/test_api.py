@@ -475,6 +475,7 @@ class TestBooted(unittest.TestCase):
                                      "is_read_only": False}),
             ("PUT", "/network-interfaces/eth0", {"iface_id": "eth0", "host_dev_name": "user"}),
             ("PUT", "/balloon", {"amount_mib": 0, "deflate_on_oom": True, "stats_polling_interval_s": 1}),
+            ("PUT", "/metrics", {"metrics_path": os.path.join(k.dir, "booted.metrics")}),
             ("PUT", "/actions", {"action_type": "InstanceStart"}),
         ]
         for method, path, body in steps:
@@ -560,6 +561,22 @@ class TestBooted(unittest.TestCase):
         self.assertGreaterEqual(uptime_after - uptime_before, 0.9 * (time.monotonic() - paused_at) - 0.5)
         guest_now = int(self.run_cmd("date +%s"))
         self.assertLessEqual(abs(guest_now - time.time()), 2, "guest wall clock is off after resume")
+
+    def test_6_metrics_count_device_io(self):
+        k = self.k
+        path = os.path.join(k.dir, "booted.metrics")
+        out = self.run_cmd("dd if=/dev/vda of=/dev/null bs=4096 count=64 iflag=direct 2>&1 | tail -1")
+        self.assertIn("262144 bytes", out)
+        self.assertEqual(k.req("PUT", "/actions", {"action_type": "FlushMetrics"})[0], 204)
+        with open(path) as f:
+            lines = [json.loads(line) for line in f if line.strip()]
+        total_read = sum(m["block_data"]["read_bytes"] for m in lines)    # deltas: sum every flush
+        self.assertGreaterEqual(total_read, 262144)
+        last = lines[-1]
+        self.assertEqual(last["block"]["read_bytes"], last["block_data"]["read_bytes"])
+        self.assertGreater(sum(m["vcpu"]["exit_mmio_write"] for m in lines), 0)
+        self.assertIn("net_eth0", last)
+        self.assertGreaterEqual(sum(m["put_api_requests"]["drive_count"] for m in lines), 1)
 
     def test_5_hostile_clients(self):
         k = self.k

@@ -2,6 +2,7 @@
  * software TLB: misses, MMIO, accesses that cross a page, faults. */
 #include <string.h>
 #include "cpu/rv64/hart.h"
+#include "vm/metrics.h"
 
 #define PTE_V (1ull << 0)
 #define PTE_R (1ull << 1)
@@ -158,6 +159,7 @@ bool rv64_load_slow(struct rv64_hart *h, uint64_t vaddr, unsigned size, uint64_t
         return false;
     }
     *val = r->read(r->opaque, paddr - r->base, size);
+    metric_inc(&kiln_metrics.vcpu.exit_mmio_read);
     return true;
 }
 
@@ -192,6 +194,7 @@ bool rv64_store_slow(struct rv64_hart *h, uint64_t vaddr, unsigned size, uint64_
         return false;
     }
     r->write(r->opaque, paddr - r->base, val, size);
+    metric_inc(&kiln_metrics.vcpu.exit_mmio_write);
     return true;
 }
 

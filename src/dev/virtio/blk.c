@@ -23,6 +23,7 @@
 #include <time.h>
 #include <unistd.h>
 #include "dev/virtio/blk.h"
+#include "vm/metrics.h"
 
 #define SECTOR_SHIFT 9
 #define SECTOR_SIZE (1u << SECTOR_SHIFT)
@@ -33,15 +34,9 @@
 
 _Static_assert(sizeof(struct virtio_blk_config) <= VIRTIO_CONFIG_MAX, "blk config fits the window");
 
-/* Per-disk counters, kept for future metrics (blk.h has no accessor yet). */
-struct blk_stats {
-    uint64_t reads, writes, flushes, discards, write_zeroes, get_ids;
-    uint64_t read_bytes, write_bytes;
-    uint64_t errors, throttled;
-};
-
 struct virtio_blk {
     struct virtio_mmio t;
+    struct metrics_dev *metrics;       /* the "block_<id>" group */
     int fd;
     uint64_t capacity;                 /* in 512-byte sectors */
     bool readonly;
@@ -53,7 +48,6 @@ struct virtio_blk {
     /* I/O-thread state */
     bool have_req;                     /* req was popped and is not completed yet */
     bool throttled;                    /* the timer is armed for req */
-    struct blk_stats stats;
     struct virtq_req req;
 };
 
@@ -153,8 +147,8 @@ static uint8_t do_read(struct virtio_blk *b, uint64_t sector, struct iovec *data
         return VIRTIO_BLK_S_IOERR;
     uint64_t got = file_io(b->fd, false, data, ndata, (off_t)(sector << SECTOR_SHIFT));
     *written = got;
-    b->stats.reads++;
-    b->stats.read_bytes += got;
+    metrics_dev_inc(b->metrics, METRIC_BLK_READ_COUNT);
+    metrics_dev_add(b->metrics, METRIC_BLK_READ_BYTES, got);
     return got == len ? VIRTIO_BLK_S_OK : VIRTIO_BLK_S_IOERR;
 }
 
@@ -164,14 +158,14 @@ static uint8_t do_write(struct virtio_blk *b, uint64_t sector, struct iovec *dat
     if (b->readonly || len % SECTOR_SIZE || !range_ok(b, sector, len >> SECTOR_SHIFT))
         return VIRTIO_BLK_S_IOERR;
     uint64_t put = file_io(b->fd, true, data, ndata, (off_t)(sector << SECTOR_SHIFT));
-    b->stats.writes++;
-    b->stats.write_bytes += put;
+    metrics_dev_inc(b->metrics, METRIC_BLK_WRITE_COUNT);
+    metrics_dev_add(b->metrics, METRIC_BLK_WRITE_BYTES, put);
     return put == len ? VIRTIO_BLK_S_OK : VIRTIO_BLK_S_IOERR;
 }
 
 static uint8_t do_flush(struct virtio_blk *b)
 {
-    b->stats.flushes++;
+    metrics_dev_inc(b->metrics, METRIC_BLK_FLUSH_COUNT);
     int r;
     do
         r = fdatasync(b->fd);
@@ -197,12 +191,12 @@ static uint8_t do_discard_or_zeroes(struct virtio_blk *b, uint32_t type)
     off_t off = (off_t)(seg.sector << SECTOR_SHIFT);
     off_t len = (off_t)seg.num_sectors << SECTOR_SHIFT;
     if (type == VIRTIO_BLK_T_DISCARD) {
-        b->stats.discards++;
+        metrics_dev_inc(b->metrics, METRIC_BLK_DISCARD_COUNT);
         /* a hint: when the file system cannot punch holes, keeping the data is allowed */
         fallocate_retry(b->fd, FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE, off, len);
         return VIRTIO_BLK_S_OK;
     }
-    b->stats.write_zeroes++;
+    metrics_dev_inc(b->metrics, METRIC_BLK_WRITE_ZEROES_COUNT);
     int mode = unmap ? FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE : FALLOC_FL_ZERO_RANGE | FALLOC_FL_KEEP_SIZE;
     if (fallocate_retry(b->fd, mode, off, len) == 0)
         return VIRTIO_BLK_S_OK;
@@ -212,7 +206,6 @@ static uint8_t do_discard_or_zeroes(struct virtio_blk *b, uint32_t type)
 
 static uint8_t do_get_id(struct virtio_blk *b, uint64_t avail, uint64_t *written)
 {
-    b->stats.get_ids++;
     size_t n = avail < VIRTIO_BLK_ID_BYTES ? (size_t)avail : VIRTIO_BLK_ID_BYTES;
     *written = virtq_req_write(&b->req, 0, b->serial, n);
     return VIRTIO_BLK_S_OK;
@@ -281,7 +274,7 @@ static void handle_request(struct virtio_blk *b)
         }
     }
     if (st == VIRTIO_BLK_S_IOERR)
-        b->stats.errors++;
+        metrics_dev_inc(b->metrics, METRIC_BLK_EXECUTE_FAILS);
     *status = st;
     /* the used length covers the bytes from the start of the writable area; tell the CPU
      * backend about the status byte itself in case it lies beyond them */
@@ -306,7 +299,7 @@ static void arm_timer(struct virtio_blk *b, uint64_t wait_ns)
         its.it_value.tv_nsec = 1;   /* zero would disarm it */
     timerfd_settime(b->timer_fd, 0, &its, NULL);
     b->throttled = true;
-    b->stats.throttled++;
+    metrics_dev_inc(b->metrics, METRIC_BLK_RATE_LIMITER_THROTTLED_EVENTS);
 }
 
 static void disarm_timer(struct virtio_blk *b)
@@ -497,6 +490,9 @@ struct virtio_mmio *virtio_blk_create(const struct disk_options *opts, const str
     else
         features |= (1ull << VIRTIO_BLK_F_DISCARD) | (1ull << VIRTIO_BLK_F_WRITE_ZEROES);
     virtio_mmio_init(&b->t, &blk_ops, b, mem, irq, features);
+    char group[96];
+    snprintf(group, sizeof(group), "block_%s", opts->id ? opts->id : "disk");
+    b->metrics = metrics_dev_register(group, METRICS_BLOCK_NAMES, METRICS_BLOCK_N);
     b->readonly = opts->readonly;
     if (opts->serial)
         memcpy(b->serial, opts->serial, strnlen(opts->serial, VIRTIO_BLK_ID_BYTES));

@@ -32,6 +32,7 @@
 #include <unistd.h>
 #include "backend/net_backend.h"
 #include "dev/virtio/net.h"
+#include "vm/metrics.h"
 
 #define RX_QUEUE 0
 #define TX_QUEUE 1
@@ -49,6 +50,7 @@ struct rx_frame {
 
 struct net_dev {
     struct virtio_mmio t;
+    struct metrics_dev *metrics;   /* the "net_<id>" group */
     struct net_backend *be;
     int kick_fd, stop_fd, rx_timer_fd, tx_timer_fd;
     pthread_t thread;
@@ -211,6 +213,8 @@ static void deliver_head_frame(struct net_dev *d)
         written[i] = (uint32_t)w;
     }
     push_rx_chains(d, n, written);
+    metrics_dev_inc(d->metrics, METRIC_NET_RX_PACKETS_COUNT);
+    metrics_dev_add(d->metrics, METRIC_NET_RX_BYTES_COUNT, f->len);
     d->rx_nreqs = 0;
     d->rx_gathered = 0;
     drop_head_frame(d);
@@ -298,8 +302,11 @@ static void process_tx(struct net_dev *d)
         /* a driver that did not take the offloads has no business setting them */
         bool offload = virtio_mmio_has_feature(&d->t, VIRTIO_NET_F_CSUM) &&
                        (hdr.flags & VIRTIO_NET_HDR_F_NEEDS_CSUM || hdr.gso_type != VIRTIO_NET_HDR_GSO_NONE);
-        if (len)
+        if (len) {
             d->be->ops->send(d->be, offload ? &hdr : NULL, d->tx_buf + NET_HDR_LEN, len);
+            metrics_dev_inc(d->metrics, METRIC_NET_TX_PACKETS_COUNT);
+            metrics_dev_add(d->metrics, METRIC_NET_TX_BYTES_COUNT, len);
+        }
         finish_tx(d);
         done++;
     }
@@ -425,6 +432,9 @@ struct virtio_mmio *virtio_net_create(const struct net_options *opts, const stru
                         (1ull << VIRTIO_NET_F_CSUM) | (1ull << VIRTIO_NET_F_HOST_TSO4) |
                         (1ull << VIRTIO_NET_F_HOST_TSO6) | (1ull << VIRTIO_NET_F_GUEST_CSUM);
     virtio_mmio_init(&d->t, &net_ops, d, mem, irq, features);
+    char group[96];
+    snprintf(group, sizeof(group), "net_%s", opts->id ? opts->id : "eth");
+    d->metrics = metrics_dev_register(group, METRICS_NET_NAMES, METRICS_NET_N);
     d->kick_fd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
     d->stop_fd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
     d->rx_timer_fd = timerfd_create(CLOCK_MONOTONIC, TFD_NONBLOCK | TFD_CLOEXEC);

@@ -9,6 +9,7 @@
 #define KILN_MAX_HOSTFWD 8
 
 struct disk_options {
+    const char *id;                     /* names its metrics group "block_<id>" */
     const char *path;
     bool readonly;
     const char *serial;                 /* VIRTIO_BLK_ID_BYTES (20) at most; NULL: none */
@@ -26,6 +27,7 @@ struct hostfwd {
 };
 
 struct net_options {
+    const char *id;                     /* names its metrics group "net_<id>" */
     enum net_backend_kind backend;
     const char *tap;                    /* NET_TAP: interface name */
     uint8_t mac[6];
