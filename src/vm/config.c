@@ -1,5 +1,6 @@
 /* config.c — `kiln run` command-line parsing and validation. Every rejection is one clear line
  * on stderr and a distinct exit status; nothing is started until the whole config is valid. */
+#include <assert.h>
 #include <errno.h>
 #include <getopt.h>
 #include <libgen.h>
@@ -10,11 +11,13 @@
 #include <unistd.h>
 #include "vm/config.h"
 #include "vm/device_args.h"
+#include "vm/run_cmd.h"
 
 void config_print_run_help(void)
 {
     printf(
         "usage: kiln run [options]\n"
+        "       kiln run --rm [options] -- CMD [ARGS...]\n"
         "Boot a RISC-V (rv64) virtual machine with its console on this terminal.\n"
         "\n"
         "  --kernel FILE    Linux kernel: a RISC-V Image or an ELF (vmlinux). Default: the\n"
@@ -28,6 +31,12 @@ void config_print_run_help(void)
         "  --mem SIZE       guest RAM in MiB (suffix M or G allowed), %d MiB up to the host's\n"
         "                   RAM (default %d)\n"
         "  --dtb-out FILE   also write the generated device tree blob to FILE\n"
+        "  --rm -- CMD [ARGS...]\n"
+        "                   one-shot sandbox: boot the guest from its initramfs (nothing is\n"
+        "                   written), run CMD with its stdout on stdout and its stderr on\n"
+        "                   stderr, and exit with CMD's status (127: not found). The command\n"
+        "                   travels on the kernel command line: about 960 bytes, where a\n"
+        "                   character other than A-Z a-z 0-9 _-./,:=+@%% counts 4.\n"
         "\n"
         "Paravirtual devices (virtio-mmio, at most %d in all; repeat --disk and --net):\n"
         "  --disk PATH[,readonly][,serial=ID][,bw=B][,ops=B]\n"
@@ -175,6 +184,24 @@ static int parse_device_flag(struct vm_config *cfg, int c, char *arg)
     return 0;
 }
 
+/* --rm: the command rides on the kernel command line, and the SBI console (the guest's
+ * /dev/hvc0, where the command's stderr goes) comes out on kiln's stderr. */
+static int config_prepare_rm(struct vm_config *cfg)
+{
+    static_assert(sizeof(cfg->run_cmdline) == RUN_CMD_CMDLINE_MAX, "run_cmdline is the kernel's limit");
+    size_t need = run_cmd_build_cmdline(cfg->cmdline, cfg->guest_argc, cfg->guest_argv, cfg->run_cmdline,
+                                        sizeof(cfg->run_cmdline));
+    if (need) {
+        fprintf(stderr, "kiln: the command is too long for the guest's kernel command line "
+                        "(%zu bytes with encoding, at most %d): pass a script on a --disk instead\n",
+                need, RUN_CMD_CMDLINE_MAX - 1);
+        return KILN_EXIT_USAGE;
+    }
+    cfg->cmdline = cfg->run_cmdline;
+    cfg->sbi_console_to_stderr = true;
+    return 0;
+}
+
 int config_parse_run(struct vm_config *cfg, int argc, char **argv)
 {
     static const struct option opts[] = {
@@ -190,6 +217,7 @@ int config_parse_run(struct vm_config *cfg, int argc, char **argv)
         { "rng", optional_argument, 0, 'R' },
         { "vsock", required_argument, 0, 'V' },
         { "balloon", optional_argument, 0, 'B' },
+        { "rm", no_argument, 0, 'r' },
         { "help", no_argument, 0, 'h' },
         { 0, 0, 0, 0 },
     };
@@ -202,8 +230,12 @@ int config_parse_run(struct vm_config *cfg, int argc, char **argv)
     optind = 1;
     int c;
     uint64_t v, unit;
-    while ((c = getopt_long(argc, argv, ":h", opts, NULL)) != -1) {
+    const char *last_optarg = NULL;
+    /* '+': stop at the first non-option, so nothing after `--` is taken for kiln's own flags */
+    while ((c = getopt_long(argc, argv, "+:h", opts, NULL)) != -1) {
+        last_optarg = optarg;
         switch (c) {
+        case 'r': cfg->rm = true; break;
         case 'k': cfg->kernel = optarg; break;
         case 'i': cfg->initrd = optarg; break;
         case 'c': cfg->cmdline = optarg; break;
@@ -243,8 +275,22 @@ int config_parse_run(struct vm_config *cfg, int argc, char **argv)
             return usage_error("unknown option '%s'", argv[optind - 1]);
         }
     }
-    if (optind < argc)
+    /* getopt steps over a `--` separator; an option's value that happens to be "--" is not one */
+    bool dashdash = optind > 1 && !strcmp(argv[optind - 1], "--") && argv[optind - 1] != last_optarg;
+    if (dashdash) {
+        cfg->guest_argc = argc - optind;
+        cfg->guest_argv = argv + optind;
+        if (!cfg->rm)
+            return usage_error("%s", "a command after '--' needs --rm: kiln run --rm -- CMD [ARGS...]");
+        if (!cfg->guest_argc)
+            return usage_error("%s", "--rm needs a command after '--': kiln run --rm [options] -- CMD [ARGS...]");
+    } else if (cfg->rm) {
+        return usage_error("%s", "--rm needs a command after '--': kiln run --rm [options] -- CMD [ARGS...]");
+    } else if (optind < argc) {
         return usage_error("unexpected argument '%s'", argv[optind]);
+    }
+    if (cfg->rm && cfg->firmware && !cfg->kernel)
+        return usage_error("%s", "--rm runs a command in a Linux guest: it cannot be used with --firmware alone");
     if (cfg->initrd && !cfg->kernel && cfg->firmware)
         return usage_error("%s", "--initrd needs --kernel");
     if (!cfg->kernel && !cfg->firmware) {
@@ -258,7 +304,12 @@ int config_parse_run(struct vm_config *cfg, int argc, char **argv)
             return KILN_EXIT_NO_INPUT;
         }
     }
+    /* --rm: the kernel console is the SBI console, so nothing opens the UART (the command's
+     * stdin and stdout) before init has made it raw; an open tty with echo on would copy early
+     * input to stdout */
     if (!cfg->cmdline)
-        cfg->cmdline = KILN_DEFAULT_CMDLINE;
+        cfg->cmdline = cfg->rm ? "console=hvc0" : KILN_DEFAULT_CMDLINE;
+    if (cfg->rm)
+        return config_prepare_rm(cfg);
     return 0;
 }

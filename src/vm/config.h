@@ -42,6 +42,12 @@ struct vm_config {
     struct balloon_options balloon;
     char default_kernel[4096];
     char default_initrd[4096];
+    /* run --rm -- CMD ARGS...: a one-shot sandbox that runs CMD in the guest and exits with its
+     * status; run_cmdline (riscv's COMMAND_LINE_SIZE) is the kernel command line carrying it */
+    bool rm;
+    int guest_argc;
+    char **guest_argv;          /* points into main's argv */
+    char run_cmdline[1024];
 };
 
 /* Parses `kiln run` options (argv[0] is "run"). Returns 0, or an exit status after printing

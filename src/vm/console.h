@@ -19,6 +19,13 @@ struct console {
     void (*on_quit)(void *opaque);
     void *quit_opaque;
     pthread_t thread;
+    /* guest output is gathered and written by a flusher thread (see console.c) */
+    pthread_mutex_t out_lock;
+    pthread_cond_t out_cond, out_space;
+    uint8_t *out_buf, *out_spare;
+    size_t out_len;
+    bool out_running, out_stop;
+    pthread_t out_thread;
 };
 
 int console_open(struct console *c, int in_fd, int out_fd, struct uart16550 *uart,

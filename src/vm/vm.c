@@ -272,6 +272,15 @@ int vm_create(const struct vm_config *cfg, uint64_t start_ns, struct vm **out)
 
 int vm_start(struct vm *vm)
 {
+    /* block the stop signals before any thread exists, so every thread (console, vCPUs) inherits
+     * the mask and only the signal thread ever takes them */
+    sigset_t set;
+    sigemptyset(&set);
+    sigaddset(&set, SIGINT);
+    sigaddset(&set, SIGTERM);
+    sigaddset(&set, SIGHUP);
+    sigaddset(&set, SIGUSR2);
+    pthread_sigmask(SIG_BLOCK, &set, NULL);
     if (console_open(&vm->console, STDIN_FILENO, STDOUT_FILENO, &vm->board->uart, on_console_quit, vm) != 0) {
         fprintf(stderr, "kiln: cannot set up the console\n");
         return KILN_EXIT_HOST;

@@ -7,7 +7,7 @@ shift
 ROOT=$(cd "$(dirname "$0")/../.." && pwd)
 GUEST=${KILN_GUEST_DIR:-$ROOT/build/guest}
 rc=0
-for t in test_guest.py test_devices.py; do
+for t in test_guest.py test_devices.py test_run_rm.py; do
     echo "== tests/guest/$t"
     python3 "$ROOT/tests/guest/$t" "$KILN" "$GUEST" "$@" || rc=1
 done

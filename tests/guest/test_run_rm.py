@@ -1,0 +1,131 @@
+#!/usr/bin/env python3
+"""Guest tests of one-command sandboxes: `kiln run --rm [flags] -- CMD ARGS...` runs CMD in the
+default guest, with its stdout on stdout, its stderr on stderr and its exit status as kiln's,
+and leaves nothing behind.
+
+usage: test_run_rm.py KILN GUEST_DIR [test-name ...]
+"""
+import hashlib
+import os
+import random
+import subprocess
+import sys
+import tempfile
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from guestlib import GUEST, KILN, check, main, test  # noqa: E402
+
+TIMEOUT = 120
+
+
+def run_rm(cmd, flags=(), stdin=b"", cwd=None, env=None, timeout=TIMEOUT):
+    """Runs `kiln run --rm FLAGS -- CMD`; returns (status, stdout bytes, stderr bytes)."""
+    e = dict(os.environ, KILN_GUEST_DIR=GUEST)
+    e.update(env or {})
+    r = subprocess.run([KILN, "run", "--rm", *flags, "--", *cmd], input=stdin, capture_output=True,
+                       cwd=cwd, env=e, timeout=timeout)
+    return r.returncode, r.stdout, r.stderr
+
+
+def expect(cmd, status=0, out=b"", err=b"", **kw):
+    rc, o, e = run_rm(cmd, **kw)
+    check((rc, o, e) == (status, out, err),
+          f"{cmd!r:.100}: expected status {status}, stdout {out!r}, stderr {err!r}; "
+          f"got {rc}, {o[:300]!r}, {e[:300]!r}")
+
+
+@test
+def exit_statuses_pass_through():
+    expect(["true"])
+    expect(["sh", "-c", "exit 3"], status=3)
+    expect(["sh", "-c", "exit 255"], status=255)
+    expect(["false"], status=1)
+
+
+@test
+def missing_command_is_127_like_a_shell():
+    rc, out, err = run_rm(["no-such-command-kiln", "x"])
+    check(rc == 127, f"status {rc}, expected 127")
+    check(out == b"", f"stdout {out!r}, expected nothing")
+    check(b"no-such-command-kiln: not found" in err and err.endswith(b"\n") and err.count(b"\n") == 1,
+          f"stderr {err!r}, expected the shell's one-line 'not found'")
+
+
+@test
+def stdout_and_stderr_are_separate_and_clean():
+    # nothing but the command's bytes: no kernel messages, banner, boot time or \r
+    expect(["sh", "-c", "echo out; echo err >&2"], out=b"out\n", err=b"err\n")
+    expect(["sh", "-c", "printf 'a\\nb\\n\\n'; printf 'c\\n\\n' >&2; exit 7"], status=7,
+           out=b"a\nb\n\n", err=b"c\n\n")
+
+
+@test
+def arguments_survive_exactly():
+    args = ["a b", "c'd", "$HOME", "", "x\ny", '"q"', "`id`", "$(id)", "\\", "*", "-n", "é✓"]
+    expected = "".join(a + "|" for a in args).encode()
+    expect(["printf", "%s|", *args], out=expected)
+
+
+@test
+def large_output_arrives_complete():
+    n = 5_000_000
+    rc, out, err = run_rm(["sh", "-c", f"head -c {n} /dev/zero | tr '\\0' x"], timeout=600)
+    check(rc == 0 and err == b"", f"status {rc}, stderr {err[:300]!r}")
+    check(len(out) == n and out == b"x" * n, f"got {len(out)} bytes of {n} (or not all 'x')")
+    # binary: every byte value, no newline translation
+    rc, out, err = run_rm(["sh", "-c", "i=0; while [ $i -lt 256 ]; do printf \"\\\\$(printf %o $i)\"; "
+                                       "i=$((i+1)); done"])
+    check(rc == 0 and out == bytes(range(256)), f"binary output mangled: {out!r} {err!r}")
+
+
+@test
+def stdin_feeds_the_command():
+    # input that is there from the start must not be echoed onto stdout or mangled
+    expect(["head", "-n", "1"], stdin=b"hello from the host\nrest\n", out=b"hello from the host\n")
+    data = bytes(range(256)) * 64 + b"\r\n\x03\x04"
+    expect(["sh", "-c", f"head -c {len(data)} | md5sum"], stdin=data,
+           out=hashlib.md5(data).hexdigest().encode() + b"  -\n")
+
+
+@test
+def disks_pass_through():
+    with tempfile.TemporaryDirectory(prefix="kiln-rm-disk-") as d:
+        img = os.path.join(d, "data.img")
+        token = f"kiln-rm-{random.randint(0, 10**9)}".encode()
+        with open(img, "wb") as f:
+            f.write(token)
+            f.truncate(1 << 20)
+        expect(["head", "-c", str(len(token)), "/dev/vda"], flags=["--disk", img + ",readonly"], out=token)
+
+
+@test
+def nothing_is_left_behind():
+    with tempfile.TemporaryDirectory(prefix="kiln-rm-cwd-") as cwd, \
+            tempfile.TemporaryDirectory(prefix="kiln-rm-tmp-") as tmp:
+        guest_files = sorted(os.listdir(GUEST))
+        expect(["sh", "-c", "echo data > /tmp/f; mkdir /x; echo ok"], out=b"ok\n", cwd=cwd,
+               env={"TMPDIR": tmp})
+        check(os.listdir(cwd) == [], f"kiln left {os.listdir(cwd)} in its working directory")
+        check(os.listdir(tmp) == [], f"kiln left {os.listdir(tmp)} in TMPDIR")
+        check(sorted(os.listdir(GUEST)) == guest_files, "kiln changed the guest directory")
+        # and the next sandbox starts fresh
+        expect(["sh", "-c", "ls /x /tmp/f 2>/dev/null; echo fresh"], out=b"fresh\n", cwd=cwd)
+
+
+@test
+def usage_errors():
+    for args, what in [(["--rm"], "needs a command"), (["--", "true"], "needs --rm"),
+                       (["--rm", "--"], "needs a command"), (["--rm", "true"], "needs a command"),
+                       (["--rm", "--", "echo", "x" * 1000], "too long"),
+                       (["--rm", "--", "echo", " " * 300], "too long")]:
+        r = subprocess.run([KILN, "run", *args], capture_output=True, text=True, timeout=30,
+                           env=dict(os.environ, KILN_GUEST_DIR=GUEST))
+        check(r.returncode == 64 and what in r.stderr and r.stdout == "",
+              f"kiln run {' '.join(args)[:40]}: status {r.returncode}, stderr {r.stderr!r}")
+    # the longest command that fits still runs
+    arg = "y" * 940
+    expect(["echo", arg], out=arg.encode() + b"\n")
+
+
+if __name__ == "__main__":
+    sys.exit(main())
