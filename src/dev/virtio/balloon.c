@@ -9,17 +9,15 @@
 #include <errno.h>
 #include <linux/virtio_balloon.h>
 #include <linux/virtio_ids.h>
-#include <poll.h>
 #include <pthread.h>
 #include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/eventfd.h>
 #include <sys/mman.h>
-#include <sys/timerfd.h>
 #include <unistd.h>
 #include "dev/virtio/balloon.h"
+#include "dev/virtio/io_thread.h"
 #include "vm/metrics.h"
 
 enum { INFLATE_Q = 0, DEFLATE_Q = 1, STATS_Q = 2 };
@@ -31,8 +29,7 @@ struct balloon_dev {
     struct virtio_mmio t;
     struct metrics_dev *metrics;      /* the "balloon" group */
     struct balloon_options opts;
-    int kick_fd, stop_fd, timer_fd;
-    pthread_t thread;
+    struct io_thread io;              /* timer_fd[0]: the statistics poll, every stats_polling_s */
     long host_page_size;
     uint32_t target_pages;            /* what num_pages must read; guarded by t.lock */
     uint64_t stats[VIRTIO_BALLOON_S_NR];   /* latest report, UINT64_MAX: never reported; t.lock */
@@ -40,20 +37,6 @@ struct balloon_dev {
     struct virtq_req stats_req;
     struct virtq_req req;             /* scratch for the inflate/deflate queues */
 };
-
-static void signal_fd(int fd)
-{
-    uint64_t one = 1;
-    while (write(fd, &one, sizeof(one)) < 0 && errno == EINTR)
-        ;
-}
-
-static void drain_fd(int fd)
-{
-    uint64_t v;
-    while (read(fd, &v, sizeof(v)) < 0 && errno == EINTR)
-        ;
-}
 
 static void put_le32(uint8_t *p, uint32_t v)
 {
@@ -172,26 +155,19 @@ static void *io_thread(void *arg)
 {
     struct balloon_dev *d = arg;
     for (;;) {
-        struct pollfd p[3] = {
-            { .fd = d->stop_fd, .events = POLLIN },
-            { .fd = d->kick_fd, .events = POLLIN },
-            { .fd = d->timer_fd, .events = POLLIN },
-        };
-        if (poll(p, 3, -1) < 0)
-            continue;   /* EINTR */
-        if (p[0].revents)
+        int ev = io_thread_wait(&d->io);
+        if (ev < 0)
+            continue;
+        if (ev & IO_STOP)
             break;
-        if (p[1].revents) {
-            drain_fd(d->kick_fd);
+        if (ev & IO_KICK) {
             drain_queue(d, INFLATE_Q, handle_page_list);
             drain_queue(d, DEFLATE_Q, handle_page_list);
             if (d->opts.stats_polling_s)
                 drain_queue(d, STATS_Q, handle_stats);
         }
-        if (p[2].revents) {
-            drain_fd(d->timer_fd);
+        if (ev & IO_TIMER(0))
             poll_stats(d);
-        }
     }
     return NULL;
 }
@@ -199,13 +175,13 @@ static void *io_thread(void *arg)
 static void balloon_notify(struct virtio_mmio *t, unsigned q)
 {
     (void)q;
-    signal_fd(((struct balloon_dev *)t->dev)->kick_fd);
+    io_signal(((struct balloon_dev *)t->dev)->io.kick_fd);
 }
 
 /* Buffers may already be waiting when the driver says DRIVER_OK: look once. */
 static void balloon_activate(struct virtio_mmio *t)
 {
-    signal_fd(((struct balloon_dev *)t->dev)->kick_fd);
+    balloon_notify(t, INFLATE_Q);
 }
 
 static void balloon_config_write(struct virtio_mmio *t, unsigned offset, unsigned size)
@@ -224,11 +200,7 @@ static void balloon_reset(struct virtio_mmio *t)
 static void balloon_destroy(struct virtio_mmio *t)
 {
     struct balloon_dev *d = t->dev;
-    signal_fd(d->stop_fd);
-    pthread_join(d->thread, NULL);
-    close(d->kick_fd);
-    close(d->stop_fd);
-    close(d->timer_fd);
+    io_thread_destroy(&d->io);
     virtio_mmio_destroy(&d->t);
     free(d);
 }
@@ -272,18 +244,13 @@ struct virtio_mmio *virtio_balloon_create(const struct balloon_options *opts, co
     }
     d->opts = *opts;
     d->host_page_size = sysconf(_SC_PAGESIZE);
-    d->kick_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
-    d->stop_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
-    d->timer_fd = timerfd_create(CLOCK_MONOTONIC, TFD_CLOEXEC | TFD_NONBLOCK);
-    if (d->kick_fd < 0 || d->stop_fd < 0 || d->timer_fd < 0) {
+    if (io_thread_open(&d->io, 1) < 0) {
         snprintf(err, errlen, "virtio-balloon: cannot create event fds: %s", strerror(errno));
-        goto fail;
+        free(d);
+        return NULL;
     }
-    if (opts->stats_polling_s) {
-        struct itimerspec every = { .it_interval = { (time_t)opts->stats_polling_s, 0 },
-                                    .it_value = { (time_t)opts->stats_polling_s, 0 } };
-        timerfd_settime(d->timer_fd, 0, &every, NULL);
-    }
+    if (opts->stats_polling_s)
+        io_timer_every(d->io.timer_fd[0], opts->stats_polling_s * 1000000000ull);
     uint64_t features = 0;
     if (opts->stats_polling_s)
         features |= 1ull << VIRTIO_BALLOON_F_STATS_VQ;
@@ -296,22 +263,13 @@ struct virtio_mmio *virtio_balloon_create(const struct balloon_options *opts, co
     d->target_pages = mib_to_pages(opts->amount_mib);
     d->t.config_len = sizeof(struct virtio_balloon_config);
     refresh_config_locked(d);   /* nobody else can see the device yet */
-    int rc = pthread_create(&d->thread, NULL, io_thread, d);
+    int rc = io_thread_start(&d->io, io_thread, d);
     if (rc) {
         snprintf(err, errlen, "virtio-balloon: cannot start its I/O thread: %s", strerror(rc));
-        virtio_mmio_destroy(&d->t);
-        goto fail;
+        balloon_destroy(&d->t);
+        return NULL;
     }
     return &d->t;
-fail:
-    if (d->kick_fd >= 0)
-        close(d->kick_fd);
-    if (d->stop_fd >= 0)
-        close(d->stop_fd);
-    if (d->timer_fd >= 0)
-        close(d->timer_fd);
-    free(d);
-    return NULL;
 }
 
 void virtio_balloon_set_target(struct virtio_mmio *t, uint32_t amount_mib)
@@ -354,6 +312,5 @@ void virtio_balloon_set_stats_interval(struct virtio_mmio *t, uint32_t seconds)
     if (!d->opts.stats_polling_s || !seconds)
         return;
     __atomic_store_n(&d->opts.stats_polling_s, seconds, __ATOMIC_RELAXED);
-    struct itimerspec every = { .it_interval = { (time_t)seconds, 0 }, .it_value = { (time_t)seconds, 0 } };
-    timerfd_settime(d->timer_fd, 0, &every, NULL);
+    io_timer_every(d->io.timer_fd[0], seconds * 1000000000ull);
 }

@@ -12,17 +12,15 @@
 #include <linux/falloc.h>
 #include <linux/virtio_blk.h>
 #include <linux/virtio_ids.h>
-#include <poll.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/eventfd.h>
 #include <sys/file.h>
 #include <sys/stat.h>
-#include <sys/timerfd.h>
 #include <time.h>
 #include <unistd.h>
 #include "dev/virtio/blk.h"
+#include "dev/virtio/io_thread.h"
 #include "vm/metrics.h"
 
 #define SECTOR_SHIFT 9
@@ -42,9 +40,7 @@ struct virtio_blk {
     bool readonly;
     char serial[VIRTIO_BLK_ID_BYTES];  /* zero padded, not necessarily terminated */
     struct rate_limiter limiter;
-    int kick_fd, stop_fd, timer_fd;
-    pthread_t thread;
-    bool thread_started;
+    struct io_thread io;               /* timer_fd[0]: the limiter's wait */
     /* I/O-thread state */
     bool have_req;                     /* req was popped and is not completed yet */
     bool throttled;                    /* the timer is armed for req */
@@ -293,19 +289,14 @@ static bool request_stale(struct virtio_blk *b)
 
 static void arm_timer(struct virtio_blk *b, uint64_t wait_ns)
 {
-    struct itimerspec its = { .it_value = { .tv_sec = (time_t)(wait_ns / 1000000000ull),
-                                            .tv_nsec = (long)(wait_ns % 1000000000ull) } };
-    if (its.it_value.tv_sec == 0 && its.it_value.tv_nsec == 0)
-        its.it_value.tv_nsec = 1;   /* zero would disarm it */
-    timerfd_settime(b->timer_fd, 0, &its, NULL);
+    io_timer_arm(b->io.timer_fd[0], wait_ns);
     b->throttled = true;
     metrics_dev_inc(b->metrics, METRIC_BLK_RATE_LIMITER_THROTTLED_EVENTS);
 }
 
 static void disarm_timer(struct virtio_blk *b)
 {
-    struct itimerspec off = {0};
-    timerfd_settime(b->timer_fd, 0, &off, NULL);
+    io_timer_disarm(b->io.timer_fd[0]);
     b->throttled = false;
 }
 
@@ -347,36 +338,19 @@ static void process_queue(struct virtio_blk *b)
     }
 }
 
-static void drain_fd(int fd)
-{
-    uint64_t v;
-    while (read(fd, &v, sizeof(v)) < 0 && errno == EINTR)
-        ;
-}
-
 static void *io_thread(void *opaque)
 {
     struct virtio_blk *b = opaque;
-    struct pollfd fds[3] = {
-        { .fd = b->stop_fd, .events = POLLIN },
-        { .fd = b->kick_fd, .events = POLLIN },
-        { .fd = b->timer_fd, .events = POLLIN },
-    };
     for (;;) {
-        if (poll(fds, 3, -1) < 0) {
-            if (errno == EINTR)
-                continue;
+        int ev = io_thread_wait(&b->io);
+        if (ev < 0) {
             perror("kiln: virtio-blk: poll");
             break;
         }
-        if (fds[0].revents)
+        if (ev & IO_STOP)
             break;
-        if (fds[1].revents)
-            drain_fd(b->kick_fd);
-        if (fds[2].revents) {
-            drain_fd(b->timer_fd);
+        if (ev & IO_TIMER(0))
             b->throttled = false;
-        }
         process_queue(b);
     }
     return NULL;
@@ -384,28 +358,14 @@ static void *io_thread(void *opaque)
 
 static void blk_queue_notify(struct virtio_mmio *t, unsigned q)
 {
-    struct virtio_blk *b = t->dev;
     (void)q;
-    uint64_t one = 1;
-    while (write(b->kick_fd, &one, sizeof(one)) < 0 && errno == EINTR)
-        ;
+    io_signal(((struct virtio_blk *)t->dev)->io.kick_fd);
 }
 
 static void blk_destroy(struct virtio_mmio *t)
 {
     struct virtio_blk *b = t->dev;
-    if (b->thread_started) {
-        uint64_t one = 1;
-        while (write(b->stop_fd, &one, sizeof(one)) < 0 && errno == EINTR)
-            ;
-        pthread_join(b->thread, NULL);
-    }
-    if (b->kick_fd >= 0)
-        close(b->kick_fd);
-    if (b->stop_fd >= 0)
-        close(b->stop_fd);
-    if (b->timer_fd >= 0)
-        close(b->timer_fd);
+    io_thread_destroy(&b->io);
     if (b->fd >= 0)
         close(b->fd);   /* also drops the flock */
     virtio_mmio_destroy(t);
@@ -482,7 +442,8 @@ struct virtio_mmio *virtio_blk_create(const struct disk_options *opts, const str
         snprintf(err, errlen, "virtio-blk: out of memory");
         return NULL;
     }
-    b->fd = b->kick_fd = b->stop_fd = b->timer_fd = -1;
+    b->fd = -1;
+    io_thread_init(&b->io);
     uint64_t features = (1ull << VIRTIO_BLK_F_SEG_MAX) | (1ull << VIRTIO_BLK_F_BLK_SIZE) |
                         (1ull << VIRTIO_BLK_F_FLUSH);
     if (opts->readonly)
@@ -505,20 +466,16 @@ struct virtio_mmio *virtio_blk_create(const struct disk_options *opts, const str
     if (open_image(b, opts, err, errlen) < 0)
         goto fail;
     fill_config(b);
-    b->kick_fd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
-    b->stop_fd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
-    b->timer_fd = timerfd_create(CLOCK_MONOTONIC, TFD_NONBLOCK | TFD_CLOEXEC);
-    if (b->kick_fd < 0 || b->stop_fd < 0 || b->timer_fd < 0) {
+    if (io_thread_open(&b->io, 1) < 0) {
         snprintf(err, errlen, "virtio-blk: %s", strerror(errno));
         goto fail;
     }
-    int e = pthread_create(&b->thread, NULL, io_thread, b);
+    int e = io_thread_start(&b->io, io_thread, b);
     if (e) {
         snprintf(err, errlen, "virtio-blk: cannot start the I/O thread: %s", strerror(e));
         goto fail;
     }
-    b->thread_started = true;
-    pthread_setname_np(b->thread, "kiln-blk");
+    pthread_setname_np(b->io.thread, "kiln-blk");
     return &b->t;
 fail:
     blk_destroy(&b->t);

@@ -26,11 +26,9 @@
 #include <linux/virtio_net.h>
 #include <stdio.h>
 #include <string.h>
-#include <sys/eventfd.h>
-#include <sys/timerfd.h>
 #include <time.h>
-#include <unistd.h>
 #include "backend/net_backend.h"
+#include "dev/virtio/io_thread.h"
 #include "dev/virtio/net.h"
 #include "vm/metrics.h"
 
@@ -42,6 +40,8 @@
 #define RX_BACKLOG_READ 64         /* above this many waiting, the backend stops reading */
 #define TX_BATCH 256               /* frames per loop iteration, so rx is never starved */
 
+enum { RX_TIMER, TX_TIMER, NUM_TIMERS };
+
 struct rx_frame {
     size_t len;
     uint8_t flags;                 /* VIRTIO_NET_HDR_F_DATA_VALID from the backend, or 0 */
@@ -52,9 +52,7 @@ struct net_dev {
     struct virtio_mmio t;
     struct metrics_dev *metrics;   /* the "net_<id>" group */
     struct net_backend *be;
-    int kick_fd, stop_fd, rx_timer_fd, tx_timer_fd;
-    pthread_t thread;
-    bool thread_started;
+    struct io_thread io;           /* timer_fd[RX_TIMER], timer_fd[TX_TIMER]: rate-limit waits */
     struct rate_limiter rx_rl, tx_rl;
     bool rx_limited, tx_limited;   /* waiting on the timerfd */
     bool more_work;                /* tx batch cut short: poll without sleeping */
@@ -82,28 +80,6 @@ static uint64_t now_ns(void)
     struct timespec ts;
     clock_gettime(CLOCK_MONOTONIC, &ts);
     return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
-}
-
-static void wake(int fd)
-{
-    uint64_t one = 1;
-    ssize_t r = write(fd, &one, sizeof(one));
-    (void)r;   /* EAGAIN: the counter is already non-zero, the thread will wake anyway */
-}
-
-static void drain(int fd)
-{
-    uint64_t v;
-    ssize_t r = read(fd, &v, sizeof(v));
-    (void)r;
-}
-
-static void arm_timer(int fd, uint64_t ns)
-{
-    struct itimerspec its = { .it_value = { (time_t)(ns / 1000000000ull), (long)(ns % 1000000000ull) } };
-    if (its.it_value.tv_sec == 0 && its.it_value.tv_nsec == 0)
-        its.it_value.tv_nsec = 1;   /* zero would disarm */
-    timerfd_settime(fd, 0, &its, NULL);
 }
 
 static uint32_t current_epoch(struct net_dev *d)
@@ -242,7 +218,7 @@ static void process_rx(struct net_dev *d)
         uint64_t wait = rate_limiter_take(&d->rx_rl, f->len, now_ns());
         if (wait) {
             d->rx_limited = true;
-            arm_timer(d->rx_timer_fd, wait);
+            io_timer_arm(d->io.timer_fd[RX_TIMER], wait);
             return;
         }
         deliver_head_frame(d);
@@ -293,7 +269,7 @@ static void process_tx(struct net_dev *d)
         uint64_t wait = rate_limiter_take(&d->tx_rl, len, now_ns());
         if (wait) {
             d->tx_limited = true;
-            arm_timer(d->tx_timer_fd, wait);
+            io_timer_arm(d->io.timer_fd[TX_TIMER], wait);
             return;   /* the chain stays held until the timer fires */
         }
         virtq_req_read(req, 0, d->tx_buf, NET_HDR_LEN + len);
@@ -329,10 +305,10 @@ static void *io_thread(void *opaque)
     pthread_setschedparam(pthread_self(), SCHED_BATCH, &sp);
     for (;;) {
         d->ps.n = 0;
-        pollset_add(&d->ps, d->stop_fd, POLLIN);
-        pollset_add(&d->ps, d->kick_fd, POLLIN);
-        pollset_add(&d->ps, d->rx_timer_fd, POLLIN);
-        pollset_add(&d->ps, d->tx_timer_fd, POLLIN);
+        pollset_add(&d->ps, d->io.stop_fd, POLLIN);
+        pollset_add(&d->ps, d->io.kick_fd, POLLIN);
+        pollset_add(&d->ps, d->io.timer_fd[RX_TIMER], POLLIN);
+        pollset_add(&d->ps, d->io.timer_fd[TX_TIMER], POLLIN);
         if (d->ps.n < FD_OWN) {   /* out of memory for four pollfds: try again shortly */
             struct timespec ts = { 0, 10000000 };
             nanosleep(&ts, NULL);
@@ -346,13 +322,13 @@ static void *io_thread(void *opaque)
         if (fds[FD_STOP].revents)
             break;
         if (fds[FD_KICK].revents)
-            drain(d->kick_fd);
+            io_drain(d->io.kick_fd);
         if (fds[FD_RX_TIMER].revents) {
-            drain(d->rx_timer_fd);
+            io_drain(d->io.timer_fd[RX_TIMER]);
             d->rx_limited = false;
         }
         if (fds[FD_TX_TIMER].revents) {
-            drain(d->tx_timer_fd);
+            io_drain(d->io.timer_fd[TX_TIMER]);
             d->tx_limited = false;
         }
         d->be->ops->poll_dispatch(d->be, &d->ps, poll_error);
@@ -368,19 +344,14 @@ static void *io_thread(void *opaque)
 static void net_queue_notify(struct virtio_mmio *t, unsigned q)
 {
     (void)q;
-    wake(((struct net_dev *)t->dev)->kick_fd);
+    io_signal(((struct net_dev *)t->dev)->io.kick_fd);
 }
 
 /* Held chains and rate-limit state are reconciled by the I/O thread (epochs), so activation
  * and reset only need to wake it. */
-static void net_activate(struct virtio_mmio *t)
+static void net_wake(struct virtio_mmio *t)
 {
-    wake(((struct net_dev *)t->dev)->kick_fd);
-}
-
-static void net_reset(struct virtio_mmio *t)
-{
-    wake(((struct net_dev *)t->dev)->kick_fd);
+    net_queue_notify(t, RX_QUEUE);
 }
 
 static void free_net_dev(struct net_dev *d)
@@ -391,10 +362,7 @@ static void free_net_dev(struct net_dev *d)
         drop_head_frame(d);
     for (unsigned i = 0; i < VIRTQ_MAX_SIZE; i++)
         free(d->rx_reqs[i]);
-    int fds[] = { d->kick_fd, d->stop_fd, d->rx_timer_fd, d->tx_timer_fd };
-    for (unsigned i = 0; i < sizeof(fds) / sizeof(fds[0]); i++)
-        if (fds[i] >= 0)
-            close(fds[i]);
+    io_thread_destroy(&d->io);   /* closes the fds: the thread was stopped or never ran */
     free(d->ps.fds);
     virtio_mmio_destroy(&d->t);
     free(d);
@@ -403,10 +371,7 @@ static void free_net_dev(struct net_dev *d)
 static void net_destroy(struct virtio_mmio *t)
 {
     struct net_dev *d = t->dev;
-    if (d->thread_started) {
-        wake(d->stop_fd);
-        pthread_join(d->thread, NULL);
-    }
+    io_thread_destroy(&d->io);   /* first: the thread uses everything below */
     free_net_dev(d);
 }
 
@@ -415,8 +380,8 @@ static const struct virtio_dev_ops net_ops = {
     .device_id = VIRTIO_ID_NET,
     .num_queues = 2,
     .queue_notify = net_queue_notify,
-    .activate = net_activate,
-    .reset = net_reset,
+    .activate = net_wake,
+    .reset = net_wake,
     .destroy = net_destroy,
 };
 
@@ -435,11 +400,7 @@ struct virtio_mmio *virtio_net_create(const struct net_options *opts, const stru
     char group[96];
     snprintf(group, sizeof(group), "net_%s", opts->id ? opts->id : "eth");
     d->metrics = metrics_dev_register(group, METRICS_NET_NAMES, METRICS_NET_N);
-    d->kick_fd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
-    d->stop_fd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
-    d->rx_timer_fd = timerfd_create(CLOCK_MONOTONIC, TFD_NONBLOCK | TFD_CLOEXEC);
-    d->tx_timer_fd = timerfd_create(CLOCK_MONOTONIC, TFD_NONBLOCK | TFD_CLOEXEC);
-    if (d->kick_fd < 0 || d->stop_fd < 0 || d->rx_timer_fd < 0 || d->tx_timer_fd < 0) {
+    if (io_thread_open(&d->io, NUM_TIMERS) < 0) {
         snprintf(err, errlen, "virtio-net: cannot create eventfd/timerfd: %s", strerror(errno));
         free_net_dev(d);
         return NULL;
@@ -467,13 +428,12 @@ struct virtio_mmio *virtio_net_create(const struct net_options *opts, const stru
         free_net_dev(d);
         return NULL;
     }
-    int e = pthread_create(&d->thread, NULL, io_thread, d);
+    int e = io_thread_start(&d->io, io_thread, d);
     if (e) {
         snprintf(err, errlen, "virtio-net: cannot start the I/O thread: %s", strerror(e));
         free_net_dev(d);
         return NULL;
     }
-    d->thread_started = true;
     return &d->t;
 }
 
@@ -485,5 +445,5 @@ void virtio_net_update_limits(struct virtio_mmio *t, const struct rate_limiter_c
         rate_limiter_update(&d->rx_rl, rx, now_ns());
     if (tx)
         rate_limiter_update(&d->tx_rl, tx, now_ns());
-    wake(d->kick_fd);   /* traffic held by the old limits is re-evaluated now */
+    io_signal(d->io.kick_fd);   /* traffic held by the old limits is re-evaluated now */
 }

@@ -6,17 +6,14 @@
 #include <errno.h>
 #include <linux/virtio_ids.h>
 #include <linux/virtio_rng.h>
-#include <poll.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/eventfd.h>
 #include <sys/random.h>
-#include <sys/timerfd.h>
 #include <time.h>
-#include <unistd.h>
 #include "backend/rate_limiter.h"
+#include "dev/virtio/io_thread.h"
 #include "dev/virtio/rng.h"
 #include "vm/metrics.h"
 
@@ -27,8 +24,7 @@
 struct rng_dev {
     struct virtio_mmio t;
     struct metrics_dev *metrics;   /* the "entropy" group */
-    int kick_fd, stop_fd, timer_fd;
-    pthread_t thread;
+    struct io_thread io;           /* timer_fd[0]: the limiter's wait */
     struct rate_limiter limiter;
     /* a request the limiter held back, finished when timer_fd fires */
     bool have_pending;
@@ -40,29 +36,6 @@ static uint64_t now_ns(void)
     struct timespec ts;
     clock_gettime(CLOCK_MONOTONIC, &ts);
     return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
-}
-
-static void signal_fd(int fd)
-{
-    uint64_t one = 1;
-    /* EAGAIN means the counter is already non-zero: the reader wakes anyway */
-    while (write(fd, &one, sizeof(one)) < 0 && errno == EINTR)
-        ;
-}
-
-static void drain_fd(int fd)
-{
-    uint64_t v;
-    while (read(fd, &v, sizeof(v)) < 0 && errno == EINTR)
-        ;
-}
-
-static void arm_timer(int fd, uint64_t ns)
-{
-    struct itimerspec its = { .it_value = { (time_t)(ns / 1000000000ull), (long)(ns % 1000000000ull) } };
-    if (its.it_value.tv_sec == 0 && its.it_value.tv_nsec == 0)
-        its.it_value.tv_nsec = 1;   /* all zero would disarm it */
-    timerfd_settime(fd, 0, &its, NULL);
 }
 
 /* Fills the first `len` writable bytes of req with host entropy. Returns bytes written. */
@@ -111,7 +84,7 @@ static bool serve(struct rng_dev *d, const struct virtq_req *req)
         if (req != &d->pending)
             d->pending = *req;
         d->have_pending = true;
-        arm_timer(d->timer_fd, wait);
+        io_timer_arm(d->io.timer_fd[0], wait);
         metrics_dev_inc(d->metrics, METRIC_RNG_ENTROPY_RATE_LIMITER_THROTTLED);
         return false;
     }
@@ -156,26 +129,13 @@ static void *io_thread(void *arg)
 {
     struct rng_dev *d = arg;
     for (;;) {
-        struct pollfd p[3] = {
-            { .fd = d->stop_fd, .events = POLLIN },
-            { .fd = d->kick_fd, .events = POLLIN },
-            { .fd = d->timer_fd, .events = POLLIN },
-        };
-        if (poll(p, 3, -1) < 0)
-            continue;   /* EINTR */
-        if (p[0].revents)
+        int ev = io_thread_wait(&d->io);
+        if (ev < 0)
+            continue;
+        if (ev & IO_STOP)
             break;
-        bool work = false;
-        if (p[1].revents) {
-            drain_fd(d->kick_fd);
-            work = true;
-        }
-        if (p[2].revents) {
-            drain_fd(d->timer_fd);
-            work = true;
-        }
         /* a kick while a request waits for the limiter changes nothing: the timer comes first */
-        if (work && (!d->have_pending || p[2].revents)) {
+        if (ev && (!d->have_pending || (ev & IO_TIMER(0)))) {
             if (d->have_pending && request_stale(&d->t, &d->pending))
                 d->have_pending = false;
             process_queue(d);
@@ -187,23 +147,19 @@ static void *io_thread(void *arg)
 static void rng_notify(struct virtio_mmio *t, unsigned q)
 {
     (void)q;
-    signal_fd(((struct rng_dev *)t->dev)->kick_fd);
+    io_signal(((struct rng_dev *)t->dev)->io.kick_fd);
 }
 
 /* Buffers may already be waiting when the driver says DRIVER_OK: look once. */
 static void rng_activate(struct virtio_mmio *t)
 {
-    signal_fd(((struct rng_dev *)t->dev)->kick_fd);
+    rng_notify(t, RNG_QUEUE);
 }
 
 static void rng_destroy(struct virtio_mmio *t)
 {
     struct rng_dev *d = t->dev;
-    signal_fd(d->stop_fd);
-    pthread_join(d->thread, NULL);
-    close(d->kick_fd);
-    close(d->stop_fd);
-    close(d->timer_fd);
+    io_thread_destroy(&d->io);
     virtio_mmio_destroy(&d->t);
     free(d);
 }
@@ -225,30 +181,19 @@ struct virtio_mmio *virtio_rng_create(const struct rng_options *opts, const stru
         snprintf(err, errlen, "virtio-rng: out of memory");
         return NULL;
     }
-    d->kick_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
-    d->stop_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
-    d->timer_fd = timerfd_create(CLOCK_MONOTONIC, TFD_CLOEXEC | TFD_NONBLOCK);
-    if (d->kick_fd < 0 || d->stop_fd < 0 || d->timer_fd < 0) {
+    if (io_thread_open(&d->io, 1) < 0) {
         snprintf(err, errlen, "virtio-rng: cannot create event fds: %s", strerror(errno));
-        goto fail;
+        free(d);
+        return NULL;
     }
     rate_limiter_init(&d->limiter, &opts->limit, now_ns());
     virtio_mmio_init(&d->t, &rng_ops, d, mem, irq, 0);
     d->metrics = metrics_dev_register("entropy", METRICS_ENTROPY_NAMES, METRICS_ENTROPY_N);
-    int rc = pthread_create(&d->thread, NULL, io_thread, d);
+    int rc = io_thread_start(&d->io, io_thread, d);
     if (rc) {
         snprintf(err, errlen, "virtio-rng: cannot start its I/O thread: %s", strerror(rc));
-        virtio_mmio_destroy(&d->t);
-        goto fail;
+        rng_destroy(&d->t);
+        return NULL;
     }
     return &d->t;
-fail:
-    if (d->kick_fd >= 0)
-        close(d->kick_fd);
-    if (d->stop_fd >= 0)
-        close(d->stop_fd);
-    if (d->timer_fd >= 0)
-        close(d->timer_fd);
-    free(d);
-    return NULL;
 }

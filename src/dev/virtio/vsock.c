@@ -9,7 +9,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/eventfd.h>
 #include <time.h>
 #include <unistd.h>
 #include "dev/virtio/vsock.h"
@@ -20,21 +19,6 @@ uint64_t vsock_now_ns(void)
     struct timespec ts;
     clock_gettime(CLOCK_MONOTONIC, &ts);
     return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
-}
-
-static void signal_fd(int fd)
-{
-    uint64_t one = 1;
-    /* EAGAIN means the counter is already non-zero: the reader wakes anyway */
-    while (write(fd, &one, sizeof(one)) < 0 && errno == EINTR)
-        ;
-}
-
-static void drain_fd(int fd)
-{
-    uint64_t v;
-    while (read(fd, &v, sizeof(v)) < 0 && errno == EINTR)
-        ;
 }
 
 /* Drops host-initiated connections the guest did not answer in time. Returns the poll timeout
@@ -59,8 +43,8 @@ static int expire_connects(struct vsock_dev *d)
 /* Fills d->pfd: stop, kick, listener, then each connection that wants something. */
 static unsigned build_pollset(struct vsock_dev *d)
 {
-    d->pfd[0] = (struct pollfd){ .fd = d->stop_fd, .events = POLLIN };
-    d->pfd[1] = (struct pollfd){ .fd = d->kick_fd, .events = POLLIN };
+    d->pfd[0] = (struct pollfd){ .fd = d->io.stop_fd, .events = POLLIN };
+    d->pfd[1] = (struct pollfd){ .fd = d->io.kick_fd, .events = POLLIN };
     /* at the connection limit new clients wait in the listen backlog */
     d->pfd[2] = (struct pollfd){ .fd = d->nconns < VSOCK_MAX_CONNS ? d->listen_fd : -1, .events = POLLIN };
     unsigned n = 3;
@@ -109,7 +93,7 @@ static void *io_thread(void *arg)
         if (d->pfd[0].revents)
             break;
         if (d->pfd[1].revents) {
-            drain_fd(d->kick_fd);
+            io_drain(d->io.kick_fd);
             d->rx_starved = false;   /* the guest may have added rx buffers */
         }
         if (d->pfd[2].revents)
@@ -133,13 +117,13 @@ static void *io_thread(void *arg)
 static void vsock_notify(struct virtio_mmio *t, unsigned q)
 {
     (void)q;
-    signal_fd(((struct vsock_dev *)t->dev)->kick_fd);
+    io_signal(((struct vsock_dev *)t->dev)->io.kick_fd);
 }
 
 /* Buffers and pending host connections may be waiting when the driver says DRIVER_OK. */
 static void vsock_activate(struct virtio_mmio *t)
 {
-    signal_fd(((struct vsock_dev *)t->dev)->kick_fd);
+    vsock_notify(t, VSOCK_TXQ);
 }
 
 /* The driver reset the device: every connection it knew is gone. The I/O thread owns them, so
@@ -149,7 +133,7 @@ static void vsock_reset(struct virtio_mmio *t)
 {
     struct vsock_dev *d = t->dev;
     __atomic_store_n(&d->reset_requested, 1, __ATOMIC_RELEASE);
-    signal_fd(d->kick_fd);
+    io_signal(d->io.kick_fd);
 }
 
 static void free_dev(struct vsock_dev *d)
@@ -159,10 +143,7 @@ static void free_dev(struct vsock_dev *d)
         close(d->listen_fd);
         unlink(d->uds_path);
     }
-    if (d->kick_fd >= 0)
-        close(d->kick_fd);
-    if (d->stop_fd >= 0)
-        close(d->stop_fd);
+    io_thread_destroy(&d->io);   /* closes the fds: the thread was stopped or never ran */
     free(d->uds_path);
     free(d);
 }
@@ -170,8 +151,7 @@ static void free_dev(struct vsock_dev *d)
 static void vsock_destroy(struct virtio_mmio *t)
 {
     struct vsock_dev *d = t->dev;
-    signal_fd(d->stop_fd);
-    pthread_join(d->thread, NULL);
+    io_thread_destroy(&d->io);   /* first: the thread uses the transport and connections */
     virtio_mmio_destroy(&d->t);
     free_dev(d);
 }
@@ -199,7 +179,8 @@ struct virtio_mmio *virtio_vsock_create(const struct vsock_options *opts, const 
         free(d);
         return NULL;
     }
-    d->listen_fd = d->kick_fd = d->stop_fd = -1;
+    d->listen_fd = -1;
+    io_thread_init(&d->io);
     d->guest_cid = opts->guest_cid;
     d->next_host_port = VSOCK_HOST_PORT_FIRST;
     d->listen_fd = vsock_uds_listen(d->uds_path, err, errlen);
@@ -207,9 +188,7 @@ struct virtio_mmio *virtio_vsock_create(const struct vsock_options *opts, const 
         free_dev(d);
         return NULL;
     }
-    d->kick_fd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
-    d->stop_fd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
-    if (d->kick_fd < 0 || d->stop_fd < 0) {
+    if (io_thread_open(&d->io, 0) < 0) {
         snprintf(err, errlen, "vsock: eventfd: %s", strerror(errno));
         free_dev(d);
         return NULL;
@@ -219,7 +198,7 @@ struct virtio_mmio *virtio_vsock_create(const struct vsock_options *opts, const 
     struct virtio_vsock_config cfg = { .guest_cid = htole64(d->guest_cid) };
     memcpy(d->t.config, &cfg, sizeof(cfg));
     d->t.config_len = sizeof(cfg);
-    int e = pthread_create(&d->thread, NULL, io_thread, d);
+    int e = io_thread_start(&d->io, io_thread, d);
     if (e != 0) {
         snprintf(err, errlen, "vsock: cannot start its I/O thread: %s", strerror(e));
         virtio_mmio_destroy(&d->t);

@@ -9,6 +9,7 @@
 #include <pthread.h>
 #include <stdbool.h>
 #include <stdint.h>
+#include "dev/virtio/io_thread.h"
 #include "dev/virtio/mmio.h"
 #include "vm/metrics.h"
 
@@ -91,8 +92,8 @@ struct vsock_dev {
     struct metrics_dev *metrics;      /* the "vsock" group */
     uint64_t guest_cid;
     char *uds_path;
-    int listen_fd, kick_fd, stop_fd;
-    pthread_t thread;
+    int listen_fd;
+    struct io_thread io;         /* no timers: connect deadlines are poll() timeouts */
     int reset_requested;         /* set by the vCPU thread (atomic) */
 
     struct vsock_conn *conns[VSOCK_MAX_CONNS];
