@@ -71,9 +71,12 @@ test: deps
 	@$(MAKE) --no-print-directory guest
 	@$(MAKE) --no-print-directory unit-test baremetal-test guest-test api-test
 
-bench: all guest
+bench: deps
+	@$(MAKE) --no-print-directory all guest
 	@bash bench/boot.sh
 	@bash bench/io.sh
+	@bash bench/api.sh
+	@bash bench/run_rm.sh
 
 clean:
 	rm -rf build/obj build/asan build/tests build/kiln build/libkiln.a
