@@ -6,8 +6,7 @@
 #include <stdio.h>
 #include <string.h>
 
-static int fail(char *err, size_t errlen, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
-static int fail(char *err, size_t errlen, const char *fmt, ...)
+int api_fail(char *err, size_t errlen, const char *fmt, ...)
 {
     va_list ap;
     va_start(ap, fmt);
@@ -35,7 +34,7 @@ static const char *jtype(const json_t *v)
 static int check_object(const json_t *j, const char *what, const char *const *fields, char *err, size_t errlen)
 {
     if (!json_is_object(j))
-        return fail(err, errlen, "invalid type: %s, expected struct %s", j ? jtype(j) : "nothing", what);
+        return api_fail(err, errlen, "invalid type: %s, expected struct %s", j ? jtype(j) : "nothing", what);
     const char *key;
     json_t *val;
     json_object_foreach((json_t *)j, key, val) {
@@ -53,7 +52,7 @@ static int check_object(const json_t *j, const char *what, const char *const *fi
             used += (size_t)n;
         }
         /* the key came from the client: it is valid UTF-8 (jansson checked) but may be huge */
-        return fail(err, errlen, "unknown field `%.64s`, expected one of %s", key, list);
+        return api_fail(err, errlen, "unknown field `%.64s`, expected one of %s", key, list);
     }
     return 0;
 }
@@ -64,7 +63,7 @@ static int get_present(const json_t *o, const char *key, bool required, json_t *
     *v = json_object_get(o, key);
     if (!*v || json_is_null(*v)) {
         if (required)
-            return fail(err, errlen, "missing field `%s`", key);
+            return api_fail(err, errlen, "missing field `%s`", key);
         return 0;
     }
     return 1;
@@ -77,13 +76,13 @@ static int get_str(const json_t *o, const char *key, bool required, char *dst, s
     if (rc <= 0)
         return rc;
     if (!json_is_string(v))
-        return fail(err, errlen, "invalid type for field `%s`: %s, expected a string", key, jtype(v));
+        return api_fail(err, errlen, "invalid type for field `%s`: %s, expected a string", key, jtype(v));
     size_t len = json_string_length(v);
     const char *s = json_string_value(v);
     if (strlen(s) != len)
-        return fail(err, errlen, "invalid value for field `%s`: the string contains a NUL character", key);
+        return api_fail(err, errlen, "invalid value for field `%s`: the string contains a NUL character", key);
     if (len >= cap)
-        return fail(err, errlen, "invalid value for field `%s`: longer than %zu bytes", key, cap - 1);
+        return api_fail(err, errlen, "invalid value for field `%s`: longer than %zu bytes", key, cap - 1);
     memcpy(dst, s, len + 1);
     return 1;
 }
@@ -95,7 +94,7 @@ static int get_bool(const json_t *o, const char *key, bool required, bool *out, 
     if (rc <= 0)
         return rc;
     if (!json_is_boolean(v))
-        return fail(err, errlen, "invalid type for field `%s`: %s, expected a boolean", key, jtype(v));
+        return api_fail(err, errlen, "invalid type for field `%s`: %s, expected a boolean", key, jtype(v));
     *out = json_is_true(v);
     return 1;
 }
@@ -109,10 +108,10 @@ static int get_uint(const json_t *o, const char *key, bool required, uint64_t ma
     if (rc <= 0)
         return rc;
     if (!json_is_integer(v))
-        return fail(err, errlen, "invalid type for field `%s`: %s, expected %s", key, jtype(v), tname);
+        return api_fail(err, errlen, "invalid type for field `%s`: %s, expected %s", key, jtype(v), tname);
     json_int_t n = json_integer_value(v);
     if (n < 0 || (uint64_t)n > max)
-        return fail(err, errlen, "invalid value for field `%s`: integer `%lld`, expected %s", key, (long long)n, tname);
+        return api_fail(err, errlen, "invalid value for field `%s`: integer `%lld`, expected %s", key, (long long)n, tname);
     *out = (uint64_t)n;
     return 1;
 }
@@ -137,7 +136,7 @@ static int parse_bucket(const json_t *j, const char *field, struct token_bucket_
         get_uint(j, "size", true, INT64_MAX, "u64", &out->size, sub, sizeof(sub)) < 0 ||
         get_uint(j, "one_time_burst", false, INT64_MAX, "u64", &out->one_time_burst, sub, sizeof(sub)) < 0 ||
         get_uint(j, "refill_time", true, INT64_MAX, "u64", &out->refill_time_ms, sub, sizeof(sub)) < 0)
-        return fail(err, errlen, "%s: %s", field, sub);
+        return api_fail(err, errlen, "%s: %s", field, sub);
     if (!out->refill_time_ms)
         out->size = 0;
     if (!out->size)
@@ -156,7 +155,7 @@ static int get_rate_limiter(const json_t *o, const char *key, struct rate_limite
         return rc;
     char sub[400];
     if (check_object(v, "RateLimiter", fields, sub, sizeof(sub)))
-        return fail(err, errlen, "%s: %s", key, sub);
+        return api_fail(err, errlen, "%s: %s", key, sub);
     char name[64];
     if ((b = json_object_get(v, "bandwidth")) && !json_is_null(b)) {
         snprintf(name, sizeof(name), "%s.bandwidth", key);
@@ -184,8 +183,8 @@ static int get_enum(const json_t *o, const char *key, const char *const *allowed
             return 1;
     for (const char *const *k = known; k && *k; k++)
         if (!strcmp(val, *k))
-            return fail(err, errlen, "field `%s`: \"%s\" is not supported by kiln", key, val);
-    return fail(err, errlen, "unknown variant `%s` for field `%s`", val, key);
+            return api_fail(err, errlen, "field `%s`: \"%s\" is not supported by kiln", key, val);
+    return api_fail(err, errlen, "unknown variant `%s` for field `%s`", val, key);
 }
 
 int model_parse_boot_source(json_t *j, struct vmm_boot_source *out, char *err, size_t errlen)
@@ -250,7 +249,7 @@ int model_parse_drive(json_t *j, struct vmm_drive *out, char *err, size_t errlen
     if (check_object(j, "Drive", fields, err, errlen) || parse_drive_id(j, out->drive_id, err, errlen))
         return -1;
     if (json_object_get(j, "socket") && !json_is_null(json_object_get(j, "socket")))
-        return fail(err, errlen, "field `socket`: vhost-user block devices are not supported by kiln");
+        return api_fail(err, errlen, "field `socket`: vhost-user block devices are not supported by kiln");
     if (get_str(j, "path_on_host", true, out->path_on_host, sizeof(out->path_on_host), err, errlen) < 0 ||
         get_bool(j, "is_root_device", true, &out->is_root_device, err, errlen) < 0 ||
         get_bool(j, "is_read_only", false, &out->is_read_only, err, errlen) < 0 ||
@@ -308,7 +307,7 @@ int model_parse_net(json_t *j, struct vmm_net *out, char *err, size_t errlen)
     if ((rc = get_str(j, "guest_mac", false, mac, sizeof(mac), err, errlen)) < 0)
         return -1;
     if (rc && parse_mac(mac, out->guest_mac))
-        return fail(err, errlen, "invalid value for field `guest_mac`: \"%s\", expected a MAC address like "
+        return api_fail(err, errlen, "invalid value for field `guest_mac`: \"%s\", expected a MAC address like "
                     "\"06:00:AC:10:00:02\"", mac);
     out->has_mac = rc;
     if ((rc = get_rate_limiter(j, "rx_rate_limiter", &out->rx_rate_limiter, err, errlen)) < 0)
@@ -381,7 +380,7 @@ int model_parse_balloon(json_t *j, struct vmm_balloon *out, char *err, size_t er
         get_bool(j, "free_page_reporting", false, &reporting, err, errlen) < 0)
         return -1;
     if (hinting || reporting)
-        return fail(err, errlen, "field `%s`: free page %s is not supported by kiln",
+        return api_fail(err, errlen, "field `%s`: free page %s is not supported by kiln",
                     hinting ? "free_page_hinting" : "free_page_reporting", hinting ? "hinting" : "reporting");
     out->stats_polling_interval_s = (uint32_t)interval;
     out->set = true;
@@ -422,7 +421,7 @@ int model_parse_logger(json_t *j, struct model_logger *out, char *err, size_t er
     if ((rc = get_str(j, "level", false, out->level_name, sizeof(out->level_name), err, errlen)) < 0)
         return -1;
     if (rc && log_level_parse(out->level_name, &out->level))
-        return fail(err, errlen, "unknown variant `%s` for field `level`, expected one of `Off`, `Trace`, "
+        return api_fail(err, errlen, "unknown variant `%s` for field `level`, expected one of `Off`, `Trace`, "
                     "`Debug`, `Info`, `Warning`, `Error`", out->level_name);
     out->has_level = rc;
     if (get_bool(j, "show_level", false, &out->show_level, err, errlen) < 0 ||
@@ -467,7 +466,7 @@ int model_parse_action(json_t *j, enum model_action *out, char *err, size_t errl
     else if (!strcmp(v, "FlushMetrics"))
         *out = MODEL_ACTION_FLUSH_METRICS;
     else
-        return fail(err, errlen, "unknown variant `%s`, expected one of `FlushMetrics`, `InstanceStart`, "
+        return api_fail(err, errlen, "unknown variant `%s`, expected one of `FlushMetrics`, `InstanceStart`, "
                     "`SendCtrlAltDel`", v);
     return 0;
 }
@@ -483,7 +482,7 @@ int model_parse_vm_state(json_t *j, bool *pause, char *err, size_t errlen)
     else if (!strcmp(v, "Resumed"))
         *pause = false;
     else
-        return fail(err, errlen, "unknown variant `%s`, expected `Paused` or `Resumed`", v);
+        return api_fail(err, errlen, "unknown variant `%s`, expected `Paused` or `Resumed`", v);
     return 0;
 }
 

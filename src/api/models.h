@@ -79,4 +79,7 @@ json_t *model_balloon_stats_json(const struct balloon_stats *s);
 json_t *model_logger_json(const struct model_logger *l);
 json_t *model_rate_limiter_json(const struct rate_limiter_config *rl);
 
+/* Writes a formatted fault message into err and returns -1 (for "return api_fail(...)"). */
+int api_fail(char *err, size_t errlen, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+
 #endif

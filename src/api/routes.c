@@ -26,22 +26,12 @@ struct routes {
 
 static const char AFTER_BOOT[] = "The requested operation is not supported after starting the microVM.";
 
-static int fail(char *err, size_t errlen, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
-static int fail(char *err, size_t errlen, const char *fmt, ...)
-{
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(err, errlen, fmt, ap);
-    va_end(ap);
-    return -1;
-}
-
 /* A model rejected the body: Firecracker reports serde's message under this prefix. */
 static int bad_body(char *err, size_t errlen)
 {
     char msg[ROUTES_ERR_MAX];
     snprintf(msg, sizeof(msg), "%s", err);
-    return fail(err, errlen, "An error occurred when deserializing the json body of a request: %s.", msg);
+    return api_fail(err, errlen, "An error occurred when deserializing the json body of a request: %s.", msg);
 }
 
 static bool started(struct routes *r)
@@ -60,7 +50,7 @@ static uint64_t now_us(void)
 static int check_ids(const char *path_id, const char *body_id, char *err, size_t errlen)
 {
     if (path_id && strcmp(path_id, body_id))
-        return fail(err, errlen, "The id from the path does not match the id from the body!");
+        return api_fail(err, errlen, "The id from the path does not match the id from the body!");
     return 0;
 }
 
@@ -88,7 +78,7 @@ static int get_machine(struct routes *r, const char *id, json_t *body, json_t **
     (void)id, (void)body, (void)err, (void)errlen;
     struct vmm_config *c = malloc(sizeof(*c));
     if (!c)
-        return fail(err, errlen, "out of memory");
+        return api_fail(err, errlen, "out of memory");
     vmm_get_config(r->vmm, c);
     *out = model_machine_json(&c->machine);
     free(c);
@@ -114,10 +104,10 @@ static int patch_machine(struct routes *r, const char *id, json_t *body, json_t 
     if (model_parse_machine(body, true, &m, err, errlen))
         return bad_body(err, errlen);
     if (!m.has_vcpus && !m.has_mem && !m.has_smt && !m.has_track)
-        return fail(err, errlen, "Empty PATCH request.");
+        return api_fail(err, errlen, "Empty PATCH request.");
     /* the controller has no SMT setting to patch: it is always off on rv64 */
     if (m.has_smt && m.smt)
-        return fail(err, errlen, "Enabling simultaneous multithreading is not supported on riscv64.");
+        return api_fail(err, errlen, "Enabling simultaneous multithreading is not supported on riscv64.");
     return vmm_patch_machine_config(r->vmm, m.has_vcpus, m.vcpus, m.has_mem, m.mem_mib, m.has_track,
                                     m.track_dirty_pages, err, errlen);
 }
@@ -127,7 +117,7 @@ static int put_boot_source(struct routes *r, const char *id, json_t *body, json_
     (void)id, (void)out;
     struct vmm_boot_source *b = malloc(sizeof(*b));
     if (!b)
-        return fail(err, errlen, "out of memory");
+        return api_fail(err, errlen, "out of memory");
     int rc = model_parse_boot_source(body, b, err, errlen) ? bad_body(err, errlen)
                                                              : vmm_put_boot_source(r->vmm, b, err, errlen);
     free(b);
@@ -139,7 +129,7 @@ static int put_drive(struct routes *r, const char *id, json_t *body, json_t **ou
     (void)out;
     struct vmm_drive *d = malloc(sizeof(*d));
     if (!d)
-        return fail(err, errlen, "out of memory");
+        return api_fail(err, errlen, "out of memory");
     int rc;
     if (model_parse_drive(body, d, err, errlen))
         rc = bad_body(err, errlen);
@@ -154,7 +144,7 @@ static int patch_drive(struct routes *r, const char *id, json_t *body, json_t **
     (void)out;
     struct model_drive_patch *p = malloc(sizeof(*p));
     if (!p)
-        return fail(err, errlen, "out of memory");
+        return api_fail(err, errlen, "out of memory");
     int rc;
     if (model_parse_drive_patch(body, p, err, errlen))
         rc = bad_body(err, errlen);
@@ -172,7 +162,7 @@ static int put_net(struct routes *r, const char *id, json_t *body, json_t **out,
     (void)out;
     struct vmm_net *n = malloc(sizeof(*n));
     if (!n)
-        return fail(err, errlen, "out of memory");
+        return api_fail(err, errlen, "out of memory");
     int rc;
     if (model_parse_net(body, n, err, errlen))
         rc = bad_body(err, errlen);
@@ -198,7 +188,7 @@ static int put_vsock(struct routes *r, const char *id, json_t *body, json_t **ou
     (void)id, (void)out;
     struct vmm_vsock *s = malloc(sizeof(*s));
     if (!s)
-        return fail(err, errlen, "out of memory");
+        return api_fail(err, errlen, "out of memory");
     int rc = model_parse_vsock(body, s, err, errlen) ? bad_body(err, errlen) : vmm_put_vsock(r->vmm, s, err, errlen);
     free(s);
     return rc;
@@ -227,13 +217,13 @@ static int get_balloon(struct routes *r, const char *id, json_t *body, json_t **
     (void)id, (void)body;
     struct vmm_config *c = malloc(sizeof(*c));
     if (!c)
-        return fail(err, errlen, "out of memory");
+        return api_fail(err, errlen, "out of memory");
     vmm_get_config(r->vmm, c);
     int rc = 0;
     if (c->balloon.set)
         *out = model_balloon_json(&c->balloon);
     else
-        rc = fail(err, errlen, "No balloon device found.");
+        rc = api_fail(err, errlen, "No balloon device found.");
     free(c);
     return rc;
 }
@@ -271,7 +261,7 @@ int routes_configure_logger(struct routes *r, const struct model_logger *l, char
     if (logger_configure(l->has_path ? l->log_path : NULL, l->level, l->show_level, l->show_log_origin, err, errlen))
         return -1;
     if (logger_set_module(l->has_module ? l->module : NULL))
-        return fail(err, errlen, "out of memory");
+        return api_fail(err, errlen, "out of memory");
     r->logger = *l;
     r->has_logger = true;
     return 0;
@@ -291,12 +281,12 @@ static int put_logger(struct routes *r, const char *id, json_t *body, json_t **o
     (void)id, (void)out;
     struct model_logger *l = malloc(sizeof(*l));
     if (!l)
-        return fail(err, errlen, "out of memory");
+        return api_fail(err, errlen, "out of memory");
     int rc;
     if (model_parse_logger(body, l, err, errlen))
         rc = bad_body(err, errlen);
     else if (started(r))
-        rc = fail(err, errlen, AFTER_BOOT);
+        rc = api_fail(err, errlen, AFTER_BOOT);
     else
         rc = routes_configure_logger(r, l, err, errlen);
     free(l);
@@ -310,7 +300,7 @@ static int put_metrics(struct routes *r, const char *id, json_t *body, json_t **
     if (model_parse_metrics(body, path, sizeof(path), err, errlen))
         return bad_body(err, errlen);
     if (started(r))
-        return fail(err, errlen, AFTER_BOOT);
+        return api_fail(err, errlen, AFTER_BOOT);
     return routes_configure_metrics(r, path, err, errlen);
 }
 
@@ -340,9 +330,9 @@ static int put_actions(struct routes *r, const char *id, json_t *body, json_t **
         return metrics_flush_err(err, errlen);
     case MODEL_ACTION_SEND_CTRL_ALT_DEL:
         /* Firecracker's wording for its non-x86 builds: there is no i8042 keyboard to press it on */
-        return fail(err, errlen, "SendCtrlAltDel is not supported on riscv64.");
+        return api_fail(err, errlen, "SendCtrlAltDel is not supported on riscv64.");
     }
-    return fail(err, errlen, "unknown action");
+    return api_fail(err, errlen, "unknown action");
 }
 
 static int patch_vm(struct routes *r, const char *id, json_t *body, json_t **out, char *err, size_t errlen)
@@ -371,7 +361,7 @@ static int get_vm_config(struct routes *r, const char *id, json_t *body, json_t 
     (void)id, (void)body;
     struct vmm_config *c = malloc(sizeof(*c));
     if (!c)
-        return fail(err, errlen, "out of memory");
+        return api_fail(err, errlen, "out of memory");
     vmm_get_config(r->vmm, c);
     json_t *o = json_object(), *drives = json_array(), *nets = json_array();
     for (unsigned i = 0; i < c->ndrives; i++)
@@ -474,7 +464,7 @@ int routes_put(struct routes *r, const char *resource, json_t *body, char *err, 
         json_decref(out);
         return rc;
     }
-    return fail(err, errlen, "unknown resource `%s`", resource);
+    return api_fail(err, errlen, "unknown resource `%s`", resource);
 }
 
 /* Client text quoted in a message: printable ASCII only (the JSON must stay valid UTF-8 and the
@@ -491,12 +481,12 @@ static void sanitize(char *dst, size_t cap, const char *src)
 static int check_resource_id(const char *id, char *err, size_t errlen)
 {
     if (!*id)
-        return fail(err, errlen, "The ID cannot be empty.");
+        return api_fail(err, errlen, "The ID cannot be empty.");
     for (const char *p = id; *p; p++)
         if (!(*p == '_' || (*p >= '0' && *p <= '9') || (*p >= 'a' && *p <= 'z') || (*p >= 'A' && *p <= 'Z')))
-            return fail(err, errlen, "API Resource IDs can only contain alphanumeric characters and underscores.");
+            return api_fail(err, errlen, "API Resource IDs can only contain alphanumeric characters and underscores.");
     if (strlen(id) >= VMM_ID_MAX)
-        return fail(err, errlen, "API Resource IDs can be at most %d characters long.", VMM_ID_MAX - 1);
+        return api_fail(err, errlen, "API Resource IDs can be at most %d characters long.", VMM_ID_MAX - 1);
     return 0;
 }
 

@@ -53,17 +53,23 @@ static void on_console_quit(void *opaque)
     rv64_machine_exit(&vm->board->m, RV64_EXIT_HOST, 0);
 }
 
+/* The signals that stop the VM, and kiln's own SIGUSR2. */
+static void stop_signal_set(sigset_t *set)
+{
+    sigemptyset(set);
+    sigaddset(set, SIGINT);
+    sigaddset(set, SIGTERM);
+    sigaddset(set, SIGHUP);
+    sigaddset(set, SIGUSR2);
+}
+
 /* Signals arrive here (they are blocked everywhere else) and stop the VM cleanly, so the
  * terminal is restored and files are closed. SIGUSR2 is kiln's own "stop listening". */
 static void *signal_thread(void *arg)
 {
     struct vm *vm = arg;
     sigset_t set;
-    sigemptyset(&set);
-    sigaddset(&set, SIGINT);
-    sigaddset(&set, SIGTERM);
-    sigaddset(&set, SIGHUP);
-    sigaddset(&set, SIGUSR2);
+    stop_signal_set(&set);
     for (;;) {
         int sig;
         if (sigwait(&set, &sig) != 0 || sig == SIGUSR2)
@@ -203,17 +209,17 @@ static int exit_status(struct vm *vm)
     return 0;
 }
 
+static void block_stop_signals(void)
+{
+    sigset_t set;
+    stop_signal_set(&set);
+    pthread_sigmask(SIG_BLOCK, &set, NULL);
+}
+
 static int start_threads(struct vm *vm)
 {
     struct rv64_machine *m = &vm->board->m;
-    sigset_t set;
-    sigemptyset(&set);
-    sigaddset(&set, SIGINT);
-    sigaddset(&set, SIGTERM);
-    sigaddset(&set, SIGHUP);
-    sigaddset(&set, SIGUSR2);
-    pthread_sigmask(SIG_BLOCK, &set, NULL);
-    signal(SIGPIPE, SIG_IGN);
+    signal(SIGPIPE, SIG_IGN);   /* the stop signals were blocked by vm_start */
     if (pthread_create(&vm->signal_thread, NULL, signal_thread, vm) != 0)
         return -1;
     vm->signal_thread_running = true;
@@ -274,13 +280,7 @@ int vm_start(struct vm *vm)
 {
     /* block the stop signals before any thread exists, so every thread (console, vCPUs) inherits
      * the mask and only the signal thread ever takes them */
-    sigset_t set;
-    sigemptyset(&set);
-    sigaddset(&set, SIGINT);
-    sigaddset(&set, SIGTERM);
-    sigaddset(&set, SIGHUP);
-    sigaddset(&set, SIGUSR2);
-    pthread_sigmask(SIG_BLOCK, &set, NULL);
+    block_stop_signals();
     if (console_open(&vm->console, STDIN_FILENO, STDOUT_FILENO, &vm->board->uart, on_console_quit, vm) != 0) {
         fprintf(stderr, "kiln: cannot set up the console\n");
         return KILN_EXIT_HOST;
