@@ -9,11 +9,11 @@
  * excess is paid back by refilling nothing for the time those tokens would take. The header's
  * budget is unsigned, so the debt is kept as last_refill_ns pushed into the future: refill
  * only counts time after last_refill_ns. */
-#include "backend/rate_limiter.h"
-
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
+#include "backend/rate_limiter.h"
 
 #define NS_PER_MS 1000000ull
 
@@ -98,6 +98,13 @@ static void bucket_take(struct token_bucket *b, uint64_t tokens)
     unsigned __int128 debt_ns = ((unsigned __int128)debt * refill_ns(b) + b->cfg.size - 1) / b->cfg.size;
     unsigned __int128 until = (unsigned __int128)b->last_refill_ns + debt_ns;
     b->last_refill_ns = until > UINT64_MAX ? UINT64_MAX : (uint64_t)until;
+}
+
+uint64_t rate_limiter_now_ns(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
 }
 
 void rate_limiter_init(struct rate_limiter *rl, const struct rate_limiter_config *cfg, uint64_t now_ns)

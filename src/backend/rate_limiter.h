@@ -43,6 +43,8 @@ bool rate_limiter_is_limited(struct rate_limiter *rl);
  * bandwidth bucket is let through when the bucket is full and leaves it in debt, so it can
  * never wait forever. */
 uint64_t rate_limiter_take(struct rate_limiter *rl, uint64_t bytes, uint64_t now_ns);
+/* The clock rate limiters run on (CLOCK_MONOTONIC, ns): pass it as now_ns. */
+uint64_t rate_limiter_now_ns(void);
 /* Parses "SIZE/REFILL_MS[/ONE_TIME_BURST]" (e.g. "10485760/1000"). Returns 0 or -1. */
 int token_bucket_parse(const char *s, struct token_bucket_config *out);
 

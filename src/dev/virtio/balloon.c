@@ -205,22 +205,10 @@ static void balloon_destroy(struct virtio_mmio *t)
     free(d);
 }
 
-/* Two tables: without statistics the stats queue does not exist for the driver either. */
 static const struct virtio_dev_ops balloon_ops = {
     .name = "virtio-balloon",
     .device_id = VIRTIO_ID_BALLOON,
-    .num_queues = 2,
-    .queue_notify = balloon_notify,
-    .activate = balloon_activate,
-    .reset = balloon_reset,
-    .config_write = balloon_config_write,
-    .destroy = balloon_destroy,
-};
-
-static const struct virtio_dev_ops balloon_stats_ops = {
-    .name = "virtio-balloon",
-    .device_id = VIRTIO_ID_BALLOON,
-    .num_queues = 3,
+    .num_queues = 3,   /* inflate, deflate, stats; without statistics the last one does not exist */
     .queue_notify = balloon_notify,
     .activate = balloon_activate,
     .reset = balloon_reset,
@@ -256,7 +244,9 @@ struct virtio_mmio *virtio_balloon_create(const struct balloon_options *opts, co
         features |= 1ull << VIRTIO_BALLOON_F_STATS_VQ;
     if (opts->deflate_on_oom)
         features |= 1ull << VIRTIO_BALLOON_F_DEFLATE_ON_OOM;
-    virtio_mmio_init(&d->t, opts->stats_polling_s ? &balloon_stats_ops : &balloon_ops, d, mem, irq, features);
+    virtio_mmio_init(&d->t, &balloon_ops, d, mem, irq, features);
+    if (!opts->stats_polling_s)
+        d->t.num_queues = 2;   /* no stats queue for the driver either */
     d->metrics = metrics_dev_register("balloon", METRICS_BALLOON_NAMES, METRICS_BALLOON_N);
     for (unsigned i = 0; i < VIRTIO_BALLOON_S_NR; i++)
         d->stats[i] = UINT64_MAX;

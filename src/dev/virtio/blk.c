@@ -47,13 +47,6 @@ struct virtio_blk {
     struct virtq_req req;
 };
 
-static uint64_t now_ns(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
-}
-
 /* The part [offset, offset+len) of an iovec list, as a new list in dst (same capacity). */
 static unsigned iov_slice(const struct iovec *src, unsigned n, uint64_t offset, uint64_t len,
                           struct iovec *dst)
@@ -327,7 +320,7 @@ static void process_queue(struct virtio_blk *b)
         if (rate_limiter_is_limited(&b->limiter)) {
             struct virtio_blk_outhdr hdr;
             uint32_t type = read_header(&b->req, &hdr) ? hdr.type : VIRTIO_BLK_T_FLUSH;
-            uint64_t wait = rate_limiter_take(&b->limiter, request_bytes(&b->req, type), now_ns());
+            uint64_t wait = rate_limiter_take(&b->limiter, request_bytes(&b->req, type), rate_limiter_now_ns());
             if (wait) {
                 arm_timer(b, wait);   /* notifications stay off while we are throttled */
                 return;
@@ -457,7 +450,7 @@ struct virtio_mmio *virtio_blk_create(const struct disk_options *opts, const str
     b->readonly = opts->readonly;
     if (opts->serial)
         memcpy(b->serial, opts->serial, strnlen(opts->serial, VIRTIO_BLK_ID_BYTES));
-    rate_limiter_init(&b->limiter, &opts->limit, now_ns());
+    rate_limiter_init(&b->limiter, &opts->limit, rate_limiter_now_ns());
 
     if (!opts->path) {
         snprintf(err, errlen, "virtio-blk: no image path");
@@ -511,7 +504,7 @@ int virtio_blk_update(struct virtio_mmio *t, const char *path, const struct rate
         free(fresh);
     }
     if (limit) {
-        rate_limiter_update(&b->limiter, limit, now_ns());
+        rate_limiter_update(&b->limiter, limit, rate_limiter_now_ns());
         blk_queue_notify(t, BLK_QUEUE);   /* re-evaluate a throttled request at once */
     }
     return 0;

@@ -71,6 +71,7 @@ void virtio_mmio_init(struct virtio_mmio *t, const struct virtio_dev_ops *ops, v
     t->mem = mem;
     t->irq = irq;
     t->device_features = device_features | TRANSPORT_FEATURES;
+    t->num_queues = ops->num_queues;
     for (unsigned i = 0; i < VIRTIO_MAX_QUEUES; i++)
         t->vq[i].mem = mem;
 }
@@ -93,7 +94,7 @@ bool virtio_mmio_has_feature(struct virtio_mmio *t, unsigned bit)
 
 static struct virtq *selected_queue(struct virtio_mmio *t)
 {
-    return t->queue_sel < t->ops->num_queues ? &t->vq[t->queue_sel] : NULL;
+    return t->queue_sel < t->num_queues ? &t->vq[t->queue_sel] : NULL;
 }
 
 static uint32_t read_reg(struct virtio_mmio *t, uint64_t off)
@@ -218,7 +219,7 @@ static void mmio_write(void *opaque, uint64_t off, uint64_t value, unsigned size
         return;
     }
     if (off == VIRTIO_MMIO_QUEUE_NOTIFY) {
-        bool go = value < t->ops->num_queues && t->vq[value].ready &&
+        bool go = value < t->num_queues && t->vq[value].ready &&
                   (t->status & VIRTIO_CONFIG_S_DRIVER_OK) && !t->broken;
         pthread_mutex_unlock(&t->lock);
         if (go)   /* outside the lock: the device's I/O thread may hold it while we wake it */
@@ -239,7 +240,7 @@ enum virtq_pop_result virtio_mmio_pop(struct virtio_mmio *t, unsigned q, struct 
 {
     enum virtq_pop_result r = VIRTQ_EMPTY;
     pthread_mutex_lock(&t->lock);
-    if ((t->status & VIRTIO_CONFIG_S_DRIVER_OK) && !t->broken && q < t->ops->num_queues) {
+    if ((t->status & VIRTIO_CONFIG_S_DRIVER_OK) && !t->broken && q < t->num_queues) {
         const char *why;
         r = virtq_pop(&t->vq[q], req, &why);
         if (r == VIRTQ_MALFORMED)
@@ -254,7 +255,7 @@ void virtio_mmio_push_many(struct virtio_mmio *t, unsigned q, struct virtq_req *
                            const uint32_t *written, unsigned n)
 {
     pthread_mutex_lock(&t->lock);
-    if (n && reqs[0]->epoch == t->epoch && !t->broken && q < t->ops->num_queues && t->vq[q].ready) {
+    if (n && reqs[0]->epoch == t->epoch && !t->broken && q < t->num_queues && t->vq[q].ready) {
         for (unsigned i = 0; i < n; i++)
             virtq_fill(&t->vq[q], reqs[i], written[i], i);
         virtq_flush(&t->vq[q], n);
@@ -275,7 +276,7 @@ void virtio_mmio_push(struct virtio_mmio *t, unsigned q, const struct virtq_req 
 bool virtio_mmio_enable_notify(struct virtio_mmio *t, unsigned q)
 {
     pthread_mutex_lock(&t->lock);
-    bool more = q < t->ops->num_queues && !t->broken && virtq_set_notification(&t->vq[q], true);
+    bool more = q < t->num_queues && !t->broken && virtq_set_notification(&t->vq[q], true);
     pthread_mutex_unlock(&t->lock);
     return more;
 }
@@ -283,7 +284,7 @@ bool virtio_mmio_enable_notify(struct virtio_mmio *t, unsigned q)
 void virtio_mmio_disable_notify(struct virtio_mmio *t, unsigned q)
 {
     pthread_mutex_lock(&t->lock);
-    if (q < t->ops->num_queues)
+    if (q < t->num_queues)
         virtq_set_notification(&t->vq[q], false);
     pthread_mutex_unlock(&t->lock);
 }

@@ -26,7 +26,7 @@ struct virtio_mmio;
 struct virtio_dev_ops {
     const char *name;              /* for messages: "virtio-blk" */
     uint32_t device_id;            /* VIRTIO_ID_* */
-    unsigned num_queues;
+    unsigned num_queues;           /* the default; a device may lower t->num_queues after init */
     /* Called on a vCPU thread when the driver kicks queue q: wake the I/O thread, no I/O here. */
     void (*queue_notify)(struct virtio_mmio *t, unsigned q);
     /* Called with the transport lock held when the driver sets DRIVER_OK. Optional. */
@@ -47,6 +47,7 @@ struct virtio_mmio {
     void *dev;                     /* the device model */
     const struct guest_mem *mem;
     struct irq_line irq;
+    unsigned num_queues;           /* queues the driver sees (ops->num_queues unless lowered) */
     uint64_t device_features;      /* device-specific bits; the transport adds the ring bits */
     uint64_t driver_features;
     uint32_t device_features_sel, driver_features_sel, queue_sel;

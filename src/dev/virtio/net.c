@@ -75,13 +75,6 @@ struct net_dev {
     uint8_t tx_buf[NET_HDR_LEN + MAX_FRAME];
 };
 
-static uint64_t now_ns(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
-}
-
 static uint32_t current_epoch(struct net_dev *d)
 {
     return __atomic_load_n(&d->t.epoch, __ATOMIC_RELAXED);
@@ -215,7 +208,7 @@ static void process_rx(struct net_dev *d)
             drop_head_frame(d);
             continue;
         }
-        uint64_t wait = rate_limiter_take(&d->rx_rl, f->len, now_ns());
+        uint64_t wait = rate_limiter_take(&d->rx_rl, f->len, rate_limiter_now_ns());
         if (wait) {
             d->rx_limited = true;
             io_timer_arm(d->io.timer_fd[RX_TIMER], wait);
@@ -266,7 +259,7 @@ static void process_tx(struct net_dev *d)
             continue;
         }
         size_t len = req->out_len - NET_HDR_LEN;
-        uint64_t wait = rate_limiter_take(&d->tx_rl, len, now_ns());
+        uint64_t wait = rate_limiter_take(&d->tx_rl, len, rate_limiter_now_ns());
         if (wait) {
             d->tx_limited = true;
             io_timer_arm(d->io.timer_fd[TX_TIMER], wait);
@@ -414,7 +407,7 @@ struct virtio_mmio *virtio_net_create(const struct net_options *opts, const stru
     d->t.config_len = offsetof(struct virtio_net_config, mtu);   /* mac, status, max_virtqueue_pairs */
     memcpy(d->t.config, &cfg, d->t.config_len);
 
-    uint64_t now = now_ns();
+    uint64_t now = rate_limiter_now_ns();
     rate_limiter_init(&d->rx_rl, &opts->rx_limit, now);
     rate_limiter_init(&d->tx_rl, &opts->tx_limit, now);
 
@@ -442,8 +435,8 @@ void virtio_net_update_limits(struct virtio_mmio *t, const struct rate_limiter_c
 {
     struct net_dev *d = t->dev;
     if (rx)
-        rate_limiter_update(&d->rx_rl, rx, now_ns());
+        rate_limiter_update(&d->rx_rl, rx, rate_limiter_now_ns());
     if (tx)
-        rate_limiter_update(&d->tx_rl, tx, now_ns());
+        rate_limiter_update(&d->tx_rl, tx, rate_limiter_now_ns());
     io_signal(d->io.kick_fd);   /* traffic held by the old limits is re-evaluated now */
 }

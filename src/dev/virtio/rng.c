@@ -31,13 +31,6 @@ struct rng_dev {
     struct virtq_req pending;
 };
 
-static uint64_t now_ns(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
-}
-
 /* Fills the first `len` writable bytes of req with host entropy. Returns bytes written. */
 static size_t fill_random(const struct virtq_req *req, size_t len)
 {
@@ -79,7 +72,7 @@ static size_t request_size(const struct virtq_req *req)
 static bool serve(struct rng_dev *d, const struct virtq_req *req)
 {
     size_t len = request_size(req);
-    uint64_t wait = rate_limiter_take(&d->limiter, len, now_ns());
+    uint64_t wait = rate_limiter_take(&d->limiter, len, rate_limiter_now_ns());
     if (wait) {
         if (req != &d->pending)
             d->pending = *req;
@@ -186,7 +179,7 @@ struct virtio_mmio *virtio_rng_create(const struct rng_options *opts, const stru
         free(d);
         return NULL;
     }
-    rate_limiter_init(&d->limiter, &opts->limit, now_ns());
+    rate_limiter_init(&d->limiter, &opts->limit, rate_limiter_now_ns());
     virtio_mmio_init(&d->t, &rng_ops, d, mem, irq, 0);
     d->metrics = metrics_dev_register("entropy", METRICS_ENTROPY_NAMES, METRICS_ENTROPY_N);
     int rc = io_thread_start(&d->io, io_thread, d);
