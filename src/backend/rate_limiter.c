@@ -14,6 +14,7 @@
 #include <string.h>
 #include <time.h>
 #include "backend/rate_limiter.h"
+#include "common/persist.h"
 
 #define NS_PER_MS 1000000ull
 
@@ -142,6 +143,62 @@ uint64_t rate_limiter_take(struct rate_limiter *rl, uint64_t bytes, uint64_t now
     }
     pthread_mutex_unlock(&rl->lock);
     return wait_ops > wait_bw ? wait_ops : wait_bw;
+}
+
+/* last_refill_ns is written as its signed distance from now: positive while paying a debt. */
+static void bucket_save(const struct token_bucket *b, struct persist_writer *w, uint64_t now_ns)
+{
+    persist_u64(w, b->cfg.size);
+    persist_u64(w, b->cfg.one_time_burst);
+    persist_u64(w, b->cfg.refill_time_ms);
+    persist_u64(w, b->budget);
+    persist_u64(w, b->burst_left);
+    persist_u64(w, b->last_refill_ns - now_ns);   /* two's complement: the reader undoes it */
+}
+
+static int bucket_load(struct token_bucket *b, struct persist_reader *r, uint64_t now_ns, const char *what)
+{
+    b->cfg.size = persist_get_u64(r);
+    b->cfg.one_time_burst = persist_get_u64(r);
+    b->cfg.refill_time_ms = persist_get_u64(r);
+    b->budget = persist_get_u64(r);
+    b->burst_left = persist_get_u64(r);
+    int64_t offset = (int64_t)persist_get_u64(r);
+    if (!persist_ok(r))
+        return -1;
+    if (!bucket_unlimited(b) && b->budget > b->cfg.size)
+        return persist_fail(r, "rate limiter: %s bucket holds more tokens than its size", what);
+    if (b->burst_left > b->cfg.one_time_burst)
+        return persist_fail(r, "rate limiter: %s burst left exceeds the one-time burst", what);
+    /* a refill point before this clock's zero is as good as zero: the bucket fills anyway */
+    if (offset < 0)
+        b->last_refill_ns = (uint64_t)-offset > now_ns ? 0 : now_ns - (uint64_t)-offset;
+    else
+        b->last_refill_ns = (uint64_t)offset > UINT64_MAX - now_ns ? UINT64_MAX : now_ns + (uint64_t)offset;
+    return 0;
+}
+
+void rate_limiter_save(const struct rate_limiter *rl, struct persist_writer *w)
+{
+    struct rate_limiter *l = (struct rate_limiter *)rl;   /* the lock only */
+    uint64_t now = rate_limiter_now_ns();
+    pthread_mutex_lock(&l->lock);
+    bucket_save(&rl->bandwidth, w, now);
+    bucket_save(&rl->ops, w, now);
+    pthread_mutex_unlock(&l->lock);
+}
+
+int rate_limiter_restore(struct rate_limiter *rl, struct persist_reader *r)
+{
+    uint64_t now = rate_limiter_now_ns();
+    struct token_bucket bw, ops;
+    if (bucket_load(&bw, r, now, "bandwidth") != 0 || bucket_load(&ops, r, now, "ops") != 0)
+        return -1;
+    pthread_mutex_lock(&rl->lock);
+    rl->bandwidth = bw;
+    rl->ops = ops;
+    pthread_mutex_unlock(&rl->lock);
+    return 0;
 }
 
 /* One decimal field ending at '/' or the end of the string. */

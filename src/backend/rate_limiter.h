@@ -43,6 +43,14 @@ bool rate_limiter_is_limited(struct rate_limiter *rl);
  * bandwidth bucket is let through when the bucket is full and leaves it in debt, so it can
  * never wait forever. */
 uint64_t rate_limiter_take(struct rate_limiter *rl, uint64_t bytes, uint64_t now_ns);
+struct persist_writer;
+struct persist_reader;
+/* Snapshots: the configuration and the tokens left, as fields of the caller's open section.
+ * Times are kept relative to now, so a limiter restored in another process (another monotonic
+ * clock) goes on where it stopped; the time in between does not refill it. restore returns 0
+ * or -1 (error recorded in r, the limiter unchanged). */
+void rate_limiter_save(const struct rate_limiter *rl, struct persist_writer *w);
+int rate_limiter_restore(struct rate_limiter *rl, struct persist_reader *r);
 /* The clock rate limiters run on (CLOCK_MONOTONIC, ns): pass it as now_ns. */
 uint64_t rate_limiter_now_ns(void);
 /* Parses "SIZE/REFILL_MS[/ONE_TIME_BURST]" (e.g. "10485760/1000"). Returns 0 or -1. */

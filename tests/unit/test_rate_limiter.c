@@ -182,3 +182,65 @@ Test(rate_limiter, parse_rejects)
     }
     cr_assert_eq(token_bucket_parse(NULL, &c), -1);
 }
+
+/* ---- snapshots (these use the real clock: save and restore read it) */
+
+#include "common/persist.h"
+
+static int restore_from(struct rate_limiter *rl, const struct persist_writer *w)
+{
+    struct persist_reader r;
+    persist_reader_init(&r, w->buf, w->len);
+    if (persist_open(&r, "limiter", 1) != 0 || rate_limiter_restore(rl, &r) != 0)
+        return -1;
+    return persist_close(&r);
+}
+
+Test(rate_limiter, save_and_restore_keep_config_and_tokens)
+{
+    struct rate_limiter_config cfg = {
+        .bandwidth = {.size = 1000, .refill_time_ms = 1000, .one_time_burst = 500},
+        .ops = {.size = 10, .refill_time_ms = 1000},
+    };
+    struct rate_limiter src, dst;
+    uint64_t now = rate_limiter_now_ns();
+    rate_limiter_init(&src, &cfg, now);
+    for (int i = 0; i < 10; i++)   /* empties the ops bucket; 200 of the burst spent */
+        cr_assert_eq(rate_limiter_take(&src, 20, now), 0);
+    struct persist_writer w;
+    persist_writer_init(&w);
+    persist_begin(&w, "limiter", 1);
+    rate_limiter_save(&src, &w);
+    persist_end(&w);
+
+    struct rate_limiter_config none = {0};
+    rate_limiter_init(&dst, &none, 0);
+    cr_assert_eq(restore_from(&dst, &w), 0);
+    cr_assert(rate_limiter_is_limited(&dst));
+    cr_assert_eq(dst.bandwidth.cfg.size, 1000);
+    cr_assert_eq(dst.bandwidth.cfg.one_time_burst, 500);
+    cr_assert_eq(dst.bandwidth.burst_left, 300);
+    cr_assert_eq(dst.bandwidth.budget, 1000);
+    cr_assert_eq(dst.ops.budget, 0);
+    /* empty ops bucket: the next op waits about a tenth of a second, on the new clock too */
+    uint64_t wait = rate_limiter_take(&dst, 1, rate_limiter_now_ns());
+    cr_assert(wait > 50 * MS && wait <= 100 * MS, "wait %llu ns", (unsigned long long)wait);
+    persist_writer_free(&w);
+}
+
+Test(rate_limiter, restore_refuses_more_tokens_than_the_bucket_holds)
+{
+    struct rate_limiter_config cfg = { .ops = {.size = 10, .refill_time_ms = 1000} };
+    struct rate_limiter src, dst;
+    rate_limiter_init(&src, &cfg, rate_limiter_now_ns());
+    src.ops.budget = 11;
+    struct persist_writer w;
+    persist_writer_init(&w);
+    persist_begin(&w, "limiter", 1);
+    rate_limiter_save(&src, &w);
+    persist_end(&w);
+    rate_limiter_init(&dst, &cfg, 0);
+    cr_assert_eq(restore_from(&dst, &w), -1);
+    cr_assert_eq(dst.ops.budget, 10, "a refused restore changed the limiter");
+    persist_writer_free(&w);
+}

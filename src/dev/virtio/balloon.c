@@ -205,6 +205,65 @@ static void balloon_destroy(struct virtio_mmio *t)
     free(d);
 }
 
+static void balloon_pause(struct virtio_mmio *t)
+{
+    io_thread_pause(&((struct balloon_dev *)t->dev)->io);
+}
+
+static void balloon_resume(struct virtio_mmio *t)
+{
+    io_thread_resume(&((struct balloon_dev *)t->dev)->io);
+}
+
+#define BALLOON_STATE_VERSION 1
+
+/* Target, actual, the statistics and their polling interval. The driver's stats buffer that we
+ * hold is in flight: the restored device takes it again (and rereads the same report). */
+static void balloon_save(struct virtio_mmio *t, struct persist_writer *w, unsigned in_flight[VIRTIO_MAX_QUEUES])
+{
+    struct balloon_dev *d = t->dev;
+    in_flight[STATS_Q] = d->holding_stats ? 1 : 0;
+    persist_begin(w, "virtio-balloon", BALLOON_STATE_VERSION);
+    pthread_mutex_lock(&t->lock);
+    uint32_t actual;
+    memcpy(&actual, t->config + offsetof(struct virtio_balloon_config, actual), sizeof(actual));
+    persist_u32(w, d->target_pages);
+    persist_u32(w, actual);
+    persist_u32(w, VIRTIO_BALLOON_S_NR);
+    for (unsigned i = 0; i < VIRTIO_BALLOON_S_NR; i++)
+        persist_u64(w, d->stats[i]);
+    pthread_mutex_unlock(&t->lock);
+    persist_u32(w, __atomic_load_n(&d->opts.stats_polling_s, __ATOMIC_RELAXED));
+    persist_end(w);
+}
+
+static int balloon_restore(struct virtio_mmio *t, struct persist_reader *r)
+{
+    struct balloon_dev *d = t->dev;
+    if (persist_open(r, "virtio-balloon", BALLOON_STATE_VERSION) != 0)
+        return -1;
+    uint32_t target = persist_get_u32(r), actual = persist_get_u32(r), nstats = persist_get_u32(r);
+    if (persist_ok(r) && nstats > VIRTIO_BALLOON_S_NR)   /* a newer kernel header's tags: ours only */
+        return persist_fail(r, "virtio-balloon: %u statistics, at most %u known", nstats, VIRTIO_BALLOON_S_NR);
+    uint64_t stats[VIRTIO_BALLOON_S_NR];
+    for (unsigned i = 0; i < VIRTIO_BALLOON_S_NR; i++)
+        stats[i] = i < nstats ? persist_get_u64(r) : UINT64_MAX;
+    uint32_t polling = persist_get_u32(r);
+    if (persist_close(r) != 0)
+        return -1;
+    if (!polling != !d->opts.stats_polling_s)
+        return persist_fail(r, "virtio-balloon: statistics were %s when saved", polling ? "on" : "off");
+    pthread_mutex_lock(&t->lock);
+    d->target_pages = target;
+    memcpy(d->stats, stats, sizeof(stats));
+    put_le32(t->config + offsetof(struct virtio_balloon_config, actual), actual);
+    refresh_config_locked(d);
+    pthread_mutex_unlock(&t->lock);
+    if (polling && polling != d->opts.stats_polling_s)
+        virtio_balloon_set_stats_interval(t, polling);
+    return 0;
+}
+
 static const struct virtio_dev_ops balloon_ops = {
     .name = "virtio-balloon",
     .device_id = VIRTIO_ID_BALLOON,
@@ -214,6 +273,10 @@ static const struct virtio_dev_ops balloon_ops = {
     .reset = balloon_reset,
     .config_write = balloon_config_write,
     .destroy = balloon_destroy,
+    .pause = balloon_pause,
+    .resume = balloon_resume,
+    .save = balloon_save,
+    .restore = balloon_restore,
 };
 
 static uint32_t mib_to_pages(uint32_t mib)

@@ -365,12 +365,60 @@ static void blk_destroy(struct virtio_mmio *t)
     free(b);
 }
 
+static void blk_pause(struct virtio_mmio *t)
+{
+    io_thread_pause(&((struct virtio_blk *)t->dev)->io);
+}
+
+static void blk_resume(struct virtio_mmio *t)
+{
+    io_thread_resume(&((struct virtio_blk *)t->dev)->io);
+}
+
+#define BLK_STATE_VERSION 1
+
+/* The limiter and the capacity (to catch an image that changed size). A held (throttled)
+ * request is in flight: the restored device takes it again and asks the limiter anew. */
+static void blk_save(struct virtio_mmio *t, struct persist_writer *w, unsigned in_flight[VIRTIO_MAX_QUEUES])
+{
+    struct virtio_blk *b = t->dev;
+    in_flight[BLK_QUEUE] = b->have_req ? 1 : 0;
+    persist_begin(w, "virtio-blk", BLK_STATE_VERSION);
+    persist_u64(w, __atomic_load_n(&b->capacity, __ATOMIC_RELAXED));
+    persist_bool(w, b->readonly);
+    rate_limiter_save(&b->limiter, w);
+    persist_end(w);
+}
+
+static int blk_restore(struct virtio_mmio *t, struct persist_reader *r)
+{
+    struct virtio_blk *b = t->dev;
+    if (persist_open(r, "virtio-blk", BLK_STATE_VERSION) != 0)
+        return -1;
+    uint64_t capacity = persist_get_u64(r);
+    bool readonly = persist_get_bool(r);
+    if (!persist_ok(r))
+        return -1;
+    if (capacity != b->capacity)
+        return persist_fail(r, "virtio-blk: the image has %llu sectors, the snapshot %llu",
+                            (unsigned long long)b->capacity, (unsigned long long)capacity);
+    if (readonly != b->readonly)
+        return persist_fail(r, "virtio-blk: the drive was %s when saved", readonly ? "read-only" : "read-write");
+    if (rate_limiter_restore(&b->limiter, r) != 0)
+        return -1;
+    return persist_close(r);
+}
+
 static const struct virtio_dev_ops blk_ops = {
     .name = "virtio-blk",
     .device_id = VIRTIO_ID_BLOCK,
     .num_queues = 1,
     .queue_notify = blk_queue_notify,
     .destroy = blk_destroy,
+    .pause = blk_pause,
+    .resume = blk_resume,
+    .save = blk_save,
+    .restore = blk_restore,
 };
 
 /* Opens, locks and sizes the image. Returns 0 or -1 with err filled. */
@@ -508,4 +556,29 @@ int virtio_blk_update(struct virtio_mmio *t, const char *path, const struct rate
         blk_queue_notify(t, BLK_QUEUE);   /* re-evaluate a throttled request at once */
     }
     return 0;
+}
+
+int virtio_blk_release_image(struct virtio_mmio *t)
+{
+    struct virtio_blk *b = t->dev;
+    int r;
+    do
+        r = fdatasync(b->fd);
+    while (r < 0 && errno == EINTR);
+    if (r < 0 && errno != EINVAL)   /* EINVAL: a file that cannot be synced has nothing to sync */
+        return -1;
+    return flock(b->fd, LOCK_UN);
+}
+
+int virtio_blk_reacquire_image(struct virtio_mmio *t, char *err, size_t errlen)
+{
+    struct virtio_blk *b = t->dev;
+    if (flock(b->fd, (b->readonly ? LOCK_SH : LOCK_EX) | LOCK_NB) == 0)
+        return 0;
+    if (errno == EWOULDBLOCK)
+        snprintf(err, errlen, "virtio-blk: the image is locked by another process (the migration's "
+                 "destination?)");
+    else
+        snprintf(err, errlen, "virtio-blk: cannot lock the image again: %s", strerror(errno));
+    return -1;
 }

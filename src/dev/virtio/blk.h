@@ -15,4 +15,11 @@ struct virtio_mmio *virtio_blk_create(const struct disk_options *opts, const str
 int virtio_blk_update(struct virtio_mmio *t, const char *path, const struct rate_limiter_config *limit,
                       char *err, size_t errlen);
 
+/* Live migration, with the device paused: release_image flushes the image to disk and drops
+ * the lock, so the destination can open and lock it; returns 0 or -1 with errno. If the
+ * migration fails, reacquire_image locks it again before the guest goes on (returns 0, or -1
+ * with err, e.g. when the destination still holds it). */
+int virtio_blk_release_image(struct virtio_mmio *t);
+int virtio_blk_reacquire_image(struct virtio_mmio *t, char *err, size_t errlen);
+
 #endif

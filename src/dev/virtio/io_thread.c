@@ -1,5 +1,6 @@
 /* io_thread.c — eventfds, timerfds and the thread of a device's I/O thread (see io_thread.h). */
 #include <errno.h>
+#include <pthread.h>
 #include <poll.h>
 #include <sys/eventfd.h>
 #include <sys/timerfd.h>
@@ -26,6 +27,10 @@ void io_thread_init(struct io_thread *io)
         io->timer_fd[i] = -1;
     io->ntimers = 0;
     io->running = false;
+    /* static initialisers: init may run twice on one device (init, then open) */
+    io->pause_lock = (pthread_mutex_t)PTHREAD_MUTEX_INITIALIZER;
+    io->pause_cond = (pthread_cond_t)PTHREAD_COND_INITIALIZER;
+    io->pause_wanted = io->parked = io->stopping = io->exited = false;
 }
 
 int io_thread_open(struct io_thread *io, unsigned ntimers)
@@ -51,9 +56,24 @@ int io_thread_open(struct io_thread *io, unsigned ntimers)
     return -1;
 }
 
+/* Runs the device's thread function and records that it ended, so a pause never waits for a
+ * thread that is gone (e.g. one that quit after a poll error). */
+static void *trampoline(void *opaque)
+{
+    struct io_thread *io = opaque;
+    void *ret = io->fn(io->arg);
+    pthread_mutex_lock(&io->pause_lock);
+    io->exited = true;
+    pthread_cond_broadcast(&io->pause_cond);
+    pthread_mutex_unlock(&io->pause_lock);
+    return ret;
+}
+
 int io_thread_start(struct io_thread *io, void *(*fn)(void *), void *arg)
 {
-    int e = pthread_create(&io->thread, NULL, fn, arg);
+    io->fn = fn;
+    io->arg = arg;
+    int e = pthread_create(&io->thread, NULL, trampoline, io);
     io->running = e == 0;
     return e;
 }
@@ -61,11 +81,61 @@ int io_thread_start(struct io_thread *io, void *(*fn)(void *), void *arg)
 void io_thread_destroy(struct io_thread *io)
 {
     if (io->running) {
+        pthread_mutex_lock(&io->pause_lock);
+        io->stopping = true;   /* a parked thread waits on the condvar, not on stop_fd */
+        pthread_cond_broadcast(&io->pause_cond);
+        pthread_mutex_unlock(&io->pause_lock);
         io_signal(io->stop_fd);
         pthread_join(io->thread, NULL);
         io->running = false;
     }
     close_fds(io);
+}
+
+void io_thread_pause(struct io_thread *io)
+{
+    pthread_mutex_lock(&io->pause_lock);
+    io->pause_wanted = true;
+    if (io->running) {
+        io_signal(io->kick_fd);   /* wakes the thread from poll(); every loop polls kick_fd */
+        while (!io->parked && !io->exited && !io->stopping)
+            pthread_cond_wait(&io->pause_cond, &io->pause_lock);
+    }
+    pthread_mutex_unlock(&io->pause_lock);
+}
+
+void io_thread_resume(struct io_thread *io)
+{
+    pthread_mutex_lock(&io->pause_lock);
+    io->pause_wanted = false;
+    pthread_cond_broadcast(&io->pause_cond);
+    pthread_mutex_unlock(&io->pause_lock);
+}
+
+bool io_thread_pause_point(struct io_thread *io)
+{
+    pthread_mutex_lock(&io->pause_lock);
+    /* parked stays true until we leave the loop: a pause right after a resume that we have
+     * not woken up for yet still finds us parked, and we stay */
+    while (io->pause_wanted && !io->stopping) {
+        if (!io->parked) {
+            io->parked = true;
+            pthread_cond_broadcast(&io->pause_cond);
+        }
+        pthread_cond_wait(&io->pause_cond, &io->pause_lock);
+    }
+    io->parked = false;
+    bool stop = io->stopping;
+    pthread_mutex_unlock(&io->pause_lock);
+    return stop;
+}
+
+bool io_thread_pause_pending(struct io_thread *io)
+{
+    pthread_mutex_lock(&io->pause_lock);
+    bool pending = io->pause_wanted;
+    pthread_mutex_unlock(&io->pause_lock);
+    return pending;
 }
 
 int io_thread_wait(struct io_thread *io)
@@ -76,12 +146,20 @@ int io_thread_wait(struct io_thread *io)
     };
     for (unsigned i = 0; i < io->ntimers; i++)
         p[2 + i] = (struct pollfd){ .fd = io->timer_fd[i], .events = POLLIN };
-    while (poll(p, 2 + io->ntimers, -1) < 0) {
-        if (errno != EINTR)
-            return -1;
+    for (;;) {
+        if (io_thread_pause_point(io))
+            return IO_STOP;
+        while (poll(p, 2 + io->ntimers, -1) < 0) {
+            if (errno != EINTR)
+                return -1;
+        }
+        if (p[0].revents)
+            return IO_STOP;
+        /* a pause came while we slept: park now and leave the fds as they are, so the kicks
+         * and timers they hold are handled after resume */
+        if (!io_thread_pause_pending(io))
+            break;
     }
-    if (p[0].revents)
-        return IO_STOP;
     int fired = 0;
     if (p[1].revents) {
         io_drain(io->kick_fd);

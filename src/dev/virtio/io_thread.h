@@ -1,6 +1,23 @@
 /* io_thread.h — the plumbing every virtio device's I/O thread shares: a kick eventfd the vCPU
  * writes, a stop eventfd destroy writes, up to two timerfds for rate-limit (or polling) waits,
- * and the thread itself. What the thread does with them stays in each device. */
+ * the thread itself, and pausing it for snapshots and migration. What the thread does with
+ * them stays in each device.
+ *
+ * Pausing: io_thread_pause returns once the thread is parked at a pause point, which is the top
+ * of io_thread_wait (between requests: nothing half-done, no guest memory or ring access until
+ * io_thread_resume). Kicks and timer expiries that arrive meanwhile stay pending in their fds
+ * and are seen after resume. A thread with its own poll loop (e.g. net, for the backend's fds)
+ * joins in by calling io_thread_pause_point at the top of every iteration and exiting when it
+ * returns true; its poll must include kick_fd, which io_thread_pause writes to wake it:
+ *
+ *     for (;;) {
+ *         if (io_thread_pause_point(&d->io))
+ *             break;                        // destroy asked the thread to end
+ *         ... build the pollset (stop_fd, kick_fd, timers, own fds), poll() ...
+ *         if (io_thread_pause_pending(&d->io))
+ *             continue;                     // optional: park at once, leave the fds pending
+ *         ... drain and handle what fired ...
+ *     } */
 #ifndef KILN_DEV_VIRTIO_IO_THREAD_H
 #define KILN_DEV_VIRTIO_IO_THREAD_H
 #include <pthread.h>
@@ -16,6 +33,15 @@ struct io_thread {
     unsigned ntimers;
     pthread_t thread;
     bool running;                         /* thread was started and not joined yet */
+    /* pausing (see above); all guarded by pause_lock */
+    pthread_mutex_t pause_lock;
+    pthread_cond_t pause_cond;            /* parked / exited changed, or pause_wanted cleared */
+    bool pause_wanted;                    /* io_thread_pause asked, io_thread_resume not yet */
+    bool parked;                          /* the thread sits in a pause point */
+    bool stopping;                        /* destroy asked the thread to end */
+    bool exited;                          /* the thread function returned */
+    void *(*fn)(void *);                  /* the device's thread function and its argument */
+    void *arg;
 };
 
 /* Marks every fd closed, so io_thread_destroy is safe on a device whose creation failed
@@ -26,8 +52,21 @@ void io_thread_init(struct io_thread *io);
 int io_thread_open(struct io_thread *io, unsigned ntimers);
 /* Starts fn(arg) as the I/O thread. Returns 0 or pthread_create's error number. */
 int io_thread_start(struct io_thread *io, void *(*fn)(void *), void *arg);
-/* Signals stop and joins the thread if it runs, then closes the fds. Safe to call again. */
+/* Signals stop and joins the thread if it runs (also a paused one), then closes the fds. Safe
+ * to call again. */
 void io_thread_destroy(struct io_thread *io);
+
+/* Returns once the thread is parked in a pause point (at once if it never started or has
+ * ended). Not from the I/O thread itself. Pausing a paused thread does nothing. */
+void io_thread_pause(struct io_thread *io);
+/* Lets a paused thread go on; what arrived while it was parked is handled then. Resuming a
+ * thread that is not paused does nothing. */
+void io_thread_resume(struct io_thread *io);
+/* For the I/O thread: parks here while paused. Returns true if the thread must end (stop was
+ * requested; then it does not park). */
+bool io_thread_pause_point(struct io_thread *io);
+/* For the I/O thread: has a pause been asked for? (A hint: the pause point decides.) */
+bool io_thread_pause_pending(struct io_thread *io);
 
 /* What io_thread_wait saw. */
 #define IO_KICK       (1 << 0)
@@ -35,9 +74,9 @@ void io_thread_destroy(struct io_thread *io);
 #define IO_STOP       (1 << 30)
 
 /* For a thread that waits on nothing but these fds: sleeps until the stop, kick or a timer fd
- * fires (retrying after EINTR). Returns IO_STOP once stop is signalled (nothing else is looked
- * at then), else the IO_KICK / IO_TIMER(i) bits of the fds that fired, each drained; -1 with
- * errno if poll() fails otherwise. */
+ * fires (retrying after EINTR), parking first while the thread is paused. Returns IO_STOP once
+ * stop is signalled (nothing else is looked at then), else the IO_KICK / IO_TIMER(i) bits of
+ * the fds that fired, each drained; -1 with errno if poll() fails otherwise. */
 int io_thread_wait(struct io_thread *io);
 
 /* Adds one to an eventfd counter: wakes whoever polls it. */

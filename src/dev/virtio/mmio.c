@@ -3,6 +3,7 @@
 #include <linux/virtio_mmio.h>
 #include <linux/virtio_ring.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include "dev/virtio/mmio.h"
 
@@ -287,4 +288,231 @@ void virtio_mmio_disable_notify(struct virtio_mmio *t, unsigned q)
     if (q < t->num_queues)
         virtq_set_notification(&t->vq[q], false);
     pthread_mutex_unlock(&t->lock);
+}
+
+/* ---- snapshots and migration */
+
+#define MMIO_STATE_VERSION 1
+#define STATUS_KNOWN (VIRTIO_CONFIG_S_ACKNOWLEDGE | VIRTIO_CONFIG_S_DRIVER | VIRTIO_CONFIG_S_DRIVER_OK | \
+                      VIRTIO_CONFIG_S_FEATURES_OK | VIRTIO_CONFIG_S_NEEDS_RESET | VIRTIO_CONFIG_S_FAILED)
+#define INT_KNOWN (VIRTIO_MMIO_INT_VRING | VIRTIO_MMIO_INT_CONFIG)
+
+void virtio_mmio_pause(struct virtio_mmio *t)
+{
+    if (t->ops->pause)
+        t->ops->pause(t);
+}
+
+void virtio_mmio_resume(struct virtio_mmio *t)
+{
+    if (t->ops->resume)
+        t->ops->resume(t);
+}
+
+/* last_avail is rewound by the chains the device holds, so the restored device takes them
+ * again from the (separately saved) avail ring: they are taken in order, so they are the
+ * last `in_flight` entries before last_avail. */
+static void save_queue(const struct virtq *q, struct persist_writer *w, unsigned in_flight)
+{
+    persist_u16(w, q->num);
+    persist_bool(w, q->ready);
+    persist_u64(w, q->desc_gpa);
+    persist_u64(w, q->avail_gpa);
+    persist_u64(w, q->used_gpa);
+    persist_u16(w, (uint16_t)(q->last_avail - in_flight));
+    persist_u16(w, q->used_idx);
+    persist_u16(w, q->signalled_used);
+    persist_bool(w, q->signalled_valid);
+    persist_bool(w, q->event_idx);
+    persist_bool(w, q->indirect);
+}
+
+static void save_transport_locked(struct virtio_mmio *t, struct persist_writer *w,
+                                  const unsigned in_flight[VIRTIO_MAX_QUEUES])
+{
+    persist_begin(w, "virtio-mmio", MMIO_STATE_VERSION);
+    persist_u32(w, t->ops->device_id);
+    persist_u64(w, t->device_features);
+    persist_u64(w, t->driver_features);
+    persist_u32(w, t->device_features_sel);
+    persist_u32(w, t->driver_features_sel);
+    persist_u32(w, t->queue_sel);
+    persist_u32(w, t->status);
+    persist_u32(w, t->interrupt_status);
+    persist_u32(w, t->config_generation);
+    persist_bool(w, t->broken);
+    persist_blob(w, t->config, t->config_len);
+    persist_u32(w, t->num_queues);
+    for (unsigned i = 0; i < t->num_queues; i++)
+        save_queue(&t->vq[i], w, in_flight[i]);
+    persist_end(w);
+}
+
+void virtio_mmio_save(struct virtio_mmio *t, struct persist_writer *w)
+{
+    /* the device reports what it holds before the queues are written: its section goes to a
+     * scratch writer first and follows the transport's */
+    unsigned in_flight[VIRTIO_MAX_QUEUES] = { 0 };
+    struct persist_writer dev;
+    persist_writer_init(&dev);
+    if (t->ops->save)
+        t->ops->save(t, &dev, in_flight);
+    pthread_mutex_lock(&t->lock);
+    save_transport_locked(t, w, in_flight);
+    pthread_mutex_unlock(&t->lock);
+    if (!persist_writer_ok(&dev))
+        w->oom = true;
+    else if (dev.len)
+        persist_bytes(w, dev.buf, dev.len);
+    persist_writer_free(&dev);
+}
+
+/* The transport as read from a snapshot, applied only once all of it checked out. */
+struct mmio_state {
+    uint64_t driver_features;
+    uint32_t device_features_sel, driver_features_sel, queue_sel;
+    uint32_t status, interrupt_status, config_generation;
+    bool broken;
+    uint8_t config[VIRTIO_CONFIG_MAX];
+    struct virtq vq[VIRTIO_MAX_QUEUES];
+};
+
+static int load_queue(struct virtio_mmio *t, struct persist_reader *r, unsigned i, struct virtq *q)
+{
+    virtq_reset(q);
+    q->mem = t->mem;
+    q->num = persist_get_u16(r);
+    bool ready = persist_get_bool(r);
+    q->desc_gpa = persist_get_u64(r);
+    q->avail_gpa = persist_get_u64(r);
+    q->used_gpa = persist_get_u64(r);
+    uint16_t last_avail = persist_get_u16(r), used_idx = persist_get_u16(r);
+    uint16_t signalled_used = persist_get_u16(r);
+    bool signalled_valid = persist_get_bool(r);
+    q->event_idx = persist_get_bool(r);
+    q->indirect = persist_get_bool(r);
+    if (!persist_ok(r))
+        return -1;
+    if (q->num > VIRTQ_MAX_SIZE || (q->num & (q->num - 1)))
+        return persist_fail(r, "%s: queue %u has a bad size (%u)", t->ops->name, i, q->num);
+    if (!ready)
+        return 0;
+    if (virtq_enable(q) != 0)   /* maps the rings, resets the indices */
+        return persist_fail(r, "%s: queue %u: ring addresses are misaligned or outside guest RAM",
+                            t->ops->name, i);
+    if ((uint16_t)(last_avail - used_idx) > q->num)
+        return persist_fail(r, "%s: queue %u: more chains outstanding than the ring holds", t->ops->name, i);
+    q->last_avail = last_avail;
+    q->used_idx = used_idx;
+    q->signalled_used = signalled_used;
+    q->signalled_valid = signalled_valid;
+    return 0;
+}
+
+/* Checks what the fresh device cannot take: another device, other options, impossible values. */
+static int check_state(struct virtio_mmio *t, struct persist_reader *r, const struct mmio_state *s)
+{
+    const char *name = t->ops->name;
+    if (s->driver_features & ~t->device_features)
+        return persist_fail(r, "%s: the driver's features were not offered (created with other options?)", name);
+    if (s->status & ~(uint32_t)STATUS_KNOWN)
+        return persist_fail(r, "%s: unknown device status bits 0x%x", name, s->status);
+    if ((s->status & VIRTIO_CONFIG_S_FEATURES_OK) && !(s->driver_features & (1ull << VIRTIO_F_VERSION_1)))
+        return persist_fail(r, "%s: FEATURES_OK without VERSION_1", name);
+    if ((s->status & VIRTIO_CONFIG_S_DRIVER_OK) && !(s->status & VIRTIO_CONFIG_S_FEATURES_OK))
+        return persist_fail(r, "%s: DRIVER_OK without FEATURES_OK", name);
+    if (s->interrupt_status & ~(uint32_t)INT_KNOWN)
+        return persist_fail(r, "%s: unknown interrupt status bits 0x%x", name, s->interrupt_status);
+    for (unsigned i = 0; i < t->num_queues; i++) {
+        const struct virtq *q = &s->vq[i];
+        if ((q->event_idx && !(s->driver_features & (1ull << VIRTIO_RING_F_EVENT_IDX))) ||
+            (q->indirect && !(s->driver_features & (1ull << VIRTIO_RING_F_INDIRECT_DESC))))
+            return persist_fail(r, "%s: queue %u uses ring features the driver did not accept", name, i);
+    }
+    return 0;
+}
+
+static int load_transport(struct virtio_mmio *t, struct persist_reader *r, struct mmio_state *s)
+{
+    if (persist_open(r, "virtio-mmio", MMIO_STATE_VERSION) != 0)
+        return -1;
+    uint32_t id = persist_get_u32(r);
+    (void)persist_get_u64(r);   /* device features: what matters is the driver's subset, below */
+    s->driver_features = persist_get_u64(r);
+    s->device_features_sel = persist_get_u32(r);
+    s->driver_features_sel = persist_get_u32(r);
+    s->queue_sel = persist_get_u32(r);
+    s->status = persist_get_u32(r);
+    s->interrupt_status = persist_get_u32(r);
+    s->config_generation = persist_get_u32(r);
+    s->broken = persist_get_bool(r);
+    size_t config_len = 0;
+    const void *config = persist_get_blob(r, VIRTIO_CONFIG_MAX, &config_len);
+    uint32_t nq = persist_get_u32(r);
+    if (!persist_ok(r))
+        return -1;
+    if (id != t->ops->device_id)
+        return persist_fail(r, "%s: the snapshot holds device id %u, not %u", t->ops->name, id, t->ops->device_id);
+    if (config_len != t->config_len)
+        return persist_fail(r, "%s: config space of %zu bytes, expected %u", t->ops->name, config_len, t->config_len);
+    if (nq != t->num_queues)
+        return persist_fail(r, "%s: %u queues, expected %u (created with other options?)", t->ops->name, nq, t->num_queues);
+    memcpy(s->config, config, config_len);
+    for (unsigned i = 0; i < nq; i++)
+        if (load_queue(t, r, i, &s->vq[i]) != 0)
+            return -1;
+    if (persist_close(r) != 0)
+        return -1;
+    return check_state(t, r, s);
+}
+
+static void apply_state_locked(struct virtio_mmio *t, const struct mmio_state *s)
+{
+    t->driver_features = s->driver_features;
+    t->device_features_sel = s->device_features_sel;
+    t->driver_features_sel = s->driver_features_sel;
+    t->queue_sel = s->queue_sel;
+    t->status = s->status;
+    t->interrupt_status = s->interrupt_status;
+    t->config_generation = s->config_generation;
+    t->broken = s->broken;
+    memcpy(t->config, s->config, t->config_len);
+    for (unsigned i = 0; i < t->num_queues; i++)
+        t->vq[i] = s->vq[i];
+    update_irq(t);
+}
+
+/* The device must look at its rings again: activate it as the driver's DRIVER_OK did, and
+ * kick every ready queue (the kicks wait in the paused thread's eventfd until resume). */
+static void wake_device(struct virtio_mmio *t)
+{
+    pthread_mutex_lock(&t->lock);
+    bool running = (t->status & VIRTIO_CONFIG_S_DRIVER_OK) && !t->broken;
+    if (running && t->ops->activate)
+        t->ops->activate(t);
+    pthread_mutex_unlock(&t->lock);
+    for (unsigned i = 0; i < t->num_queues && running; i++)
+        if (t->vq[i].ready)
+            t->ops->queue_notify(t, i);
+}
+
+int virtio_mmio_restore(struct virtio_mmio *t, struct persist_reader *r)
+{
+    /* the fresh device's thread must not look at state while we replace it */
+    virtio_mmio_pause(t);
+    struct mmio_state *s = calloc(1, sizeof(*s));
+    if (!s)
+        return persist_fail(r, "%s: out of memory", t->ops->name);
+    int rc = load_transport(t, r, s);
+    if (rc == 0) {
+        pthread_mutex_lock(&t->lock);
+        apply_state_locked(t, s);
+        pthread_mutex_unlock(&t->lock);
+    }
+    free(s);
+    if (rc == 0 && t->ops->restore)
+        rc = t->ops->restore(t, r);
+    if (rc == 0)
+        wake_device(t);
+    return rc;
 }

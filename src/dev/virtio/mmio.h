@@ -15,6 +15,7 @@
 #include "dev/guest_mem.h"
 #include "dev/irq.h"
 #include "dev/mmio.h"
+#include "common/persist.h"
 #include "dev/virtio/queue.h"
 
 #define VIRTIO_MMIO_SLOT_SIZE 0x1000
@@ -39,6 +40,20 @@ struct virtio_dev_ops {
     void (*config_write)(struct virtio_mmio *t, unsigned offset, unsigned size);
     /* Frees the device (the transport was already stopped). */
     void (*destroy)(struct virtio_mmio *t);
+    /* Quiescing for snapshots and migration (see virtio_mmio_pause): park the device's I/O
+     * thread at a point between requests, and let it go again. */
+    void (*pause)(struct virtio_mmio *t);
+    void (*resume)(struct virtio_mmio *t);
+    /* The device model's own state (not the transport's), while paused. save must not change
+     * the running device; restore runs on a freshly created device before the guest runs.
+     * in_flight[q] receives how many chains the device popped from queue q and has not
+     * returned yet (e.g. a throttled request): the saved ring rewinds by that many, so the
+     * restored device takes them again. Optional (no state, nothing in flight). Both run with
+     * the device paused and without the transport lock (take it for fields it guards); save
+     * writes one section of its own, restore reads it (and runs after the transport's state
+     * and rings are in place). */
+    void (*save)(struct virtio_mmio *t, struct persist_writer *w, unsigned in_flight[VIRTIO_MAX_QUEUES]);
+    int (*restore)(struct virtio_mmio *t, struct persist_reader *r);
 };
 
 struct virtio_mmio {
@@ -81,6 +96,19 @@ void virtio_mmio_push_many(struct virtio_mmio *t, unsigned q, struct virtq_req *
 /* Re-enables driver kicks for queue q; returns true if buffers arrived meanwhile (pop again). */
 bool virtio_mmio_enable_notify(struct virtio_mmio *t, unsigned q);
 void virtio_mmio_disable_notify(struct virtio_mmio *t, unsigned q);
+
+/* Snapshots and migration. pause parks the device's I/O thread between requests (nothing
+ * touches guest memory or the rings until resume); call it after the vCPUs are paused. save
+ * writes the transport (registers, queues: indices, not ring memory) and the device's state,
+ * and leaves the device as it was; call it while paused. restore loads them into a device just
+ * created with the same options (before the vCPUs run) and returns 0, or -1 with the reason in
+ * r (then destroy the device: it may be half restored). restore pauses the device and leaves
+ * it paused: virtio_mmio_resume lets it run, and it then takes up the rings where the saved
+ * device left them (requests in flight at save are taken again). */
+void virtio_mmio_pause(struct virtio_mmio *t);
+void virtio_mmio_resume(struct virtio_mmio *t);
+void virtio_mmio_save(struct virtio_mmio *t, struct persist_writer *w);
+int virtio_mmio_restore(struct virtio_mmio *t, struct persist_reader *r);
 
 /* Marks the device broken (lock held or not: use the _locked form inside ops callbacks). */
 void virtio_mmio_set_broken(struct virtio_mmio *t, const char *why);

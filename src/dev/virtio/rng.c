@@ -157,6 +157,36 @@ static void rng_destroy(struct virtio_mmio *t)
     free(d);
 }
 
+static void rng_pause(struct virtio_mmio *t)
+{
+    io_thread_pause(&((struct rng_dev *)t->dev)->io);
+}
+
+static void rng_resume(struct virtio_mmio *t)
+{
+    io_thread_resume(&((struct rng_dev *)t->dev)->io);
+}
+
+#define RNG_STATE_VERSION 1
+
+/* The limiter; a request it holds back is in flight and is taken again after restore. */
+static void rng_save(struct virtio_mmio *t, struct persist_writer *w, unsigned in_flight[VIRTIO_MAX_QUEUES])
+{
+    struct rng_dev *d = t->dev;
+    in_flight[RNG_QUEUE] = d->have_pending ? 1 : 0;
+    persist_begin(w, "virtio-rng", RNG_STATE_VERSION);
+    rate_limiter_save(&d->limiter, w);
+    persist_end(w);
+}
+
+static int rng_restore(struct virtio_mmio *t, struct persist_reader *r)
+{
+    struct rng_dev *d = t->dev;
+    if (persist_open(r, "virtio-rng", RNG_STATE_VERSION) != 0 || rate_limiter_restore(&d->limiter, r) != 0)
+        return -1;
+    return persist_close(r);
+}
+
 static const struct virtio_dev_ops rng_ops = {
     .name = "virtio-rng",
     .device_id = VIRTIO_ID_RNG,
@@ -164,6 +194,10 @@ static const struct virtio_dev_ops rng_ops = {
     .queue_notify = rng_notify,
     .activate = rng_activate,
     .destroy = rng_destroy,
+    .pause = rng_pause,
+    .resume = rng_resume,
+    .save = rng_save,
+    .restore = rng_restore,
 };
 
 struct virtio_mmio *virtio_rng_create(const struct rng_options *opts, const struct guest_mem *mem,
