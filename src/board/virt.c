@@ -4,6 +4,7 @@
 #include <stdio.h>
 #include <string.h>
 #include "board/virt.h"
+#include "common/persist.h"
 
 #define RISCV_ISA_STRING "rv64imafdc_zicsr_zifencei_sstc"
 
@@ -24,10 +25,11 @@ static void finisher_event(void *opaque, enum finisher_event ev, int code)
     }
 }
 
-/* a device wrote guest RAM: decoded code there is stale */
+/* a device wrote guest RAM: decoded code there is stale, and the pages are dirty */
 static void ram_written(void *opaque, uint64_t gpa, uint64_t len)
 {
     rv64_invalidate_code(opaque, gpa, len);
+    rv64_mark_dirty(opaque, gpa, len);
 }
 
 bool virt_next_virtio_irq(struct virt_board *b, struct irq_line *irq)
@@ -45,11 +47,12 @@ void virt_attach_virtio(struct virt_board *b, struct virtio_mmio *t)
     bus_add(&b->bus, &r);   /* slots are fixed and disjoint: cannot fail */
 }
 
-int virt_board_init(struct virt_board *b, unsigned cpus, uint64_t ram_bytes, uint64_t start_ns,
+int virt_board_init(struct virt_board *b, unsigned cpus, uint8_t *ram, uint64_t ram_bytes,
+                    uint64_t start_ns,
                     void (*console_tx)(void *opaque, const uint8_t *buf, size_t len), void *console_opaque)
 {
     memset(b, 0, sizeof(*b));
-    if (rv64_machine_init(&b->m, ram_bytes, cpus, &b->bus) != 0)
+    if (rv64_machine_init(&b->m, ram, ram_bytes, cpus, &b->bus) != 0)
         return -1;
     b->m.console_out = console_tx;
     b->mem = (struct guest_mem){ .host = b->m.ram, .base = RV64_RAM_BASE, .size = b->m.ram_size,
@@ -98,6 +101,27 @@ void virt_board_destroy(struct virt_board *b)
     plic_destroy(&b->plic);
     rv64_machine_destroy(&b->m);
     b->initialized = false;
+}
+
+/* ---- state ---- */
+
+void virt_board_save(struct virt_board *b, struct persist_writer *w)
+{
+    rv64_machine_save(&b->m, w);
+    plic_save(&b->plic, w);
+    uart16550_save(&b->uart, w);
+    goldfish_rtc_save(&b->rtc, w);
+}
+
+/* The machine first: the PLIC then drives the harts' external interrupt bits from its own
+ * restored state. The CLINT's state lives in the harts; the finisher and the boot timer have
+ * none the guest can observe. */
+int virt_board_restore(struct virt_board *b, struct persist_reader *r, uint64_t advance_ns)
+{
+    if (rv64_machine_restore(&b->m, r, advance_ns) != 0 || plic_restore(&b->plic, r) != 0 ||
+        uart16550_restore(&b->uart, r) != 0 || goldfish_rtc_restore(&b->rtc, r) != 0)
+        return -1;
+    return 0;
 }
 
 /* ---- device tree ---- */

@@ -47,13 +47,22 @@ struct virt_boot_info {
     uint64_t initrd_start, initrd_end;  /* 0, 0 when there is none */
 };
 
-/* Creates RAM, harts and devices. console_tx receives the guest's console output (UART and SBI). */
-int virt_board_init(struct virt_board *b, unsigned cpus, uint64_t ram_bytes, uint64_t start_ns,
+/* Creates harts and devices on the caller's RAM (ram_bytes at ram, page aligned, outliving the
+ * board). console_tx receives the guest's console output (UART and SBI). */
+int virt_board_init(struct virt_board *b, unsigned cpus, uint8_t *ram, uint64_t ram_bytes,
+                    uint64_t start_ns,
                     void (*console_tx)(void *opaque, const uint8_t *buf, size_t len), void *console_opaque);
 /* Stops and frees the devices, then the machine. */
 void virt_board_destroy(struct virt_board *b);
 /* The interrupt line of the next free virtio slot, for the device about to be attached there;
  * false when all slots are taken. */
+/* Board state: the machine (harts), PLIC, UART and RTC sections. Not the virtio slots (the VM
+ * layer saves those) and not RAM. The harts must be paused. */
+struct persist_writer;
+struct persist_reader;
+void virt_board_save(struct virt_board *b, struct persist_writer *w);
+/* advance_ns: host time since the save, by which the guest's clock moves on. */
+int virt_board_restore(struct virt_board *b, struct persist_reader *r, uint64_t advance_ns);
 bool virt_next_virtio_irq(struct virt_board *b, struct irq_line *irq);
 /* Puts a device created with virt_next_virtio_irq's line into that slot. The board owns it. */
 void virt_attach_virtio(struct virt_board *b, struct virtio_mmio *t);

@@ -1,6 +1,7 @@
 /* goldfish_rtc.c — registers as in the Linux rtc-goldfish driver. The alarm is served by a
  * thread started on first use, sleeping until the alarm time. */
 #include <time.h>
+#include "common/persist.h"
 #include "dev/goldfish_rtc.h"
 
 enum {
@@ -107,6 +108,55 @@ struct mmio_region goldfish_rtc_region(struct goldfish_rtc *r, uint64_t base)
 {
     return (struct mmio_region){ .name = "goldfish-rtc", .base = base, .size = 0x1000, .opaque = r,
                                  .read = rtc_read, .write = rtc_write };
+}
+
+void goldfish_rtc_save(struct goldfish_rtc *r, struct persist_writer *w)
+{
+    pthread_mutex_lock(&r->lock);
+    persist_begin(w, "goldfish-rtc", 1);
+    persist_u64(w, (uint64_t)r->offset_ns);
+    persist_u32(w, r->time_high_latch);
+    persist_u32(w, r->set_high);
+    persist_u64(w, r->alarm_ns);
+    persist_u32(w, r->alarm_high);
+    persist_bool(w, r->alarm_armed);
+    persist_bool(w, r->irq_enabled);
+    persist_bool(w, r->irq_pending);
+    persist_end(w);
+    pthread_mutex_unlock(&r->lock);
+}
+
+int goldfish_rtc_restore(struct goldfish_rtc *r, struct persist_reader *pr)
+{
+    if (persist_open(pr, "goldfish-rtc", 1) != 0)
+        return -1;
+    struct goldfish_rtc t;
+    t.offset_ns = (int64_t)persist_get_u64(pr);
+    t.time_high_latch = persist_get_u32(pr);
+    t.set_high = persist_get_u32(pr);
+    t.alarm_ns = persist_get_u64(pr);
+    t.alarm_high = persist_get_u32(pr);
+    t.alarm_armed = persist_get_bool(pr);
+    t.irq_enabled = persist_get_bool(pr);
+    t.irq_pending = persist_get_bool(pr);
+    if (persist_close(pr) != 0)
+        return -1;
+    pthread_mutex_lock(&r->lock);
+    r->offset_ns = t.offset_ns;
+    r->time_high_latch = t.time_high_latch;
+    r->set_high = t.set_high;
+    r->alarm_ns = t.alarm_ns;
+    r->alarm_high = t.alarm_high;
+    r->alarm_armed = t.alarm_armed;
+    r->irq_enabled = t.irq_enabled;
+    r->irq_pending = t.irq_pending;
+    /* an armed alarm needs its thread; one already past fires at once */
+    if (r->alarm_armed && !r->thread_running)
+        r->thread_running = pthread_create(&r->alarm_thread, NULL, alarm_thread, r) == 0;
+    update_irq(r);
+    pthread_cond_broadcast(&r->changed);
+    pthread_mutex_unlock(&r->lock);
+    return 0;
 }
 
 void goldfish_rtc_destroy(struct goldfish_rtc *r)

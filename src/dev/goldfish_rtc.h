@@ -24,5 +24,11 @@ struct goldfish_rtc {
 void goldfish_rtc_init(struct goldfish_rtc *r, struct irq_line irq);
 struct mmio_region goldfish_rtc_region(struct goldfish_rtc *r, uint64_t base);
 void goldfish_rtc_destroy(struct goldfish_rtc *r);
+struct persist_writer;
+struct persist_reader;
+/* State save and restore (common/persist.h); restore refuses bad values and re-drives the
+ * interrupt output. The time itself is the host's wall clock plus the guest's offset. */
+void goldfish_rtc_save(struct goldfish_rtc *rtc, struct persist_writer *w);
+int goldfish_rtc_restore(struct goldfish_rtc *rtc, struct persist_reader *pr);
 
 #endif

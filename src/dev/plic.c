@@ -1,6 +1,8 @@
 /* plic.c — register map: priorities at 0x0, pending bits at 0x1000, enables at 0x2000 + 0x80·ctx,
  * threshold and claim/complete at 0x200000 + 0x1000·ctx. */
+#include <stdlib.h>
 #include <string.h>
+#include "common/persist.h"
 #include "dev/plic.h"
 
 #define PENDING_BASE   0x1000
@@ -153,3 +155,92 @@ void plic_destroy(struct plic *p)
 {
     pthread_mutex_destroy(&p->lock);
 }
+
+void plic_save(struct plic *p, struct persist_writer *w)
+{
+    pthread_mutex_lock(&p->lock);
+    persist_begin(w, "plic", 1);
+    persist_u32(w, p->ncontexts);
+    for (unsigned s = 0; s < PLIC_NUM_SOURCES; s++) {
+        persist_u32(w, p->priority[s]);
+        persist_bool(w, p->level[s]);
+        persist_bool(w, p->pending[s]);
+        persist_bool(w, p->claimed[s]);
+    }
+    for (unsigned c = 0; c < p->ncontexts; c++) {
+        persist_u32(w, p->threshold[c]);
+        for (unsigned i = 0; i < PLIC_WORDS; i++)
+            persist_u32(w, p->enable[c][i]);
+    }
+    persist_end(w);
+    pthread_mutex_unlock(&p->lock);
+}
+
+/* Source 0 does not exist and priorities/thresholds are 3 bits, as the registers enforce. */
+static int check_plic(struct persist_reader *r, const struct plic *t)
+{
+    if (t->priority[0] || t->level[0] || t->pending[0] || t->claimed[0])
+        return persist_fail(r, "plic state: source 0 is in use");
+    for (unsigned s = 0; s < PLIC_NUM_SOURCES; s++)
+        if (t->priority[s] > 7)
+            return persist_fail(r, "plic state: source %u has priority %u", s, t->priority[s]);
+    for (unsigned c = 0; c < t->ncontexts; c++)
+        if (t->threshold[c] > 7 || (t->enable[c][0] & 1))
+            return persist_fail(r, "plic state: context %u has a bad threshold or enable", c);
+    return 0;
+}
+
+/* Reads the state into t (ncontexts already set); t's arrays are indexed only below it. */
+static void read_plic(struct persist_reader *r, struct plic *t)
+{
+    for (unsigned s = 0; s < PLIC_NUM_SOURCES; s++) {
+        t->priority[s] = persist_get_u32(r);
+        t->level[s] = persist_get_bool(r);
+        t->pending[s] = persist_get_bool(r);
+        t->claimed[s] = persist_get_bool(r);
+    }
+    for (unsigned c = 0; c < t->ncontexts; c++) {
+        t->threshold[c] = persist_get_u32(r);
+        for (unsigned i = 0; i < PLIC_WORDS; i++)
+            t->enable[c][i] = persist_get_u32(r);
+    }
+}
+
+static void apply_plic(struct plic *p, const struct plic *t)
+{
+    pthread_mutex_lock(&p->lock);
+    memcpy(p->priority, t->priority, sizeof(t->priority));
+    memcpy(p->level, t->level, sizeof(t->level));
+    memcpy(p->pending, t->pending, sizeof(t->pending));
+    memcpy(p->claimed, t->claimed, sizeof(t->claimed));
+    memcpy(p->threshold, t->threshold, sizeof(t->threshold));
+    memcpy(p->enable, t->enable, sizeof(t->enable));
+    /* drive every output, whatever the line held before: the harts' mip was restored too */
+    for (unsigned c = 0; c < p->ncontexts; c++) {
+        p->ctx_level[c] = best_source(p, c) != 0;
+        irq_set(&p->ctx_line[c], p->ctx_level[c]);
+    }
+    pthread_mutex_unlock(&p->lock);
+}
+
+int plic_restore(struct plic *p, struct persist_reader *r)
+{
+    if (persist_open(r, "plic", 1) != 0)
+        return -1;
+    struct plic *t = calloc(1, sizeof(*t));  /* read into a copy: a refused state changes nothing */
+    if (!t)
+        return persist_fail(r, "out of memory");
+    t->ncontexts = persist_get_u32(r);
+    if (persist_ok(r) && t->ncontexts != p->ncontexts)
+        persist_fail(r, "plic state has %u contexts, this PLIC has %u", t->ncontexts, p->ncontexts);
+    else
+        read_plic(r, t);
+    if (persist_close(r) != 0 || check_plic(r, t) != 0) {
+        free(t);
+        return -1;
+    }
+    apply_plic(p, t);
+    free(t);
+    return 0;
+}
+

@@ -32,5 +32,11 @@ void plic_set_source(struct plic *p, unsigned src, bool level);
 /* an irq_line that drives source src, for a device to raise and lower */
 struct irq_line plic_source_line(struct plic *p, unsigned src);
 void plic_destroy(struct plic *p);
+struct persist_writer;
+struct persist_reader;
+/* State save and restore (common/persist.h); restore refuses bad values and re-drives the
+ * interrupt output. */
+void plic_save(struct plic *p, struct persist_writer *w);
+int plic_restore(struct plic *p, struct persist_reader *r);
 
 #endif

@@ -1,6 +1,8 @@
 /* uart16550.c — register model of the 16550A as Linux's 8250 driver and OpenSBI use it. */
 #include <errno.h>
+#include <string.h>
 #include <time.h>
+#include "common/persist.h"
 #include "dev/uart16550.h"
 
 enum { RBR_THR = 0, IER = 1, IIR_FCR = 2, LCR = 3, MCR = 4, LSR = 5, MSR = 6, SCR = 7 };
@@ -173,4 +175,53 @@ void uart16550_destroy(struct uart16550 *u)
 {
     pthread_mutex_destroy(&u->lock);
     pthread_cond_destroy(&u->rx_space);
+}
+
+void uart16550_save(struct uart16550 *u, struct persist_writer *w)
+{
+    pthread_mutex_lock(&u->lock);
+    persist_begin(w, "uart16550", 1);
+    persist_u8(w, u->ier);
+    persist_u8(w, u->lcr);
+    persist_u8(w, u->mcr);
+    persist_u8(w, u->scr);
+    persist_u8(w, u->dll);
+    persist_u8(w, u->dlm);
+    persist_bool(w, u->thre_pending);
+    persist_bool(w, u->rx_needs_irq);
+    /* the FIFO's bytes in order, so the state does not depend on where the ring starts */
+    persist_u16(w, (uint16_t)u->rx_count);
+    for (unsigned i = 0; i < u->rx_count; i++)
+        persist_u8(w, u->rx[(u->rx_head + i) % UART_RX_FIFO]);
+    persist_end(w);
+    pthread_mutex_unlock(&u->lock);
+}
+
+int uart16550_restore(struct uart16550 *u, struct persist_reader *r)
+{
+    if (persist_open(r, "uart16550", 1) != 0)
+        return -1;
+    uint8_t reg[6];
+    persist_get_bytes(r, reg, sizeof(reg));
+    bool thre = persist_get_bool(r), needs_irq = persist_get_bool(r);
+    unsigned count = persist_get_u16(r);
+    if (count > UART_RX_FIFO)
+        return persist_fail(r, "uart state: %u bytes in a %u-byte receive FIFO", count, UART_RX_FIFO);
+    uint8_t rx[UART_RX_FIFO];
+    persist_get_bytes(r, rx, count);
+    if (persist_close(r) != 0)
+        return -1;
+    if ((reg[0] & ~0x0f) || (reg[2] & ~0x1f))  /* IER and MCR hold 4 and 5 bits */
+        return persist_fail(r, "uart state: invalid IER %#x or MCR %#x", reg[0], reg[2]);
+    pthread_mutex_lock(&u->lock);
+    u->ier = reg[0], u->lcr = reg[1], u->mcr = reg[2], u->scr = reg[3], u->dll = reg[4], u->dlm = reg[5];
+    u->thre_pending = thre;
+    u->rx_needs_irq = needs_irq;
+    memcpy(u->rx, rx, count);
+    u->rx_head = 0;
+    u->rx_count = count;
+    update_irq(u);
+    pthread_cond_broadcast(&u->rx_space);
+    pthread_mutex_unlock(&u->lock);
+    return 0;
 }

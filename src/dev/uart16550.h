@@ -35,5 +35,11 @@ size_t uart16550_receive(struct uart16550 *u, const uint8_t *buf, size_t len);
 /* Waits up to timeout_ms until the guest can take input. Returns true if it can. */
 bool uart16550_wait_rx_space(struct uart16550 *u, int timeout_ms);
 void uart16550_destroy(struct uart16550 *u);
+struct persist_writer;
+struct persist_reader;
+/* State save and restore (common/persist.h); restore refuses bad values and re-drives the
+ * interrupt output. The tx callback is not state. */
+void uart16550_save(struct uart16550 *u, struct persist_writer *w);
+int uart16550_restore(struct uart16550 *u, struct persist_reader *r);
 
 #endif

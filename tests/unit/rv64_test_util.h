@@ -12,6 +12,7 @@
 #include "cpu/rv64/csr_bits.h"
 #include "cpu/rv64/hart.h"
 #include "cpu/rv64/ops.h"
+#include "vm/guest_ram.h"
 
 /* ---------------------------------------------------------------- register names */
 enum {
@@ -233,6 +234,7 @@ static inline uint16_t c_mv(unsigned rd, unsigned rs2) { return (uint16_t)(0x800
 #define STRAP_PC 0x80001100ull /* S-mode trap handler: `j .` */
 #define DATA 0x80010000ull     /* scratch data area */
 
+__attribute__((unused)) static struct guest_ram RAM;
 __attribute__((unused)) static struct rv64_machine M;
 __attribute__((unused)) static struct bus BUS;
 __attribute__((unused)) static struct rv64_hart *H;
@@ -269,7 +271,8 @@ static inline void emit_li32(unsigned rd, int32_t v)
 static inline void rv_setup(void)
 {
     memset(&BUS, 0, sizeof(BUS));
-    cr_assert_eq(rv64_machine_init(&M, RAM_SIZE, 1, &BUS), 0);
+    cr_assert_eq(guest_ram_create(&RAM, RAM_SIZE), 0);
+    cr_assert_eq(rv64_machine_init(&M, RAM.host, RAM_SIZE, 1, &BUS), 0);
     H = M.harts[0];
     rv64_hart_reset(H, RAM_BASE, PRIV_M);
     H->mtvec = MTRAP_PC;
@@ -282,6 +285,7 @@ static inline void rv_setup(void)
 static inline void rv_teardown(void)
 {
     rv64_machine_destroy(&M);
+    guest_ram_destroy(&RAM);
 }
 
 /* Run block by block until pc == stop (or a trap handler is reached, or the machine exits, or

@@ -58,11 +58,14 @@ Test(rv64_csr, mhartid)
 
     struct rv64_machine m2;
     struct bus bus2 = { 0 };
-    cr_assert_eq(rv64_machine_init(&m2, 1 << 20, 3, &bus2), 0);
+    struct guest_ram ram2;
+    cr_assert_eq(guest_ram_create(&ram2, 1 << 20), 0);
+    cr_assert_eq(rv64_machine_init(&m2, ram2.host, 1 << 20, 3, &bus2), 0);
     uint64_t v = 0;
     cr_assert(rv64_csr_read(m2.harts[2], CSR_MHARTID, &v));
     cr_assert_eq(v, 2);
     rv64_machine_destroy(&m2);
+    guest_ram_destroy(&ram2);
 }
 
 Test(rv64_csr, write_to_read_only_cycle_is_illegal)

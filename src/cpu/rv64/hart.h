@@ -145,7 +145,7 @@ enum rv64_exit {
 };
 
 struct rv64_machine {
-    uint8_t *ram;
+    uint8_t *ram;                  /* owned by the caller (the VM's guest_ram) */
     uint64_t ram_size;
     struct bus *bus;
     unsigned nharts;
@@ -155,6 +155,13 @@ struct rv64_machine {
     /* self-modifying code detection, one entry per 4 KiB RAM page */
     uint8_t *code_page;
     _Atomic uint32_t *page_gen;
+
+    /* Dirty-page log for Diff snapshots and pre-copy migration: one bit per 4 KiB RAM page.
+     * Marked on every RAM write while dirty_tracking is on: the store slow path (which also
+     * fills write TLB entries, so a fast-path store only ever hits a page already marked since
+     * the last harvest), AMOs and SC, page-walk A/D updates, and device DMA. */
+    _Atomic uint64_t *dirty;
+    _Atomic bool dirty_tracking;
 
     /* time: mtime = (host monotonic ns - time_base_ns) / 100, frozen while paused */
     uint64_t time_base_ns;
@@ -178,7 +185,9 @@ struct rv64_machine {
 };
 
 /* machine.c */
-int rv64_machine_init(struct rv64_machine *m, uint64_t ram_size, unsigned nharts, struct bus *bus);
+/* ram (ram_size bytes, page aligned) belongs to the caller and must outlive the machine. */
+int rv64_machine_init(struct rv64_machine *m, uint8_t *ram, uint64_t ram_size, unsigned nharts,
+                      struct bus *bus);
 void rv64_machine_destroy(struct rv64_machine *m);
 uint64_t rv64_time(const struct rv64_machine *m);      /* mtime, 10 MHz */
 uint64_t rv64_host_ns(void);
@@ -199,6 +208,33 @@ static inline void *rv64_ram_ptr(const struct rv64_machine *m, uint64_t paddr)
 {
     return m->ram + (paddr - RV64_RAM_BASE);
 }
+
+/* Dirty-page tracking. enable(on) and harvest require every hart to be paused (parked by
+ * rv64_machine_pause, or not running at all): they flush the harts' TLBs directly, so that a
+ * write TLB entry filled before the call cannot let a later store skip the marking. Enabling
+ * starts from an empty log. Device threads may keep writing RAM meanwhile: marks are atomic. */
+int rv64_machine_dirty_enable(struct rv64_machine *m, bool on);
+/* Copies the log into out (ceil(pages / 64) words, bit p of word p / 64 = page p) and clears it. */
+void rv64_machine_dirty_harvest(struct rv64_machine *m, uint64_t *out);
+void rv64_mark_dirty_range(struct rv64_machine *m, uint64_t paddr, uint64_t len);
+/* Marks the RAM pages of guest physical [paddr, paddr+len) dirty (outside RAM is ignored). */
+static inline void rv64_mark_dirty(struct rv64_machine *m, uint64_t paddr, uint64_t len)
+{
+    if (atomic_load_explicit(&m->dirty_tracking, memory_order_relaxed))
+        rv64_mark_dirty_range(m, paddr, len);
+}
+
+/* state.c: save and restore of architectural state (common/persist.h). Caches, TLBs and
+ * threads are not state. The harts must be paused (or not running) for both. A refused hart
+ * section leaves that hart untouched; a machine whose restore failed midway must be discarded. */
+struct persist_writer;
+struct persist_reader;
+void rv64_hart_save(const struct rv64_hart *h, struct persist_writer *w);
+int rv64_hart_restore(struct rv64_hart *h, struct persist_reader *r);
+void rv64_machine_save(const struct rv64_machine *m, struct persist_writer *w);
+/* advance_ns: host time that passed since the save (so the guest's clock moves on by it);
+ * mtime never goes backwards. Refuses state for a different hart count or RAM size. */
+int rv64_machine_restore(struct rv64_machine *m, struct persist_reader *r, uint64_t advance_ns);
 
 /* hart.c */
 int rv64_hart_init(struct rv64_hart *h, struct rv64_machine *m, unsigned hartid);

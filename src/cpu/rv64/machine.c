@@ -1,7 +1,6 @@
 /* machine.c — what the harts of one VM share: guest RAM, the bus, time and the exit state. */
 #include <stdlib.h>
 #include <string.h>
-#include <sys/mman.h>
 #include <time.h>
 #include "cpu/rv64/hart.h"
 
@@ -17,25 +16,27 @@ uint64_t rv64_time(const struct rv64_machine *m)
     return (rv64_host_ns() - m->time_base_ns) / (1000000000ull / RV64_TIMEBASE_HZ);
 }
 
-int rv64_machine_init(struct rv64_machine *m, uint64_t ram_size, unsigned nharts, struct bus *bus)
+static size_t dirty_words(const struct rv64_machine *m)
+{
+    return ((m->ram_size >> 12) + 63) / 64;
+}
+
+int rv64_machine_init(struct rv64_machine *m, uint8_t *ram, uint64_t ram_size, unsigned nharts,
+                      struct bus *bus)
 {
     memset(m, 0, sizeof(*m));
-    if (nharts == 0 || nharts > RV64_MAX_HARTS || ram_size == 0 || (ram_size & 0xfff))
+    if (!ram || nharts == 0 || nharts > RV64_MAX_HARTS || ram_size == 0 || (ram_size & 0xfff))
         return -1;
     m->bus = bus;
     m->nharts = nharts;
+    m->ram = ram;
     m->ram_size = ram_size;
-    /* guest RAM is reserved, not committed: the host only backs pages the guest touches */
-    m->ram = mmap(NULL, ram_size, PROT_READ | PROT_WRITE,
-                  MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
-    if (m->ram == MAP_FAILED) {
-        m->ram = NULL;
-        return -1;
-    }
     size_t pages = ram_size >> 12;
     m->code_page = calloc(pages, 1);
     m->page_gen = calloc(pages, sizeof(*m->page_gen));
-    if (!m->code_page || !m->page_gen)
+    /* always there (32 KiB per GiB of RAM), so marking never races with an allocation */
+    m->dirty = calloc(dirty_words(m), sizeof(*m->dirty));
+    if (!m->code_page || !m->page_gen || !m->dirty)
         goto fail;
     pthread_mutex_init(&m->pause_lock, NULL);
     pthread_cond_init(&m->pause_cond, NULL);
@@ -62,13 +63,57 @@ void rv64_machine_destroy(struct rv64_machine *m)
             m->harts[i] = NULL;
         }
     }
-    if (m->ram)
-        munmap(m->ram, m->ram_size);
     m->ram = NULL;
     free(m->code_page);
     free((void *)m->page_gen);
+    free((void *)m->dirty);
     m->code_page = NULL;
     m->page_gen = NULL;
+    m->dirty = NULL;
+}
+
+/* The harts are paused (see hart.h): their TLBs can be flushed from here. */
+static void flush_all_tlbs(struct rv64_machine *m)
+{
+    for (unsigned i = 0; i < m->nharts; i++)
+        rv64_tlb_flush(m->harts[i]);
+}
+
+int rv64_machine_dirty_enable(struct rv64_machine *m, bool on)
+{
+    if (!m->dirty)
+        return -1;
+    if (on) {
+        for (size_t i = 0; i < dirty_words(m); i++)
+            atomic_store_explicit(&m->dirty[i], 0, memory_order_relaxed);
+        /* write TLB entries filled while tracking was off were never marked */
+        flush_all_tlbs(m);
+    }
+    atomic_store(&m->dirty_tracking, on);
+    return 0;
+}
+
+void rv64_machine_dirty_harvest(struct rv64_machine *m, uint64_t *out)
+{
+    for (size_t i = 0; i < dirty_words(m); i++)
+        out[i] = atomic_exchange(&m->dirty[i], 0);
+    /* a write TLB entry exists only for a page marked when it was filled: drop them all, so
+     * the next store to any page goes through the slow path and marks it again */
+    flush_all_tlbs(m);
+}
+
+void rv64_mark_dirty_range(struct rv64_machine *m, uint64_t paddr, uint64_t len)
+{
+    if (!len || paddr < RV64_RAM_BASE || paddr - RV64_RAM_BASE >= m->ram_size)
+        return;
+    uint64_t first = (paddr - RV64_RAM_BASE) >> 12;
+    uint64_t end = paddr - RV64_RAM_BASE + len;
+    if (end > m->ram_size || end < len)
+        end = m->ram_size;
+    uint64_t last = (end - 1) >> 12;
+    for (uint64_t p = first; p <= last; p++)
+        if (!(atomic_load_explicit(&m->dirty[p / 64], memory_order_relaxed) & (1ull << (p % 64))))
+            atomic_fetch_or_explicit(&m->dirty[p / 64], 1ull << (p % 64), memory_order_relaxed);
 }
 
 /* A hart is out of the way when it is parked or has never been started (SBI HSM): a stopped

@@ -103,6 +103,7 @@ retry:;
                                              __ATOMIC_RELAXED))
                 goto retry;
             rv64_invalidate_code(h->m, pte_addr, 8);
+            rv64_mark_dirty(h->m, pte_addr, 8);
         }
         uint64_t offset_mask = (1ull << (12 + 9 * level)) - 1;
         *paddr = ((ppn << 12) & ~offset_mask) | (vaddr & offset_mask);
@@ -181,6 +182,8 @@ bool rv64_store_slow(struct rv64_hart *h, uint64_t vaddr, unsigned size, uint64_
         return false;
     if (rv64_is_ram(h->m, paddr, size)) {
         uint8_t *p = rv64_ram_ptr(h->m, paddr);
+        /* marked before the write TLB entry exists: fast-path stores through it need no mark */
+        rv64_mark_dirty(h->m, paddr, size);
         tlb_fill(h->dtlb->w, vaddr, p);
         memcpy(p, &val, size);
         uint64_t page = (paddr - RV64_RAM_BASE) >> 12;
@@ -211,6 +214,8 @@ void *rv64_amo_ptr(struct rv64_hart *h, uint64_t vaddr, unsigned size, enum acce
         rv64_raise(h, acc == ACC_READ ? CAUSE_LOAD_ACCESS : CAUSE_STORE_ACCESS, vaddr);
         return NULL;
     }
+    if (acc == ACC_WRITE)  /* an AMO or SC may write (a failing SC marks a page needlessly) */
+        rv64_mark_dirty(h->m, paddr, size);
     return rv64_ram_ptr(h->m, paddr);
 }
 
