@@ -70,6 +70,13 @@ enum config_file_status config_file_apply(struct routes *r, const char *path, ch
         snprintf(err, errlen, "%s: invalid JSON: %s at line %d column %d", path, jerr.text, jerr.line, jerr.column);
         return CONFIG_FILE_INVALID;
     }
+    enum config_file_status st = config_apply_json(r, path, root, err, errlen);
+    json_decref(root);
+    return st;
+}
+
+enum config_file_status config_apply_json(struct routes *r, const char *path, json_t *root, char *err, size_t errlen)
+{
     enum config_file_status st = CONFIG_FILE_INVALID;
     const char *key;
     json_t *val;
@@ -113,6 +120,5 @@ enum config_file_status config_file_apply(struct routes *r, const char *path, ch
     }
     st = CONFIG_FILE_OK;
 out:
-    json_decref(root);
     return st;
 }

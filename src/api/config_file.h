@@ -13,5 +13,8 @@ enum config_file_status { CONFIG_FILE_OK = 0, CONFIG_FILE_INVALID = -1, CONFIG_F
 /* Applies every resource in path (nothing is started). On error, err holds one line naming the
  * key (and item index) at fault. */
 enum config_file_status config_file_apply(struct routes *r, const char *path, char *err, size_t errlen);
+/* The same for an already parsed configuration (a snapshot's, an incoming migration's); path
+ * names it in messages. */
+enum config_file_status config_apply_json(struct routes *r, const char *path, json_t *root, char *err, size_t errlen);
 
 #endif

@@ -598,3 +598,122 @@ json_t *model_logger_json(const struct model_logger *l)
         json_object_set_new(o, "module", json_string(l->module));
     return o;
 }
+
+/* ---- snapshots (Firecracker) and migration (Cloud Hypervisor) ---- */
+
+int model_parse_snapshot_create(json_t *j, struct model_snapshot_create *out, char *err, size_t errlen)
+{
+    /* "version" is deprecated in Firecracker (ignored there too) */
+    static const char *const fields[] = { "snapshot_type", "snapshot_path", "mem_file_path", "version", NULL };
+    static const char *const types[] = { "Full", "Diff", NULL };
+    char type[16] = "Full", ignored[64];
+    memset(out, 0, sizeof(*out));
+    if (check_object(j, "CreateSnapshotParams", fields, err, errlen) ||
+        get_enum(j, "snapshot_type", types, NULL, err, errlen) < 0 ||
+        get_str(j, "snapshot_type", false, type, sizeof(type), err, errlen) < 0 ||
+        get_str(j, "snapshot_path", true, out->snapshot_path, sizeof(out->snapshot_path), err, errlen) < 0 ||
+        get_str(j, "mem_file_path", true, out->mem_file_path, sizeof(out->mem_file_path), err, errlen) < 0 ||
+        get_str(j, "version", false, ignored, sizeof(ignored), err, errlen) < 0)
+        return -1;
+    out->diff = !strcmp(type, "Diff");
+    return 0;
+}
+
+static int parse_mem_backend(json_t *j, struct model_snapshot_load *out, char *err, size_t errlen)
+{
+    static const char *const fields[] = { "backend_type", "backend_path", NULL };
+    static const char *const types[] = { "File", NULL }, *const known[] = { "Uffd", NULL };
+    json_t *mb, *type;
+    int rc = get_present(j, "mem_backend", false, &mb, err, errlen);
+    if (rc <= 0)
+        return rc;
+    if (check_object(mb, "MemBackendConfig", fields, err, errlen) ||
+        get_enum(mb, "backend_type", types, known, err, errlen) < 0 ||
+        get_present(mb, "backend_type", true, &type, err, errlen) < 0 ||
+        get_str(mb, "backend_path", true, out->mem_path, sizeof(out->mem_path), err, errlen) < 0)
+        return -1;
+    return 1;
+}
+
+static int parse_net_overrides(json_t *j, struct model_snapshot_load *out, char *err, size_t errlen)
+{
+    static const char *const fields[] = { "iface_id", "host_dev_name", NULL };
+    json_t *list;
+    int rc = get_present(j, "network_overrides", false, &list, err, errlen);
+    if (rc <= 0)
+        return rc;
+    if (!json_is_array(list))
+        return api_fail(err, errlen, "invalid type for field `network_overrides`: %s, expected a sequence", jtype(list));
+    if (json_array_size(list) > KILN_MAX_VIRTIO)
+        return api_fail(err, errlen, "field `network_overrides`: more than %d entries", KILN_MAX_VIRTIO);
+    size_t i;
+    json_t *item;
+    json_array_foreach(list, i, item) {
+        struct model_net_override *o = &out->net_overrides[out->n_net_overrides++];
+        if (check_object(item, "NetworkOverride", fields, err, errlen) ||
+            get_str(item, "iface_id", true, o->iface_id, sizeof(o->iface_id), err, errlen) < 0 ||
+            get_str(item, "host_dev_name", true, o->host_dev_name, sizeof(o->host_dev_name), err, errlen) < 0)
+            return -1;
+    }
+    return 1;
+}
+
+int model_parse_snapshot_load(json_t *j, struct model_snapshot_load *out, char *err, size_t errlen)
+{
+    static const char *const fields[] = { "snapshot_path", "mem_file_path", "mem_backend", "enable_diff_snapshots",
+                                          "track_dirty_pages", "resume_vm", "network_overrides",
+                                          "vsock_override", NULL };
+    static const char *const vsock_fields[] = { "uds_path", NULL };
+    memset(out, 0, sizeof(*out));
+    bool diff = false, track = false;
+    int has_file, has_backend;
+    json_t *vs;
+    if (check_object(j, "LoadSnapshotParams", fields, err, errlen) ||
+        get_str(j, "snapshot_path", true, out->snapshot_path, sizeof(out->snapshot_path), err, errlen) < 0 ||
+        (has_file = get_str(j, "mem_file_path", false, out->mem_path, sizeof(out->mem_path), err, errlen)) < 0 ||
+        (has_backend = parse_mem_backend(j, out, err, errlen)) < 0 ||
+        get_bool(j, "enable_diff_snapshots", false, &diff, err, errlen) < 0 ||
+        get_bool(j, "track_dirty_pages", false, &track, err, errlen) < 0 ||
+        get_bool(j, "resume_vm", false, &out->resume_vm, err, errlen) < 0 ||
+        parse_net_overrides(j, out, err, errlen) < 0)
+        return -1;
+    /* Firecracker's rule: exactly one of the two ways to name the memory file */
+    if (has_file && has_backend)
+        return api_fail(err, errlen, "too many fields: either `mem_backend` or `mem_file_path` exclusively");
+    if (!has_file && !has_backend)
+        return api_fail(err, errlen, "missing field: either `mem_backend` or `mem_file_path` is required");
+    out->track_dirty_pages = diff || track;
+    int rc = get_present(j, "vsock_override", false, &vs, err, errlen);
+    if (rc < 0)
+        return -1;
+    if (rc > 0) {
+        if (check_object(vs, "VsockOverride", vsock_fields, err, errlen) ||
+            get_str(vs, "uds_path", true, out->vsock_uds_path, sizeof(out->vsock_uds_path), err, errlen) < 0)
+            return -1;
+        out->has_vsock_override = true;
+    }
+    return 0;
+}
+
+int model_parse_migration(json_t *j, const char *url_key, struct model_migration *out, char *err, size_t errlen)
+{
+    /* Cloud Hypervisor's bodies ("local" asks for its fd-passing fast path: not in kiln) */
+    const char *const fields[] = { url_key, "downtime_ms", "timeout_s", "local", NULL };
+    bool local = false;
+    memset(out, 0, sizeof(*out));
+    out->downtime_ms = 50;
+    out->timeout_s = 3600;
+    if (check_object(j, "MigrationConfig", fields, err, errlen) ||
+        get_str(j, url_key, true, out->url, sizeof(out->url), err, errlen) < 0 ||
+        get_u32(j, "downtime_ms", false, &out->downtime_ms, err, errlen) < 0 ||
+        get_u32(j, "timeout_s", false, &out->timeout_s, err, errlen) < 0 ||
+        get_bool(j, "local", false, &local, err, errlen) < 0)
+        return -1;
+    if (local)
+        return api_fail(err, errlen, "field `local`: local (fd-passing) migration is not supported by kiln");
+    if (strncmp(out->url, "unix:", 5) && strncmp(out->url, "tcp:", 4))
+        return api_fail(err, errlen, "field `%s`: \"%.256s\" is not unix:PATH or tcp:HOST:PORT", url_key, out->url);
+    if (!out->timeout_s)
+        return api_fail(err, errlen, "field `timeout_s` must be at least 1");
+    return 0;
+}

@@ -66,6 +66,40 @@ int model_parse_action(json_t *j, enum model_action *out, char *err, size_t errl
 /* PATCH /vm: *pause is true for "Paused", false for "Resumed" */
 int model_parse_vm_state(json_t *j, bool *pause, char *err, size_t errlen);
 
+/* PUT /snapshot/create, PUT /snapshot/load (Firecracker) */
+struct model_snapshot_create {
+    bool diff;                                /* snapshot_type "Diff" (default "Full") */
+    char snapshot_path[VMM_PATH_MAX];
+    char mem_file_path[VMM_PATH_MAX];
+};
+
+struct model_net_override {
+    char iface_id[VMM_ID_MAX + 1];
+    char host_dev_name[1024];
+};
+
+struct model_snapshot_load {
+    char snapshot_path[VMM_PATH_MAX];
+    char mem_path[VMM_PATH_MAX];              /* mem_file_path or mem_backend.backend_path */
+    bool track_dirty_pages;                   /* or the older enable_diff_snapshots */
+    bool resume_vm;
+    unsigned n_net_overrides;
+    struct model_net_override net_overrides[KILN_MAX_VIRTIO];
+    bool has_vsock_override;
+    char vsock_uds_path[VMM_PATH_MAX];
+};
+
+/* PUT /vm.send-migration {"destination_url"} and /vm.receive-migration {"receiver_url"} (Cloud
+ * Hypervisor), with kiln's downtime_ms (default 50) and timeout_s (default 3600) */
+struct model_migration {
+    char url[VMM_PATH_MAX];                   /* unix:PATH or tcp:HOST:PORT */
+    uint32_t downtime_ms, timeout_s;
+};
+
+int model_parse_snapshot_create(json_t *j, struct model_snapshot_create *out, char *err, size_t errlen);
+int model_parse_snapshot_load(json_t *j, struct model_snapshot_load *out, char *err, size_t errlen);
+int model_parse_migration(json_t *j, const char *url_key, struct model_migration *out, char *err, size_t errlen);
+
 /* The reverse, for GET responses and GET /vm/config. Each returns a new reference (NULL only
  * when out of memory). */
 json_t *model_boot_source_json(const struct vmm_boot_source *b);

@@ -10,6 +10,8 @@
 #include <string.h>
 #include <time.h>
 #include "api/models.h"
+#include "api/state_api.h"
+#include "vm/snapshot.h"
 #include "vm/logger.h"
 #include "vm/metrics.h"
 
@@ -356,12 +358,11 @@ static json_t *or_null(bool set, json_t *v)
     return json_null();
 }
 
-static int get_vm_config(struct routes *r, const char *id, json_t *body, json_t **out, char *err, size_t errlen)
+json_t *routes_vm_config(struct routes *r)
 {
-    (void)id, (void)body;
     struct vmm_config *c = malloc(sizeof(*c));
     if (!c)
-        return api_fail(err, errlen, "out of memory");
+        return NULL;
     vmm_get_config(r->vmm, c);
     json_t *o = json_object(), *drives = json_array(), *nets = json_array();
     for (unsigned i = 0; i < c->ndrives; i++)
@@ -384,8 +385,68 @@ static int get_vm_config(struct routes *r, const char *id, json_t *body, json_t 
     if (c->serial_out_path[0])
         json_object_set_new(o, "serial", json_pack("{s:s}", "serial_out_path", c->serial_out_path));
     free(c);
-    *out = o;
-    return 0;
+    return o;
+}
+
+static int get_vm_config(struct routes *r, const char *id, json_t *body, json_t **out, char *err, size_t errlen)
+{
+    (void)id, (void)body;
+    *out = routes_vm_config(r);
+    return *out ? 0 : api_fail(err, errlen, "out of memory");
+}
+
+static int put_snapshot_create(struct routes *r, const char *id, json_t *body, json_t **out, char *err, size_t errlen)
+{
+    (void)id, (void)out;
+    struct model_snapshot_create m;
+    if (model_parse_snapshot_create(body, &m, err, errlen))
+        return bad_body(err, errlen);
+    json_t *cfg = routes_vm_config(r);
+    char *text = cfg ? json_dumps(cfg, JSON_COMPACT) : NULL;
+    json_decref(cfg);
+    if (!text)
+        return api_fail(err, errlen, "out of memory");
+    uint64_t t0 = now_us();
+    int rc = vmm_snapshot_create(r->vmm, m.diff, m.snapshot_path, m.mem_file_path, text, err, errlen);
+    free(text);
+    if (!rc)
+        metric_store(m.diff ? &kiln_metrics.latencies_us.diff_create_snapshot
+                            : &kiln_metrics.latencies_us.full_create_snapshot, now_us() - t0);
+    return rc;
+}
+
+static int put_snapshot_load(struct routes *r, const char *id, json_t *body, json_t **out, char *err, size_t errlen)
+{
+    (void)id, (void)out;
+    struct model_snapshot_load *m = malloc(sizeof(*m));
+    if (!m)
+        return api_fail(err, errlen, "out of memory");
+    int rc = model_parse_snapshot_load(body, m, err, errlen) ? bad_body(err, errlen) : 0;
+    uint64_t t0 = now_us();
+    if (!rc)
+        rc = api_snapshot_load(r, m, err, errlen);
+    if (!rc)
+        metric_store(&kiln_metrics.latencies_us.load_snapshot, now_us() - t0);
+    free(m);
+    return rc;
+}
+
+static int put_send_migration(struct routes *r, const char *id, json_t *body, json_t **out, char *err, size_t errlen)
+{
+    (void)id;
+    struct model_migration m;
+    if (model_parse_migration(body, "destination_url", &m, err, errlen))
+        return bad_body(err, errlen);
+    return api_send_migration(r, &m, out, err, errlen);
+}
+
+static int put_receive_migration(struct routes *r, const char *id, json_t *body, json_t **out, char *err, size_t errlen)
+{
+    (void)id, (void)out;
+    struct model_migration m;
+    if (model_parse_migration(body, "receiver_url", &m, err, errlen))
+        return bad_body(err, errlen);
+    return api_receive_migration(r, &m, err, errlen);
 }
 
 /* ---- the route table ---- */
@@ -428,6 +489,11 @@ static const struct route routes_table[] = {
     { "PATCH", "balloon", NULL, patch_balloon, PATCHM(balloon_count), PATCHM(balloon_fails) },
     { "PATCH", "balloon", "statistics", patch_balloon_stats, PATCHM(balloon_count), PATCHM(balloon_fails) },
     { "PATCH", "vm", NULL, patch_vm, PATCHM(vm_count), PATCHM(vm_fails) },
+    { "PUT", "snapshot", "create", put_snapshot_create, PUTM(snapshot_create_count), PUTM(snapshot_create_fails) },
+    { "PUT", "snapshot", "load", put_snapshot_load, PUTM(snapshot_load_count), PUTM(snapshot_load_fails) },
+    { "PUT", "vm.send-migration", NULL, put_send_migration, PUTM(send_migration_count), PUTM(send_migration_fails) },
+    { "PUT", "vm.receive-migration", NULL, put_receive_migration, PUTM(receive_migration_count),
+      PUTM(receive_migration_fails) },
 };
 
 /* config-file keys → the PUT handler for one item */
@@ -452,6 +518,17 @@ struct routes *routes_new(struct vmm *vmm, const char *instance_id, void (*on_st
 void routes_free(struct routes *r)
 {
     free(r);
+}
+
+struct vmm *routes_vmm(struct routes *r)
+{
+    return r->vmm;
+}
+
+void routes_started(struct routes *r)
+{
+    if (r->on_start)
+        r->on_start(r->on_start_cls);
 }
 
 int routes_put(struct routes *r, const char *resource, json_t *body, char *err, size_t errlen)

@@ -36,6 +36,12 @@ void routes_handle(struct routes *r, const char *method, const char *path, const
  * with the fault message in err. Unknown resource: -1. */
 int routes_put(struct routes *r, const char *resource, json_t *body, char *err, size_t errlen);
 
+/* GET /vm/config's body (the resource model as JSON; snapshots store it). NULL: out of memory. */
+json_t *routes_vm_config(struct routes *r);
+struct vmm *routes_vmm(struct routes *r);
+/* A VM now runs (InstanceStart, snapshot load, incoming migration): tells on_start. */
+void routes_started(struct routes *r);
+
 /* Configures the logger / metrics as PUT /logger and PUT /metrics do (the command-line flags
  * use these), remembering the settings for GET /vm/config. */
 struct model_logger;

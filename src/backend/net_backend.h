@@ -19,6 +19,7 @@
 #include <stddef.h>
 #include <stdint.h>
 #include <stdlib.h>
+#include "common/persist.h"
 #include "dev/virtio/options.h"
 
 /* The descriptors one poll() call waits on: the device's own first, then the backend's. */
@@ -62,6 +63,13 @@ struct net_backend_ops {
     /* After poll() (poll_error: it failed): handles the revents of what poll_fill added and
      * runs expired timers. */
     void (*poll_dispatch)(struct net_backend *be, struct pollset *ps, bool poll_error);
+    /* Snapshots, while the device's thread is parked (so the backend is idle): save appends
+     * the backend's state to the device's open section; restore reads it back into a backend
+     * just created with the same options and returns 0, or -1 with the reason in r. Both
+     * optional (NULL: nothing to save, as for a TAP, whose frames in the kernel's queues stay
+     * there). */
+    void (*save)(struct net_backend *be, struct persist_writer *w);
+    int (*restore)(struct net_backend *be, struct persist_reader *r);
     void (*destroy)(struct net_backend *be);
 };
 

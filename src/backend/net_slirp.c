@@ -374,11 +374,83 @@ static void slirp_destroy(struct net_backend *be)
     free(s);
 }
 
+/* ---- snapshots
+ *
+ * libslirp serialises itself (slirp_state_save/load, versioned by slirp_state_version). What
+ * its state holds, and so what survives a restore: the DHCP lease table (which MAC has which
+ * address: a guest that renews keeps 10.0.2.15), the IP id counter, and guestfwd sockets
+ * (kiln makes none). What does not: every NAT'ed TCP/UDP connection (they are host sockets of
+ * the old process; the guest sees them time out or reset), slirp's ARP/NDP tables (relearnt
+ * from the guest's next packet, or slirp asks), DNS queries in flight. Host port forwards are
+ * not state: they are added again by device creation from the same options. */
+
+/* The stream slirp writes, collected so it can go out as one length-prefixed blob. */
+static ssize_t state_write_cb(const void *buf, size_t len, void *opaque)
+{
+    persist_bytes(opaque, buf, len);
+    return (ssize_t)len;
+}
+
+static void slirp_save(struct net_backend *be, struct persist_writer *w)
+{
+    struct net_slirp *s = (struct net_slirp *)be;
+    struct persist_writer blob;
+    persist_writer_init(&blob);
+    slirp_state_save(s->slirp, state_write_cb, &blob);
+    persist_u32(w, (uint32_t)slirp_state_version());
+    if (!persist_writer_ok(&blob))
+        w->oom = true;   /* the save as a whole failed: say so instead of writing a short blob */
+    persist_blob(w, blob.buf, blob.len);
+    persist_writer_free(&blob);
+}
+
+struct state_reader {
+    const uint8_t *p;
+    size_t len, pos;
+    bool overrun;                /* slirp asked for more than the blob holds */
+};
+
+/* libslirp ignores short reads (a field just reads as 0), so they are noted here instead. */
+static ssize_t state_read_cb(void *buf, size_t len, void *opaque)
+{
+    struct state_reader *sr = opaque;
+    size_t n = sr->len - sr->pos < len ? sr->len - sr->pos : len;
+    if (n < len)
+        sr->overrun = true;
+    memcpy(buf, sr->p + sr->pos, n);
+    memset((uint8_t *)buf + n, 0, len - n);
+    sr->pos += n;
+    return (ssize_t)n;
+}
+
+#define SLIRP_STATE_MAX (16u << 20)
+
+static int slirp_restore(struct net_backend *be, struct persist_reader *r)
+{
+    struct net_slirp *s = (struct net_slirp *)be;
+    uint32_t version = persist_get_u32(r);
+    size_t len;
+    const void *p = persist_get_blob(r, SLIRP_STATE_MAX, &len);
+    if (!persist_ok(r))
+        return -1;
+    if (version == 0 || version > (uint32_t)slirp_state_version())
+        return persist_fail(r, "user-mode network state version %u is not supported by libslirp %s (at most %d)",
+                            version, slirp_version_string(), slirp_state_version());
+    struct state_reader sr = { .p = p, .len = len };
+    int ret = slirp_state_load(s->slirp, (int)version, state_read_cb, &sr);
+    if (ret < 0 || sr.overrun || sr.pos != sr.len)
+        return persist_fail(r, "user-mode network state is corrupt (libslirp %s: %s)", slirp_version_string(),
+                            ret < 0 ? "rejected it" : sr.overrun ? "truncated" : "trailing bytes");
+    return 0;
+}
+
 static const struct net_backend_ops slirp_ops = {
     .name = "user",
     .send = slirp_send,
     .poll_fill = slirp_poll_fill,
     .poll_dispatch = slirp_poll_dispatch,
+    .save = slirp_save,
+    .restore = slirp_restore,
     .destroy = slirp_destroy,
 };
 

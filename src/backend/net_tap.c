@@ -86,6 +86,8 @@ static const struct net_backend_ops tap_ops = {
     .send = tap_send,
     .poll_fill = tap_poll_fill,
     .poll_dispatch = tap_poll_dispatch,
+    /* no save/restore: a TAP has no state of ours; frames the host sent while the device was
+     * paused wait in the kernel's queue (the fd is just not read) */
     .destroy = tap_destroy,
 };
 

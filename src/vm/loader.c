@@ -62,7 +62,7 @@ static int read_file(const char *path, uint8_t **buf, size_t *len, uint64_t max,
     return 0;
 }
 
-static bool fits(const struct guest_ram *ram, uint64_t addr, uint64_t len)
+static bool fits(const struct load_target *ram, uint64_t addr, uint64_t len)
 {
     return addr >= ram->base && addr - ram->base <= ram->size && len <= ram->size - (addr - ram->base);
 }
@@ -72,7 +72,7 @@ static bool is_elf(const uint8_t *buf, size_t len)
     return len >= 4 && memcmp(buf, ELFMAG, SELFMAG) == 0;
 }
 
-static int load_elf(const char *path, const uint8_t *buf, size_t len, struct guest_ram *ram,
+static int load_elf(const char *path, const uint8_t *buf, size_t len, struct load_target *ram,
                     struct loaded_image *out, char *err, size_t errlen)
 {
     const Elf64_Ehdr *eh = (const Elf64_Ehdr *)buf;
@@ -118,7 +118,7 @@ static int load_elf(const char *path, const uint8_t *buf, size_t len, struct gue
     return 0;
 }
 
-int load_kernel(const char *path, struct guest_ram *ram, uint64_t load_addr,
+int load_kernel(const char *path, struct load_target *ram, uint64_t load_addr,
                 struct loaded_image *out, char *err, size_t errlen)
 {
     uint8_t *buf;
@@ -159,7 +159,7 @@ int load_kernel(const char *path, struct guest_ram *ram, uint64_t load_addr,
     return 0;
 }
 
-int load_firmware(const char *path, struct guest_ram *ram, uint64_t load_addr,
+int load_firmware(const char *path, struct load_target *ram, uint64_t load_addr,
                   struct loaded_image *out, char *err, size_t errlen)
 {
     uint8_t *buf;
@@ -181,7 +181,7 @@ int load_firmware(const char *path, struct guest_ram *ram, uint64_t load_addr,
     return rc;
 }
 
-int load_blob_below(const char *path, struct guest_ram *ram, uint64_t floor, uint64_t limit,
+int load_blob_below(const char *path, struct load_target *ram, uint64_t floor, uint64_t limit,
                     struct loaded_image *out, char *err, size_t errlen)
 {
     uint8_t *buf;

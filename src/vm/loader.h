@@ -5,7 +5,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-struct guest_ram {
+struct load_target {
     uint8_t *host;
     uint64_t base;   /* guest physical address of host[0] */
     uint64_t size;
@@ -21,14 +21,14 @@ struct loaded_image {
 
 /* A Linux kernel: a RISC-V "Image" (loaded at load_addr) or a RISC-V 64-bit ELF (loaded at its
  * physical addresses). */
-int load_kernel(const char *path, struct guest_ram *ram, uint64_t load_addr,
+int load_kernel(const char *path, struct load_target *ram, uint64_t load_addr,
                 struct loaded_image *out, char *err, size_t errlen);
 /* Firmware or a bare-metal program: an ELF, or a raw binary loaded at load_addr. */
-int load_firmware(const char *path, struct guest_ram *ram, uint64_t load_addr,
+int load_firmware(const char *path, struct load_target *ram, uint64_t load_addr,
                   struct loaded_image *out, char *err, size_t errlen);
 /* A file copied as-is to the highest 4 KiB-aligned address that ends at or below `limit`
  * and starts at or above `floor`. */
-int load_blob_below(const char *path, struct guest_ram *ram, uint64_t floor, uint64_t limit,
+int load_blob_below(const char *path, struct load_target *ram, uint64_t floor, uint64_t limit,
                     struct loaded_image *out, char *err, size_t errlen);
 
 #endif

@@ -57,7 +57,10 @@ static inline uint64_t metric_get(struct metric *m)
     X(INC, logger_fails) X(INC, machine_cfg_count) X(INC, machine_cfg_fails)                   \
     X(INC, metrics_count) X(INC, metrics_fails) X(INC, network_count) X(INC, network_fails)    \
     X(INC, vsock_count) X(INC, vsock_fails) X(INC, balloon_count) X(INC, balloon_fails)        \
-    X(INC, entropy_count) X(INC, entropy_fails)
+    X(INC, entropy_count) X(INC, entropy_fails) X(INC, snapshot_create_count)                 \
+    X(INC, snapshot_create_fails) X(INC, snapshot_load_count) X(INC, snapshot_load_fails)      \
+    X(INC, send_migration_count) X(INC, send_migration_fails) X(INC, receive_migration_count)  \
+    X(INC, receive_migration_fails)
 
 #define METRICS_PATCH_API_REQUESTS(X)                                                          \
     X(INC, drive_count) X(INC, drive_fails) X(INC, network_count) X(INC, network_fails)        \
@@ -65,7 +68,14 @@ static inline uint64_t metric_get(struct metric *m)
     X(INC, balloon_fails) X(INC, vm_count) X(INC, vm_fails)
 
 /* pause/resume durations of the last PATCH /vm, in µs */
-#define METRICS_LATENCIES_US(X) X(STORE, pause_vm) X(STORE, resume_vm)
+#define METRICS_LATENCIES_US(X)                                                                \
+    X(STORE, pause_vm) X(STORE, resume_vm) X(STORE, full_create_snapshot)                      \
+    X(STORE, diff_create_snapshot) X(STORE, load_snapshot)
+
+/* the last outgoing live migration (kiln's own group) */
+#define METRICS_MIGRATION(X)                                                                   \
+    X(STORE, total_ms) X(STORE, downtime_us) X(STORE, rounds) X(STORE, pages_sent)             \
+    X(INC, failures)
 
 /* metrics_fails/missed_metrics_count are bumped here; missed_log_count by the logger */
 #define METRICS_LOGGER(X)                                                                      \
@@ -92,7 +102,7 @@ static inline uint64_t metric_get(struct metric *m)
     X(put_api_requests, METRICS_PUT_API_REQUESTS)                                              \
     X(patch_api_requests, METRICS_PATCH_API_REQUESTS) X(latencies_us, METRICS_LATENCIES_US)    \
     X(logger, METRICS_LOGGER) X(vcpu, METRICS_VCPU) X(vmm, METRICS_VMM) X(uart, METRICS_UART)  \
-    X(signals, METRICS_SIGNALS)
+    X(signals, METRICS_SIGNALS) X(migration, METRICS_MIGRATION)
 
 #define METRICS_FIELD_(kind, name) struct metric name;
 #define METRICS_GROUP_(gname, LIST) struct { LIST(METRICS_FIELD_) } gname;

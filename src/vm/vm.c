@@ -1,6 +1,7 @@
 /* vm.c — builds a `virt` board from a vm_config, loads the guest, runs one thread per vCPU and
  * turns the way the guest stopped into kiln's exit status. */
 #include <errno.h>
+#include <linux/virtio_ids.h>
 #include <pthread.h>
 #include <signal.h>
 #include <stdio.h>
@@ -8,8 +9,11 @@
 #include <string.h>
 #include <unistd.h>
 #include "board/virt.h"
+#include "common/persist.h"
 #include "vm/console.h"
 #include "vm/devices.h"
+#include "dev/virtio/blk.h"
+#include "vm/guest_ram.h"
 #include "vm/loader.h"
 #include "vm/vm.h"
 
@@ -25,6 +29,7 @@ struct fw_dynamic_info {
 struct vm {
     const struct vm_config *cfg;
     struct virt_board *board;
+    struct guest_ram ram;         /* the board's RAM: the VM owns it, the board borrows it */
     struct console console;
     bool console_open;
     uint64_t entry, fdt_addr, dyninfo_addr;
@@ -32,6 +37,7 @@ struct vm {
     bool signal_thread_running;
     _Atomic int signal_number;
     bool started, joined;
+    bool devices_paused;          /* the virtio devices' threads are parked (vm_pause) */
 };
 
 /* --rm: the SBI console (the guest's /dev/hvc0) carries the command's stderr */
@@ -83,7 +89,7 @@ static int load_guest(struct vm *vm)
 {
     const struct vm_config *cfg = vm->cfg;
     struct rv64_machine *m = &vm->board->m;
-    struct guest_ram ram = { m->ram, RV64_RAM_BASE, m->ram_size };
+    struct load_target ram = { m->ram, RV64_RAM_BASE, m->ram_size };
     char err[512];
     int rc;
     uint64_t ram_end = RV64_RAM_BASE + m->ram_size;
@@ -216,6 +222,24 @@ static void block_stop_signals(void)
     pthread_sigmask(SIG_BLOCK, &set, NULL);
 }
 
+static void pause_devices(struct vm *vm)
+{
+    if (vm->devices_paused)
+        return;
+    for (unsigned i = 0; i < vm->board->nvirtio; i++)
+        virtio_mmio_pause(vm->board->virtio[i]);
+    vm->devices_paused = true;
+}
+
+static void resume_devices(struct vm *vm)
+{
+    if (!vm->devices_paused)
+        return;
+    for (unsigned i = 0; i < vm->board->nvirtio; i++)
+        virtio_mmio_resume(vm->board->virtio[i]);
+    vm->devices_paused = false;
+}
+
 static int start_threads(struct vm *vm)
 {
     struct rv64_machine *m = &vm->board->m;
@@ -245,17 +269,74 @@ static void wait_and_join(struct vm *vm)
         pthread_join(m->harts[i]->thread, NULL);
 }
 
-int vm_create(const struct vm_config *cfg, uint64_t start_ns, struct vm **out)
+/* RAM for a new VM, a snapshot's memory file, or RAM a migration already filled. */
+static int create_ram(struct vm *vm, const struct vm_config *cfg, const struct vm_restore *rs)
+{
+    uint64_t size = cfg->mem_mib << 20;
+    if (rs && rs->ram) {
+        if (rs->ram->size != size) {
+            fprintf(stderr, "kiln: the received RAM has %llu bytes, the configuration %llu\n",
+                    (unsigned long long)rs->ram->size, (unsigned long long)size);
+            return KILN_EXIT_BAD_IMAGE;
+        }
+        vm->ram = *rs->ram;
+        *rs->ram = (struct guest_ram){ .fd = -1 };
+        return 0;
+    }
+    if (rs && rs->mem_path) {
+        char err[512];
+        if (guest_ram_map_file(&vm->ram, rs->mem_path, size, err, sizeof(err)) != 0) {
+            fprintf(stderr, "kiln: %s\n", err);
+            return KILN_EXIT_BAD_IMAGE;
+        }
+        return 0;
+    }
+    if (guest_ram_create(&vm->ram, size) != 0) {
+        fprintf(stderr, "kiln: cannot create a VM with %llu MiB: out of host memory\n",
+                (unsigned long long)cfg->mem_mib);
+        return KILN_EXIT_HOST;
+    }
+    return 0;
+}
+
+/* Loads the saved machine and device state into a VM whose devices were just created. */
+static int restore_state(struct vm *vm, const struct vm_restore *rs)
+{
+    struct persist_reader *r = rs->state;
+    struct virt_board *b = vm->board;
+    if (virt_board_restore(b, r, rs->advance_ns) == 0)
+        for (unsigned i = 0; i < b->nvirtio && persist_ok(r); i++)
+            virtio_mmio_restore(b->virtio[i], r);
+    if (persist_ok(r) && r->pos != r->len)
+        persist_fail(r, "the state holds more devices than the configuration");
+    if (!persist_ok(r)) {
+        fprintf(stderr, "kiln: cannot restore the VM: %s\n", r->err);
+        return KILN_EXIT_BAD_IMAGE;
+    }
+    b->uart.rx_needs_irq = !(vm->cfg->firmware && !vm->cfg->kernel);
+    vm->devices_paused = true;   /* restored devices wait for the VM to start (or resume) */
+    return 0;
+}
+
+static int create(const struct vm_config *cfg, uint64_t start_ns, const struct vm_restore *rs, struct vm **out)
 {
     struct vm *vm = calloc(1, sizeof(*vm));
     if (!vm)
         return KILN_EXIT_HOST;
     vm->cfg = cfg;
+    vm->ram.fd = -1;
     vm->board = calloc(1, sizeof(*vm->board));
-    if (!vm->board || virt_board_init(vm->board, cfg->cpus, cfg->mem_mib << 20, start_ns,
-                                      console_tx, &vm->console) != 0) {
+    int status = vm->board ? create_ram(vm, cfg, rs) : KILN_EXIT_HOST;
+    if (status) {
+        free(vm->board);
+        free(vm);
+        return status;
+    }
+    if (virt_board_init(vm->board, cfg->cpus, vm->ram.host, vm->ram.size, start_ns,
+                        console_tx, &vm->console) != 0) {
         fprintf(stderr, "kiln: cannot create a VM with %llu MiB and %u vCPUs: out of host memory\n",
                 (unsigned long long)cfg->mem_mib, cfg->cpus);
+        guest_ram_destroy(&vm->ram);
         free(vm->board);
         free(vm);
         return KILN_EXIT_HOST;
@@ -264,19 +345,35 @@ int vm_create(const struct vm_config *cfg, uint64_t start_ns, struct vm **out)
         vm->board->m.console_out = stderr_tx;
         vm->board->m.console_opaque = NULL;
     }
-    int status = vm_create_devices(vm->board, cfg);
+    status = vm_create_devices(vm->board, cfg);
     if (!status)
-        status = load_guest(vm);
+        status = rs ? restore_state(vm, rs) : load_guest(vm);
     if (status) {
         vm_destroy(vm);
         return status;
     }
-    setup_harts(vm);
+    if (!rs)
+        setup_harts(vm);
     *out = vm;
     return 0;
 }
 
+int vm_create(const struct vm_config *cfg, uint64_t start_ns, struct vm **out)
+{
+    return create(cfg, start_ns, NULL, out);
+}
+
+int vm_create_restored(const struct vm_config *cfg, uint64_t start_ns, const struct vm_restore *rs, struct vm **out)
+{
+    return create(cfg, start_ns, rs, out);
+}
+
 int vm_start(struct vm *vm)
+{
+    return vm_start_opts(vm, false);
+}
+
+int vm_start_opts(struct vm *vm, bool paused)
 {
     /* block the stop signals before any thread exists, so every thread (console, vCPUs) inherits
      * the mask and only the signal thread ever takes them */
@@ -286,28 +383,100 @@ int vm_start(struct vm *vm)
         return KILN_EXIT_HOST;
     }
     vm->console_open = true;
+    if (paused) {
+        /* the harts park before their first instruction; the devices wait for resume too */
+        atomic_store(&vm->board->m.pause_requested, true);
+        pause_devices(vm);
+    }
     if (start_threads(vm) != 0) {
         fprintf(stderr, "kiln: cannot start vCPU threads\n");
         return KILN_EXIT_HOST;
     }
     vm->started = true;
+    if (paused)
+        rv64_machine_pause(&vm->board->m);
+    else
+        resume_devices(vm);
     return 0;
 }
 
+/* Pausing stops the device threads too (after the vCPUs, so no new kick is missed and no device
+ * touches guest memory): what a snapshot or a migration saves is then consistent. */
 void vm_pause(struct vm *vm)
 {
     if (vm->started)
         rv64_machine_pause(&vm->board->m);
+    pause_devices(vm);
 }
 
 void vm_resume(struct vm *vm)
 {
+    resume_devices(vm);
     rv64_machine_resume(&vm->board->m);
 }
 
 bool vm_is_paused(const struct vm *vm)
 {
     return atomic_load(&vm->board->m.pause_requested);
+}
+
+void vm_save_state(struct vm *vm, struct persist_writer *w)
+{
+    virt_board_save(vm->board, w);
+    for (unsigned i = 0; i < vm->board->nvirtio; i++)
+        virtio_mmio_save(vm->board->virtio[i], w);
+}
+
+uint8_t *vm_ram(struct vm *vm, uint64_t *size)
+{
+    *size = vm->ram.size;
+    return vm->ram.host;
+}
+
+int vm_dirty_enable(struct vm *vm, bool on)
+{
+    bool running = vm->started && !vm_is_paused(vm);
+    if (running)
+        rv64_machine_pause(&vm->board->m);
+    int rc = rv64_machine_dirty_enable(&vm->board->m, on);
+    if (running)
+        rv64_machine_resume(&vm->board->m);
+    return rc;
+}
+
+void vm_dirty_harvest(struct vm *vm, uint64_t *bitmap)
+{
+    /* the harts' TLBs are flushed by the harvest: only parked harts may be touched */
+    bool running = vm->started && !vm_is_paused(vm);
+    if (running)
+        rv64_machine_pause(&vm->board->m);
+    rv64_machine_dirty_harvest(&vm->board->m, bitmap);
+    if (running)
+        rv64_machine_resume(&vm->board->m);
+}
+
+int vm_release_images(struct vm *vm)
+{
+    int rc = 0;
+    for (unsigned i = 0; i < vm->board->nvirtio; i++)
+        if (vm->board->virtio[i]->ops->device_id == VIRTIO_ID_BLOCK &&
+            virtio_blk_release_image(vm->board->virtio[i]) != 0)
+            rc = -1;
+    return rc;
+}
+
+int vm_reacquire_images(struct vm *vm, char *err, size_t errlen)
+{
+    for (unsigned i = 0; i < vm->board->nvirtio; i++)
+        if (vm->board->virtio[i]->ops->device_id == VIRTIO_ID_BLOCK &&
+            virtio_blk_reacquire_image(vm->board->virtio[i], err, errlen) != 0)
+            return -1;
+    return 0;
+}
+
+bool vm_exited(struct vm *vm)
+{
+    return atomic_load(&vm->board->m.exit_reason) != RV64_EXIT_NONE;
 }
 
 void vm_request_stop(struct vm *vm)
@@ -340,6 +509,7 @@ void vm_destroy(struct vm *vm)
         pthread_join(vm->signal_thread, NULL);
     }
     virt_board_destroy(vm->board);
+    guest_ram_destroy(&vm->ram);
     free(vm->board);
     free(vm);
 }

@@ -9,22 +9,50 @@
 
 struct vm;
 struct virt_board;
+struct guest_ram;
+struct persist_reader;
+struct persist_writer;
+
+/* Where a restored VM's RAM and state come from (snapshot load, incoming migration). */
+struct vm_restore {
+    const char *mem_path;            /* snapshot: map this memory file as RAM (copy-on-write) */
+    struct guest_ram *ram;           /* migration: take over this RAM (already filled) instead */
+    struct persist_reader *state;    /* the machine and device state (after info and config) */
+    uint64_t advance_ns;             /* wall time since the save: guest clocks move on by it */
+};
 
 /* Builds the VM described by cfg (which must outlive it): RAM, board, devices, guest loaded.
  * start_ns is the process start (CLOCK_MONOTONIC), the reference for the boot timer. Returns 0
  * or a kiln exit status after printing why. */
 int vm_create(const struct vm_config *cfg, uint64_t start_ns, struct vm **out);
+/* The same VM in the state it was saved in: devices are created from cfg (which must match the
+ * saved ones, in the same order), then RAM and state come from rs. No kernel is loaded. */
+int vm_create_restored(const struct vm_config *cfg, uint64_t start_ns, const struct vm_restore *rs, struct vm **out);
 /* Connects the console and starts one thread per vCPU. Returns 0 or an exit status. */
 int vm_start(struct vm *vm);
+/* The same, optionally with every vCPU and device paused from the start (vm_resume runs it). */
+int vm_start_opts(struct vm *vm, bool paused);
 void vm_pause(struct vm *vm);
 void vm_resume(struct vm *vm);
 bool vm_is_paused(const struct vm *vm);
+/* The guest stopped (or was asked to). */
+bool vm_exited(struct vm *vm);
 /* Asks the VM to stop (as if it powered off); vm_wait then returns. Any thread. */
 void vm_request_stop(struct vm *vm);
 /* Blocks until the guest stops; returns kiln's exit status. */
 int vm_wait(struct vm *vm);
 /* Stops what still runs and frees everything. */
 void vm_destroy(struct vm *vm);
+/* Snapshots and migration. save: the VM must be paused (vm_pause). */
+void vm_save_state(struct vm *vm, struct persist_writer *w);
+uint8_t *vm_ram(struct vm *vm, uint64_t *size);
+/* Dirty-page tracking (one bit per 4 KiB page): harvest copies and clears the bitmap; both
+ * briefly park running vCPUs. */
+int vm_dirty_enable(struct vm *vm, bool on);
+void vm_dirty_harvest(struct vm *vm, uint64_t *bitmap);
+/* Migration hands the disk images over: flush and unlock them, or lock them again. */
+int vm_release_images(struct vm *vm);
+int vm_reacquire_images(struct vm *vm, char *err, size_t errlen);
 /* The board, for post-boot device operations (balloon target, drive updates). */
 struct virt_board *vm_board(struct vm *vm);
 

@@ -20,6 +20,7 @@
 #include "vm/device_args.h"
 #include "vm/vm.h"
 #include "vm/vmm.h"
+#include "vm/vmm_priv.h"
 
 #define MAX_VCPUS 32    /* Firecracker's limit: its API clients size VMs within it */
 
@@ -28,29 +29,8 @@
 #define ERR_STOPPED "The microVM has stopped."
 #define ERR_NO_BALLOON "No balloon device found."
 
-struct vmm {
-    pthread_mutex_t lock;
-    pthread_cond_t changed;          /* state changes, for vmm_wait */
-    uint64_t start_ns;
-    enum vmm_state state;
-    struct vmm_config cfg;           /* what GET /vm/config reports; kept current by PATCHes */
 
-    /* From vmm_start on: the vm_config must outlive the vm and its strings point into `run`, a
-     * copy of cfg taken at start, so later PATCHes of cfg never move memory under a device. */
-    struct vmm_config run;
-    struct vm_config vmcfg;
-    char cmdline[sizeof(((struct vmm_boot_source *)0)->boot_args) + 128];
-    char net_args[KILN_MAX_VIRTIO][sizeof(((struct vmm_net *)0)->host_dev_name)];
-    struct vm *vm;                   /* NULL before start and once vmm_wait has freed it */
-    int drive_slot[KILN_MAX_VIRTIO]; /* board virtio slot of cfg.drives[i] */
-    int net_slot[KILN_MAX_VIRTIO];
-    int balloon_slot;
-    bool waiting;                    /* a thread is in vm_wait */
-    int exit_status;                 /* valid once STOPPED */
-};
-
-static int fail(char *err, size_t errlen, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
-static int fail(char *err, size_t errlen, const char *fmt, ...)
+int vmm_fail(char *err, size_t errlen, const char *fmt, ...)
 {
     if (err && errlen) {
         va_list ap;
@@ -60,6 +40,7 @@ static int fail(char *err, size_t errlen, const char *fmt, ...)
     }
     return -1;
 }
+#define fail vmm_fail
 
 /* The callers hand in fixed-size structs filled from JSON: a string that fills its whole
  * buffer has lost its terminator (it was too long), and must not be read past the end. */
@@ -257,6 +238,17 @@ const char *vmm_state_name(enum vmm_state s)
     case VMM_STOPPED: return "Stopped";   /* kiln's own: Firecracker exits with its guest */
     }
     return "Unknown";
+}
+
+bool vmm_is_configured(struct vmm *v)
+{
+    pthread_mutex_lock(&v->lock);
+    const struct vmm_config *c = &v->cfg;
+    bool set = c->boot.set || c->ndrives || c->nnets || c->vsock.set || c->entropy.set || c->balloon.set ||
+               c->serial_out_path[0] || c->machine.vcpu_count != 1 || c->machine.mem_size_mib != 128 ||
+               c->machine.smt || c->machine.track_dirty_pages;
+    pthread_mutex_unlock(&v->lock);
+    return set;
 }
 
 void vmm_get_config(struct vmm *v, struct vmm_config *out)
@@ -629,29 +621,26 @@ static int redirect_serial(const char *path, char *err, size_t errlen)
     return 0;
 }
 
-int vmm_start(struct vmm *v, char *err, size_t errlen)
+int vmm_start_locked(struct vmm *v, const struct vm_restore *rs, bool paused, bool publish, char *err, size_t errlen)
 {
-    pthread_mutex_lock(&v->lock);
-    int rc = pre_boot(v, err, errlen);
-    if (!rc && !v->cfg.boot.set)
-        rc = fail(err, errlen, "Cannot start microvm without kernel configuration.");
-    if (!rc) {
-        v->run = v->cfg;
-        rc = build_vm_config(v, err, errlen);
-    }
+    v->run = v->cfg;
+    int rc = build_vm_config(v, err, errlen);
     struct vm *vm = NULL;
     if (!rc) {
-        int status = vm_create(&v->vmcfg, v->start_ns, &vm);
+        int status = rs ? vm_create_restored(&v->vmcfg, v->start_ns, rs, &vm) : vm_create(&v->vmcfg, v->start_ns, &vm);
         if (status) {
             vm = NULL;
-            rc = fail(err, errlen, "Cannot start the microVM: %s (status %d, reason on kiln's stderr).",
-                      status_meaning(status), status);
+            rc = fail(err, errlen, "Cannot %s the microVM: %s (status %d, reason on kiln's stderr).",
+                      rs ? "restore" : "start", status_meaning(status), status);
         }
     }
+    /* dirty pages are tracked from the first instruction, so a Diff snapshot misses nothing */
+    if (!rc && v->run.machine.track_dirty_pages && vm_dirty_enable(vm, true) != 0)
+        rc = fail(err, errlen, "Cannot track dirty pages: out of host memory.");
     if (!rc && *v->run.serial_out_path)
         rc = redirect_serial(v->run.serial_out_path, err, errlen);
     if (!rc) {
-        int status = vm_start(vm);
+        int status = vm_start_opts(vm, paused);
         if (status)
             rc = fail(err, errlen, "Cannot start the microVM: %s (status %d, reason on kiln's stderr).",
                       status_meaning(status), status);
@@ -660,9 +649,32 @@ int vmm_start(struct vmm *v, char *err, size_t errlen)
         vm_destroy(vm);
     } else {
         v->vm = vm;
-        v->state = VMM_RUNNING;
-        pthread_cond_broadcast(&v->changed);
+        if (publish)
+            vmm_publish_locked(v, paused ? VMM_PAUSED : VMM_RUNNING);
     }
+    return rc;
+}
+
+void vmm_publish_locked(struct vmm *v, enum vmm_state state)
+{
+    v->state = state;
+    pthread_cond_broadcast(&v->changed);
+}
+
+void vmm_discard_locked(struct vmm *v)
+{
+    vm_destroy(v->vm);
+    v->vm = NULL;
+}
+
+int vmm_start(struct vmm *v, char *err, size_t errlen)
+{
+    pthread_mutex_lock(&v->lock);
+    int rc = pre_boot(v, err, errlen);
+    if (!rc && !v->cfg.boot.set)
+        rc = fail(err, errlen, "Cannot start microvm without kernel configuration.");
+    if (!rc)
+        rc = vmm_start_locked(v, NULL, false, true, err, errlen);
     pthread_mutex_unlock(&v->lock);
     return rc;
 }

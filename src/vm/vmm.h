@@ -89,6 +89,9 @@ void vmm_free(struct vmm *v);
 enum vmm_state vmm_get_state(struct vmm *v);
 const char *vmm_state_name(enum vmm_state s);   /* "Not started", "Running", "Paused" */
 void vmm_get_config(struct vmm *v, struct vmm_config *out);
+/* Has anything been configured (boot source, machine, devices)? Snapshot load and incoming
+ * migration need a kiln that has not. */
+bool vmm_is_configured(struct vmm *v);
 
 /* pre-boot only */
 int vmm_put_boot_source(struct vmm *v, const struct vmm_boot_source *b, char *err, size_t errlen);

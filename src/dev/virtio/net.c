@@ -18,7 +18,15 @@
  * its stream into MTU-sized frames itself (under an interpreting vCPU that guest work, not the
  * device, bounds throughput); the header goes to the backend, which passes it on (TAP) or
  * finishes the work (slirp). On rx, VIRTIO_NET_F_GUEST_CSUM lets us forward the backend's
- * "checksum already verified" flag, sparing the guest a pass over every received byte. */
+ * "checksum already verified" flag, sparing the guest a pass over every received byte.
+ *
+ * Snapshots: pause parks the thread at the top of its loop (io_thread_pause_point), between
+ * frames; the backend is not polled then, so what the host sends waits in slirp's host sockets
+ * or the TAP's kernel queue and arrives after resume. save writes the rx backlog (frames
+ * received but not yet in guest buffers), the rate limiters and the backend's state (slirp's,
+ * see net_slirp.c); the chains the thread holds (rx buffers gathered for the head frame, a tx
+ * chain waiting for tokens) are reported in flight so the transport rewinds its rings and the
+ * restored device takes them again. */
 #include <errno.h>
 #include <sched.h>
 #include <linux/virtio_ids.h>
@@ -285,6 +293,9 @@ static void process_tx(struct net_dev *d)
 
 enum { FD_STOP, FD_KICK, FD_RX_TIMER, FD_TX_TIMER, FD_OWN };
 
+/* The backend kinds as saved (a snapshot of one restored into the other is refused). */
+enum { SAVED_BE_USER = 0, SAVED_BE_TAP = 1 };
+
 static void *io_thread(void *opaque)
 {
     struct net_dev *d = opaque;
@@ -297,6 +308,11 @@ static void *io_thread(void *opaque)
     struct sched_param sp = { 0 };
     pthread_setschedparam(pthread_self(), SCHED_BATCH, &sp);
     for (;;) {
+        /* the pause point: between frames, nothing held half-done (held chains are reported
+         * in flight by save); io_thread_pause's kick makes the first iteration after resume
+         * look at the rings and the backend again */
+        if (io_thread_pause_point(&d->io))
+            break;
         d->ps.n = 0;
         pollset_add(&d->ps, d->io.stop_fd, POLLIN);
         pollset_add(&d->ps, d->io.kick_fd, POLLIN);
@@ -368,6 +384,107 @@ static void net_destroy(struct virtio_mmio *t)
     free_net_dev(d);
 }
 
+/* ---- snapshots */
+
+static void net_pause(struct virtio_mmio *t)
+{
+    io_thread_pause(&((struct net_dev *)t->dev)->io);
+}
+
+static void net_resume(struct virtio_mmio *t)
+{
+    io_thread_resume(&((struct net_dev *)t->dev)->io);
+}
+
+#define NET_STATE_VERSION 1
+
+static uint8_t saved_backend_kind(const struct net_dev *d)
+{
+    return strcmp(d->be->ops->name, "tap") == 0 ? SAVED_BE_TAP : SAVED_BE_USER;
+}
+
+/* Called while paused: the thread is parked, so everything here is ours to read. */
+static void net_save(struct virtio_mmio *t, struct persist_writer *w, unsigned in_flight[VIRTIO_MAX_QUEUES])
+{
+    struct net_dev *d = t->dev;
+    uint32_t epoch = current_epoch(d);
+    /* chains the thread holds: rx buffers gathered for the head frame (popped in order, the
+     * last ones popped: a buffer too short for the header is returned at once, and a driver
+     * that posts those between good ones breaks the spec anyway) and a rate-limited tx chain
+     * (always the last popped). Chains of an earlier epoch belong to nobody. */
+    in_flight[RX_QUEUE] = d->rx_nreqs && d->rx_reqs[0]->epoch == epoch ? d->rx_nreqs : 0;
+    in_flight[TX_QUEUE] = d->tx_held && d->tx_req.epoch == epoch ? 1 : 0;
+
+    persist_begin(w, "virtio-net", NET_STATE_VERSION);
+    persist_u8(w, saved_backend_kind(d));
+    persist_u64(w, d->rx_dropped);
+    /* TODO(rate_limiter_save): once src/backend/rate_limiter.h has it, save the buckets here:
+     *     rate_limiter_save(&d->rx_rl, w);
+     *     rate_limiter_save(&d->tx_rl, w);
+     * (and bump NET_STATE_VERSION, restoring with rate_limiter_restore). Until then a restored
+     * device starts with full buckets, as after a PATCH of the limits. */
+    /* frames from the network that wait for guest buffers */
+    persist_u32(w, d->rx_count);
+    for (unsigned i = 0; i < d->rx_count; i++) {
+        const struct rx_frame *f = d->backlog[(d->rx_head + i) % RX_BACKLOG_MAX];
+        persist_u8(w, f->flags);
+        persist_blob(w, f->data, f->len);
+    }
+    if (d->be->ops->save)
+        d->be->ops->save(d->be, w);
+    persist_end(w);
+}
+
+static int net_restore_locked(struct net_dev *d, struct persist_reader *r)
+{
+    if (persist_open(r, "virtio-net", NET_STATE_VERSION) != 0)
+        return -1;
+    uint8_t kind = persist_get_u8(r);
+    uint8_t want = saved_backend_kind(d);
+    if (persist_ok(r) && kind != want)
+        return persist_fail(r, "virtio-net: the state is of a %s network, the device has a %s one",
+                            kind == SAVED_BE_TAP ? "tap" : kind == SAVED_BE_USER ? "user-mode" : "unknown",
+                            want == SAVED_BE_TAP ? "tap" : "user-mode");
+    uint64_t dropped = persist_get_u64(r);
+    uint32_t n = persist_get_u32(r);
+    if (persist_ok(r) && n > RX_BACKLOG_MAX)
+        return persist_fail(r, "virtio-net: %u backlogged frames (at most %d)", n, RX_BACKLOG_MAX);
+    while (d->rx_count)   /* a fresh device: whatever arrived since creation is newer */
+        drop_head_frame(d);
+    for (uint32_t i = 0; i < n && persist_ok(r); i++) {
+        uint8_t flags = persist_get_u8(r);
+        size_t len;
+        const uint8_t *p = persist_get_blob(r, MAX_FRAME, &len);
+        if (!persist_ok(r))
+            break;
+        if (len == 0 || (flags & ~VIRTIO_NET_HDR_F_DATA_VALID))
+            return persist_fail(r, "virtio-net: backlogged frame %u is corrupt", i);
+        struct virtio_net_hdr_v1 h = { .flags = flags };
+        backend_rx(d, &h, p, len);
+    }
+    if (!persist_ok(r))
+        return -1;
+    if (d->be->ops->restore && d->be->ops->restore(d->be, r) != 0)
+        return -1;
+    if (persist_close(r) != 0)
+        return -1;
+    d->rx_dropped = dropped;
+    return 0;
+}
+
+/* On a freshly created device (not running yet). Its thread runs the backend, so it is
+ * parked meanwhile unless the caller paused it already. */
+static int net_restore(struct virtio_mmio *t, struct persist_reader *r)
+{
+    struct net_dev *d = t->dev;
+    bool was_paused = io_thread_pause_pending(&d->io);
+    io_thread_pause(&d->io);
+    int ret = net_restore_locked(d, r);
+    if (!was_paused)
+        io_thread_resume(&d->io);
+    return ret;
+}
+
 static const struct virtio_dev_ops net_ops = {
     .name = "virtio-net",
     .device_id = VIRTIO_ID_NET,
@@ -376,6 +493,10 @@ static const struct virtio_dev_ops net_ops = {
     .activate = net_wake,
     .reset = net_wake,
     .destroy = net_destroy,
+    .pause = net_pause,
+    .resume = net_resume,
+    .save = net_save,
+    .restore = net_restore,
 };
 
 struct virtio_mmio *virtio_net_create(const struct net_options *opts, const struct guest_mem *mem,

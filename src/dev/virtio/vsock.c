@@ -2,7 +2,17 @@
  * its config space (the guest's CID) and the I/O thread. The thread polls the kick eventfd,
  * the stop eventfd, the listening Unix socket and every connection's host socket; the protocol
  * itself lives in vsock_conn.c and the Unix-socket side in vsock_uds.c. The vCPU threads only
- * signal the kick eventfd (and set reset_requested). */
+ * signal the kick eventfd (and set reset_requested).
+ *
+ * Snapshots, as Firecracker does them: connections do not survive. Their host ends are
+ * sockets of the old process, and their guest ends cannot be resumed with the guest's buffers
+ * and credit counters in a state we do not keep. pause parks the thread at the top of its
+ * loop (host sockets and the listener are not read meanwhile, so host data waits in them).
+ * save writes the guest CID (a restored device must have the same one) and reports an rx
+ * buffer taken but not used yet as in flight. restore drops every connection (closing the host
+ * sockets) and, once the guest runs, puts VIRTIO_VSOCK_EVENT_TRANSPORT_RESET in the event
+ * queue: the guest driver then resets all its sockets (their users see ECONNRESET), re-reads
+ * the CID, and new connections work both ways. Nothing else goes to the guest before it. */
 #include <endian.h>
 #include <errno.h>
 #include <linux/virtio_ids.h>
@@ -63,24 +73,56 @@ static unsigned build_pollset(struct vsock_dev *d)
     return n;
 }
 
+/* Puts the TRANSPORT_RESET event in a buffer of the event queue. False: none there yet. */
+static bool deliver_reset_event(struct vsock_dev *d)
+{
+    struct virtq_req req;
+    for (;;) {
+        enum virtq_pop_result r = virtio_mmio_pop(&d->t, VSOCK_EVQ, &req);
+        if (r != VIRTQ_GOT)
+            return false;   /* empty, not running, or broken (then it waits for a reset) */
+        struct virtio_vsock_event ev = { .id = htole32(VIRTIO_VSOCK_EVENT_TRANSPORT_RESET) };
+        if (req.nout || req.in_len < sizeof(ev)) {
+            virtio_mmio_set_broken(&d->t, "an event buffer is not a device-writable buffer of 4 bytes or more");
+            return false;
+        }
+        virtq_req_write(&req, 0, &ev, sizeof(ev));
+        virtio_mmio_push(&d->t, VSOCK_EVQ, &req, sizeof(ev));
+        return true;
+    }
+}
+
 static void *io_thread(void *arg)
 {
     struct vsock_dev *d = arg;
     for (;;) {
+        /* the pause point: between packets; io_thread_pause's kick makes the first iteration
+         * after resume look at everything again */
+        if (io_thread_pause_point(&d->io))
+            break;
         if (__atomic_exchange_n(&d->reset_requested, 0, __ATOMIC_ACQ_REL)) {
             pthread_mutex_lock(&d->t.lock);
             uint32_t epoch = d->t.epoch;
             pthread_mutex_unlock(&d->t.lock);
             vsock_drop_stale(d, epoch);
+            d->reset_event_pending = false;   /* the driver's own reset dropped its sockets */
         }
-        vsock_process_tx(d);
-        vsock_deliver_control(d);
-        int timeout = expire_connects(d);
-        vsock_deliver_control(d);
+        if (d->reset_event_pending && deliver_reset_event(d))
+            d->reset_event_pending = false;
+        int timeout = -1;
+        if (!d->reset_event_pending) {
+            vsock_process_tx(d);
+            vsock_deliver_control(d);
+            timeout = expire_connects(d);
+            vsock_deliver_control(d);
+        }
         vsock_sweep(d);
         /* before sleeping, ask for kicks on what we wait for, and recheck the rings */
         if (virtio_mmio_running(&d->t)) {
-            if (d->nrst < VSOCK_RST_BACKLOG && virtio_mmio_enable_notify(&d->t, VSOCK_TXQ))
+            if (d->reset_event_pending) {
+                if (virtio_mmio_enable_notify(&d->t, VSOCK_EVQ))
+                    continue;
+            } else if (d->nrst < VSOCK_RST_BACKLOG && virtio_mmio_enable_notify(&d->t, VSOCK_TXQ))
                 continue;
             if (d->rx_starved && virtio_mmio_enable_notify(&d->t, VSOCK_RXQ)) {
                 d->rx_starved = false;
@@ -156,6 +198,57 @@ static void vsock_destroy(struct virtio_mmio *t)
     free_dev(d);
 }
 
+/* ---- snapshots (see the top of the file) */
+
+static void vsock_pause(struct virtio_mmio *t)
+{
+    io_thread_pause(&((struct vsock_dev *)t->dev)->io);
+}
+
+static void vsock_resume(struct virtio_mmio *t)
+{
+    io_thread_resume(&((struct vsock_dev *)t->dev)->io);
+}
+
+#define VSOCK_STATE_VERSION 1
+
+/* While paused: the thread is parked. */
+static void vsock_save(struct virtio_mmio *t, struct persist_writer *w, unsigned in_flight[VIRTIO_MAX_QUEUES])
+{
+    struct vsock_dev *d = t->dev;
+    uint32_t epoch = __atomic_load_n(&d->t.epoch, __ATOMIC_RELAXED);
+    /* tx packets are handled and returned one by one, event buffers are used at once; an rx
+     * buffer may be held (popped, no packet for it yet): it is the last one popped */
+    in_flight[VSOCK_RXQ] = d->rx_held && d->rx_req.epoch == epoch ? 1 : 0;
+    persist_begin(w, "virtio-vsock", VSOCK_STATE_VERSION);
+    persist_u64(w, d->guest_cid);
+    persist_end(w);
+}
+
+static int vsock_restore(struct virtio_mmio *t, struct persist_reader *r)
+{
+    struct vsock_dev *d = t->dev;
+    if (persist_open(r, "virtio-vsock", VSOCK_STATE_VERSION) != 0)
+        return -1;
+    uint64_t cid = persist_get_u64(r);
+    if (persist_close(r) != 0)
+        return -1;
+    if (cid != d->guest_cid)
+        return persist_fail(r, "virtio-vsock: the state is of guest CID %llu, the device has CID %llu",
+                            (unsigned long long)cid, (unsigned long long)d->guest_cid);
+    /* the thread owns the connections: park it (unless the caller did) while they go */
+    bool was_paused = io_thread_pause_pending(&d->io);
+    io_thread_pause(&d->io);
+    vsock_drop_all(d);   /* host clients that came since creation, too: they would be reset */
+    __atomic_store_n(&d->reset_requested, 0, __ATOMIC_RELAXED);
+    d->next_host_port = VSOCK_HOST_PORT_FIRST;
+    d->reset_event_pending = true;
+    if (!was_paused)
+        io_thread_resume(&d->io);
+    io_signal(d->io.kick_fd);
+    return 0;
+}
+
 static const struct virtio_dev_ops vsock_ops = {
     .name = "virtio-vsock",
     .device_id = VIRTIO_ID_VSOCK,
@@ -164,6 +257,10 @@ static const struct virtio_dev_ops vsock_ops = {
     .activate = vsock_activate,
     .reset = vsock_reset,
     .destroy = vsock_destroy,
+    .pause = vsock_pause,
+    .resume = vsock_resume,
+    .save = vsock_save,
+    .restore = vsock_restore,
 };
 
 struct virtio_mmio *virtio_vsock_create(const struct vsock_options *opts, const struct guest_mem *mem,

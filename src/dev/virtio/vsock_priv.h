@@ -103,6 +103,9 @@ struct vsock_dev {
     unsigned nrst;
     uint32_t next_host_port;
 
+    /* After a restore: VIRTIO_VSOCK_EVENT_TRANSPORT_RESET still to be put in the event queue.
+     * Until it is, nothing is sent to the guest (its old sockets must go first). */
+    bool reset_event_pending;
     bool rx_starved;             /* the guest gave no rx buffer last time we looked */
     bool rx_held;                /* rx_req was popped but not used yet */
     struct virtq_req rx_req, tx_req;
