@@ -20,7 +20,13 @@ static void boot_timer_write(void *opaque, uint64_t offset, uint64_t value, unsi
     struct boot_timer *t = opaque;
     /* as Firecracker's: only a one-byte write of the magic value at offset 0 counts (a wider
      * write whose low byte happens to be 123 is some other value) */
-    if (offset != 0 || size != 1 || (value & 0xff) != BOOT_TIMER_MAGIC)
+    if (offset != 0 || size != 1)
+        return;
+    if ((value & 0xff) == BOOT_TIMER_READY && t->on_ready) {
+        t->on_ready(t->ready_opaque);
+        return;
+    }
+    if ((value & 0xff) != BOOT_TIMER_MAGIC)
         return;
     uint64_t now = now_ns();
     uint64_t us = now > t->start_ns ? (now - t->start_ns) / 1000 : 0;

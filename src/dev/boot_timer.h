@@ -6,11 +6,15 @@
 #include "dev/mmio.h"
 
 #define BOOT_TIMER_MAGIC 123
+/* kiln's own: the guest is ready to be snapshotted (a --rm sandbox's init waits for its command) */
+#define BOOT_TIMER_READY 124
 
 struct boot_timer {
     uint64_t start_ns;
     _Atomic uint64_t last_us;   /* 0 until the guest has signalled */
     FILE *out;
+    void (*on_ready)(void *opaque);   /* BOOT_TIMER_READY written; NULL: ignored */
+    void *ready_opaque;
 };
 
 void boot_timer_init(struct boot_timer *t, uint64_t start_ns, FILE *out);

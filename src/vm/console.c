@@ -189,10 +189,27 @@ static bool handle_tty_input(struct console *c, const uint8_t *buf, size_t len)
     return feed(c, out, n);
 }
 
+/* Waits until the input is released (or the console closes); then sends the prefix. */
+static bool wait_release(struct console *c)
+{
+    pthread_mutex_lock(&c->hold_lock);
+    while (c->held)
+        pthread_cond_wait(&c->hold_cond, &c->hold_lock);
+    uint8_t *prefix = c->prefix;
+    size_t len = c->prefix_len;
+    c->prefix = NULL;
+    pthread_mutex_unlock(&c->hold_lock);
+    bool ok = feed(c, prefix, len);
+    free(prefix);
+    return ok;
+}
+
 static void *input_thread(void *arg)
 {
     struct console *c = arg;
     uint8_t buf[256];
+    if (!wait_release(c))
+        return NULL;
     for (;;) {
         struct pollfd p[2] = { { c->in_fd, POLLIN, 0 }, { c->wake[0], POLLIN, 0 } };
         if (poll(p, 2, -1) < 0) {
@@ -215,11 +232,13 @@ static void *input_thread(void *arg)
     return NULL;
 }
 
-int console_open(struct console *c, int in_fd, int out_fd, struct uart16550 *uart,
-                 void (*on_quit)(void *opaque), void *opaque)
+static int open_console(struct console *c, int in_fd, int out_fd, struct uart16550 *uart,
+                        void (*on_quit)(void *opaque), void *opaque, bool held)
 {
     *c = (struct console){ .in_fd = in_fd, .out_fd = out_fd, .uart = uart, .on_quit = on_quit,
-                           .quit_opaque = opaque };
+                           .quit_opaque = opaque, .held = held };
+    pthread_mutex_init(&c->hold_lock, NULL);
+    pthread_cond_init(&c->hold_cond, NULL);
     if (pipe2(c->wake, O_CLOEXEC) != 0)
         return -1;
     c->is_tty = isatty(in_fd) && tcgetattr(in_fd, &c->saved) == 0;
@@ -244,11 +263,38 @@ int console_open(struct console *c, int in_fd, int out_fd, struct uart16550 *uar
     return 0;
 }
 
+int console_open(struct console *c, int in_fd, int out_fd, struct uart16550 *uart,
+                 void (*on_quit)(void *opaque), void *opaque)
+{
+    return open_console(c, in_fd, out_fd, uart, on_quit, opaque, false);
+}
+
+int console_open_held(struct console *c, int in_fd, int out_fd, struct uart16550 *uart,
+                      void (*on_quit)(void *opaque), void *opaque)
+{
+    return open_console(c, in_fd, out_fd, uart, on_quit, opaque, true);
+}
+
+void console_release_input(struct console *c, const uint8_t *prefix, size_t len)
+{
+    uint8_t *copy = len ? malloc(len) : NULL;
+    if (copy)
+        memcpy(copy, prefix, len);
+    pthread_mutex_lock(&c->hold_lock);
+    free(c->prefix);
+    c->prefix = copy;
+    c->prefix_len = copy ? len : 0;
+    c->held = false;
+    pthread_cond_broadcast(&c->hold_cond);
+    pthread_mutex_unlock(&c->hold_lock);
+}
+
 void console_close(struct console *c)
 {
     if (!c->open)
         return;
     if (c->thread_running) {
+        console_release_input(c, NULL, 0);   /* a held input thread must get to its exit */
         (void)!write(c->wake[1], "x", 1);
         pthread_join(c->thread, NULL);
         c->thread_running = false;
@@ -258,5 +304,7 @@ void console_close(struct console *c)
         restore_terminal();
     close(c->wake[0]);
     close(c->wake[1]);
+    free(c->prefix);
+    c->prefix = NULL;
     c->open = false;
 }

@@ -26,6 +26,12 @@ struct console {
     size_t out_len;
     bool out_running, out_stop;
     pthread_t out_thread;
+    /* input held back until console_release_input (a --rm sandbox's command goes first) */
+    pthread_mutex_t hold_lock;
+    pthread_cond_t hold_cond;
+    bool held;
+    uint8_t *prefix;
+    size_t prefix_len;
 };
 
 int console_open(struct console *c, int in_fd, int out_fd, struct uart16550 *uart,
@@ -33,5 +39,10 @@ int console_open(struct console *c, int in_fd, int out_fd, struct uart16550 *uar
 /* guest output (UART or SBI console): void * so it fits the device callbacks */
 void console_tx(void *console, const uint8_t *buf, size_t len);
 void console_close(struct console *c);
+/* console_open, but the host's input waits until console_release_input. */
+int console_open_held(struct console *c, int in_fd, int out_fd, struct uart16550 *uart,
+                      void (*on_quit)(void *opaque), void *opaque);
+/* Sends prefix to the guest first, then lets the host's input through. */
+void console_release_input(struct console *c, const uint8_t *prefix, size_t len);
 
 #endif

@@ -15,6 +15,7 @@
 #include "dev/virtio/blk.h"
 #include "vm/guest_ram.h"
 #include "vm/loader.h"
+#include "vm/run_template.h"
 #include "vm/vm.h"
 
 #define KERNEL_OFFSET   0x200000ull   /* RISC-V Linux wants a 2 MiB aligned load address */
@@ -370,15 +371,18 @@ int vm_create_restored(const struct vm_config *cfg, uint64_t start_ns, const str
 
 int vm_start(struct vm *vm)
 {
-    return vm_start_opts(vm, false);
+    return vm_start_opts(vm, 0);
 }
 
-int vm_start_opts(struct vm *vm, bool paused)
+int vm_start_opts(struct vm *vm, unsigned flags)
 {
+    bool paused = flags & VM_START_PAUSED;
     /* block the stop signals before any thread exists, so every thread (console, vCPUs) inherits
      * the mask and only the signal thread ever takes them */
     block_stop_signals();
-    if (console_open(&vm->console, STDIN_FILENO, STDOUT_FILENO, &vm->board->uart, on_console_quit, vm) != 0) {
+    int (*open)(struct console *, int, int, struct uart16550 *, void (*)(void *), void *) =
+        (flags & VM_START_HOLD_INPUT) ? console_open_held : console_open;
+    if (open(&vm->console, STDIN_FILENO, STDOUT_FILENO, &vm->board->uart, on_console_quit, vm) != 0) {
         fprintf(stderr, "kiln: cannot set up the console\n");
         return KILN_EXIT_HOST;
     }
@@ -474,6 +478,12 @@ int vm_reacquire_images(struct vm *vm, char *err, size_t errlen)
     return 0;
 }
 
+void vm_release_input(struct vm *vm, const uint8_t *prefix, size_t len)
+{
+    if (vm->console_open)
+        console_release_input(&vm->console, prefix, len);
+}
+
 bool vm_exited(struct vm *vm)
 {
     return atomic_load(&vm->board->m.exit_reason) != RV64_EXIT_NONE;
@@ -519,21 +529,30 @@ struct virt_board *vm_board(struct vm *vm)
     return vm->board;
 }
 
+int vm_finish(struct vm *vm)
+{
+    wait_and_join(vm);
+    vm->started = false;
+    /* the console goes first so the terminal is restored before kiln's last words */
+    console_close(&vm->console);
+    vm->console_open = false;
+    return exit_status(vm);
+}
+
 int vm_run(const struct vm_config *cfg, uint64_t start_ns)
 {
+    if (cfg->rm) {
+        int status = run_rm_from_template(cfg, start_ns);
+        if (status != RUN_TEMPLATE_UNUSABLE)
+            return status;
+    }
     struct vm *vm;
     int status = vm_create(cfg, start_ns, &vm);
     if (status)
         return status;
     status = vm_start(vm);
-    if (!status) {
-        wait_and_join(vm);
-        vm->started = false;
-        /* the console goes first so the terminal is restored before kiln's last words */
-        console_close(&vm->console);
-        vm->console_open = false;
-        status = exit_status(vm);
-    }
+    if (!status)
+        status = vm_finish(vm);
     vm_destroy(vm);
     return status;
 }

@@ -4,6 +4,7 @@
 #ifndef KILN_VM_VM_H
 #define KILN_VM_VM_H
 #include <stdbool.h>
+#include <stddef.h>
 #include <stdint.h>
 #include "vm/config.h"
 
@@ -30,8 +31,13 @@ int vm_create(const struct vm_config *cfg, uint64_t start_ns, struct vm **out);
 int vm_create_restored(const struct vm_config *cfg, uint64_t start_ns, const struct vm_restore *rs, struct vm **out);
 /* Connects the console and starts one thread per vCPU. Returns 0 or an exit status. */
 int vm_start(struct vm *vm);
-/* The same, optionally with every vCPU and device paused from the start (vm_resume runs it). */
-int vm_start_opts(struct vm *vm, bool paused);
+/* The same, with options: VM_START_PAUSED: every vCPU and device waits for vm_resume;
+ * VM_START_HOLD_INPUT: the host's console input waits for vm_release_input. */
+#define VM_START_PAUSED 1u
+#define VM_START_HOLD_INPUT 2u
+int vm_start_opts(struct vm *vm, unsigned flags);
+/* Sends prefix to the guest's console, then the host's input (after VM_START_HOLD_INPUT). */
+void vm_release_input(struct vm *vm, const uint8_t *prefix, size_t len);
 void vm_pause(struct vm *vm);
 void vm_resume(struct vm *vm);
 bool vm_is_paused(const struct vm *vm);
@@ -56,7 +62,11 @@ int vm_reacquire_images(struct vm *vm, char *err, size_t errlen);
 /* The board, for post-boot device operations (balloon target, drive updates). */
 struct virt_board *vm_board(struct vm *vm);
 
-/* create + start + wait + destroy */
+/* Waits for the guest to stop, closes the console and returns kiln's exit status (vm_start'ed
+ * VMs; vm_destroy still frees it). */
+int vm_finish(struct vm *vm);
+
+/* create + start + wait + destroy (`kiln run`; --rm restores a pre-booted sandbox when it can) */
 int vm_run(const struct vm_config *cfg, uint64_t start_ns);
 
 #endif

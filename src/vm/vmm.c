@@ -640,7 +640,7 @@ int vmm_start_locked(struct vmm *v, const struct vm_restore *rs, bool paused, bo
     if (!rc && *v->run.serial_out_path)
         rc = redirect_serial(v->run.serial_out_path, err, errlen);
     if (!rc) {
-        int status = vm_start_opts(vm, paused);
+        int status = vm_start_opts(vm, paused ? VM_START_PAUSED : 0);
         if (status)
             rc = fail(err, errlen, "Cannot start the microVM: %s (status %d, reason on kiln's stderr).",
                       status_meaning(status), status);

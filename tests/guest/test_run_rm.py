@@ -11,6 +11,7 @@ import random
 import subprocess
 import sys
 import tempfile
+import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from guestlib import GUEST, KILN, check, main, test  # noqa: E402
@@ -125,6 +126,67 @@ def usage_errors():
     # the longest command that fits still runs
     arg = "y" * 940
     expect(["echo", arg], out=arg.encode() + b"\n")
+
+
+# when the guest booted (host wall clock, s): the same in every sandbox restored from one template
+BOOT_TIME = ["awk", "/^btime/ {print $2}", "/proc/stat"]
+
+
+def template_files(cache):
+    d = os.path.join(cache, "kiln", "run-rm")
+    return sorted(os.listdir(d)) if os.path.isdir(d) else []
+
+
+@test
+def sandboxes_restore_one_pre_booted_guest():
+    # the first run boots and saves a template; later runs restore it: the same boot, so the
+    # same boot time (btime), while a configuration that cannot use a template (a disk) boots
+    # anew, later
+    with tempfile.TemporaryDirectory(prefix="kiln-rm-cache-") as cache:
+        env = {"XDG_CACHE_HOME": cache}
+        cmd = BOOT_TIME
+        rc, first, err = run_rm(cmd, env=env)
+        check(rc == 0 and first.strip().isdigit(), f"status {rc}, {first!r} {err!r}")
+        files = template_files(cache)
+        check(len(files) == 3 and any(f.endswith(".state") for f in files) and
+              any(f.endswith(".mem") for f in files), f"template files: {files}")
+        for _ in range(2):
+            rc, again, err = run_rm(cmd, env=env)
+            check(rc == 0 and abs(int(again) - int(first)) <= 1,
+                  f"restored sandbox: status {rc}, boot time {again!r} vs {first!r}")
+        time.sleep(3)
+        with tempfile.NamedTemporaryFile() as disk:
+            disk.truncate(1 << 20)
+            disk.flush()
+            rc, cold, err = run_rm(cmd, flags=["--disk", disk.name], env=env)
+        check(rc == 0 and int(cold) - int(first) >= 2, f"a cold boot has its own boot time: {cold!r} vs {first!r}")
+        # its clocks are right at once, though it was saved earlier
+        rc, out, err = run_rm(["date", "+%s"], env=env)
+        check(rc == 0 and abs(int(out) - time.time()) < 3, f"guest time {out!r}, host {time.time():.0f}")
+        # the sandbox's writes never reach the template: the next one starts fresh
+        expect(["sh", "-c", "echo x > /tmp/mark; echo ok"], out=b"ok\n", env=env)
+        expect(["sh", "-c", "ls /tmp/mark 2>/dev/null; echo fresh"], out=b"fresh\n", env=env)
+
+
+@test
+def a_damaged_template_is_replaced():
+    with tempfile.TemporaryDirectory(prefix="kiln-rm-cache-") as cache:
+        env = {"XDG_CACHE_HOME": cache}
+        expect(["true"], env=env)
+        d = os.path.join(cache, "kiln", "run-rm")
+        state = [os.path.join(d, f) for f in os.listdir(d) if f.endswith(".state")][0]
+        with open(state, "r+b") as f:
+            f.seek(os.path.getsize(state) // 2)
+            b = f.read(1)
+            f.seek(-1, 1)
+            f.write(bytes([b[0] ^ 0x10]))
+        # the run still gives the right answer (a cold boot makes a new template) ...
+        expect(["sh", "-c", "echo $((6*7))"], out=b"42\n", env=env)
+        # ... which the next run restores
+        time.sleep(2)
+        rc, a, _ = run_rm(BOOT_TIME, env=env)
+        rc2, b2, _ = run_rm(BOOT_TIME, env=env)
+        check(rc == rc2 == 0 and abs(int(a) - int(b2)) <= 1, f"boot times {a!r} {b2!r}")
 
 
 if __name__ == "__main__":
