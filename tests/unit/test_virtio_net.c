@@ -2,7 +2,10 @@
  * guest side sends hand-built ARP and DHCP frames and checks slirp's answers in its rx buffers
  * (single and merged buffers, buffers posted late), a host port forward shows up as a SYN for
  * the guest, rate limits delay but never drop, broken tx chains do not hurt, config space. A
- * TAP test runs when the host lets us create an interface. */
+ * TAP test runs when the host lets us create an interface. The snapshot tests pause and save a
+ * device, restore the state into a new one on the same guest memory (as a restored VM would)
+ * and check that traffic, held rx buffers, slirp's DHCP leases and the backlog carry over, and
+ * that corrupt state is refused. */
 #include <arpa/inet.h>
 #include <criterion/criterion.h>
 #include <errno.h>
@@ -181,12 +184,19 @@ static bool is_arp_reply_from_gateway(const struct rx *r, const void *arg)
 
 /* A DHCP DISCOVER as a fresh client sends it: 0.0.0.0:68 → 255.255.255.255:67. slirp wants the
  * full BOOTP size (312 bytes of options space), as real clients send. */
+static size_t build_dhcp_discover_from(uint8_t *f, const uint8_t mac[6]);
+
 static size_t build_dhcp_discover(uint8_t *f)
+{
+    return build_dhcp_discover_from(f, GUEST_MAC);
+}
+
+static size_t build_dhcp_discover_from(uint8_t *f, const uint8_t mac[6])
 {
     const size_t ip_len = 20 + 8 + 236 + 312;
     memset(f, 0, 14 + ip_len);
     memcpy(f, BCAST, 6);
-    memcpy(f + 6, GUEST_MAC, 6);
+    memcpy(f + 6, mac, 6);
     put16(f + 12, ETH_P_IP);
     uint8_t *ip = f + 14;
     ip[0] = 0x45;
@@ -205,7 +215,7 @@ static size_t build_dhcp_discover(uint8_t *f)
     bootp[2] = 6;
     put16(bootp + 4, DHCP_XID >> 16);
     put16(bootp + 6, DHCP_XID & 0xffff);
-    memcpy(bootp + 28, GUEST_MAC, 6);
+    memcpy(bootp + 28, mac, 6);
     uint8_t *opt = bootp + 236;
     opt[0] = 99; opt[1] = 130; opt[2] = 83; opt[3] = 99;   /* magic cookie */
     opt[4] = 53; opt[5] = 1; opt[6] = 1;                   /* DHCPDISCOVER */
@@ -213,9 +223,9 @@ static size_t build_dhcp_discover(uint8_t *f)
     return 14 + ip_len;
 }
 
+/* arg: the offered address expected ("10.0.2.15" if NULL) */
 static bool is_dhcp_offer(const struct rx *r, const void *arg)
 {
-    (void)arg;
     if (r->len < 14 + 20 + 8 + 240 || be16(r->data + 12) != ETH_P_IP)
         return false;
     const uint8_t *ip = r->data + 14;
@@ -227,7 +237,7 @@ static bool is_dhcp_offer(const struct rx *r, const void *arg)
         return false;
     const uint8_t *bootp = udp + 8;
     uint8_t want[4];
-    inet_pton(AF_INET, "10.0.2.15", want);
+    inet_pton(AF_INET, arg ? (const char *)arg : "10.0.2.15", want);
     if (bootp[0] != 2 || memcmp(bootp + 16, want, 4))
         return false;
     const uint8_t *opt = bootp + 240, *end = r->data + r->len;
@@ -896,5 +906,375 @@ Test(virtio_net, tap_with_bad_name_is_an_error)
     char err[256] = "";
     cr_assert_null(try_create(&d, &o, err, sizeof(err)));
     cr_assert(strstr(err, "TAP"), "%s", err);
+    vdrv_fini(&d);
+}
+
+/* ================================================================ snapshots */
+
+static struct persist_writer snap;
+
+/* Pauses the device and saves it into snap. */
+static void save_net(struct vdrv *d)
+{
+    persist_writer_init(&snap);
+    virtio_mmio_pause(d->t);
+    virtio_mmio_save(d->t, &snap);
+    cr_assert(persist_writer_ok(&snap));
+}
+
+/* The old device goes (host sockets, port forwards and all); a new one created with the same
+ * options takes its place on the same guest memory. */
+static void replace_net(struct vdrv *d, const struct net_options *o)
+{
+    d->t->ops->destroy(d->t);
+    d->t = NULL;
+    char err[256] = "";
+    struct virtio_mmio *t = virtio_net_create(o, &d->mem, vdrv_irq(d), err, sizeof(err));
+    cr_assert_not_null(t, "virtio_net_create: %s", err);
+    vdrv_attach(d, t);
+}
+
+/* Restores buf into the device and, if that worked, lets it run. */
+static int restore_net(struct vdrv *d, const void *buf, size_t len, char *err, size_t errlen)
+{
+    struct persist_reader r;
+    persist_reader_init(&r, buf, len);
+    int rc = virtio_mmio_restore(d->t, &r);
+    snprintf(err, errlen, "%s", r.err);
+    if (rc == 0)
+        virtio_mmio_resume(d->t);
+    return rc;
+}
+
+static void snapshot_restore(struct vdrv *d, const struct net_options *o)
+{
+    save_net(d);
+    replace_net(d, o);
+    char err[256];
+    cr_assert_eq(restore_net(d, snap.buf, snap.len, err, sizeof(err)), 0, "restore: %s", err);
+    persist_writer_free(&snap);
+}
+
+static int udp_socket(uint16_t *port)
+{
+    int s = socket(AF_INET, SOCK_DGRAM, 0);
+    struct sockaddr_in a = { .sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK) };
+    cr_assert_eq(bind(s, (struct sockaddr *)&a, sizeof(a)), 0);
+    socklen_t alen = sizeof(a);
+    getsockname(s, (struct sockaddr *)&a, &alen);
+    *port = ntohs(a.sin_port);
+    struct timeval tv = { 3, 0 };
+    setsockopt(s, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
+    return s;
+}
+
+/* A UDP datagram from the guest to 10.0.2.2:port, which slirp sends to the host's loopback. */
+static void send_udp_to_host(struct vdrv *d, uint16_t port, const char *msg)
+{
+    uint8_t f[128];
+    size_t l4 = 8 + strlen(msg);
+    build_ip(f, IPPROTO_UDP, l4);
+    uint8_t *udp = f + 34;
+    put16(udp, 40000);
+    put16(udp + 2, port);
+    put16(udp + 4, (uint16_t)l4);
+    put16(udp + 6, 0);             /* no checksum */
+    memcpy(udp + 8, msg, strlen(msg));
+    send_frame(d, f, 34 + l4);
+    wait_tx_done(d, 1);
+}
+
+static void expect_on_host(int s, const char *msg)
+{
+    char buf[64];
+    ssize_t n = recv(s, buf, sizeof(buf), 0);
+    cr_assert_eq(n, (ssize_t)strlen(msg), "'%s' did not reach the host (%zd)", msg, n);
+    cr_assert_eq(memcmp(buf, msg, strlen(msg)), 0);
+}
+
+Test(virtio_net, frames_before_save_and_after_restore_reach_the_host)
+{
+    struct vdrv d;
+    struct net_options o = user_opts();
+    net_open(&d, &o, WANT_ALL);
+    post_rx(&d, 32, 2048);
+    uint16_t port;
+    int s = udp_socket(&port);
+    uint8_t f[64];
+    send_frame(&d, f, build_arp_request(f, "10.0.2.2"));
+    wait_tx_done(&d, 1);
+    static struct rx r;
+    cr_assert(recv_matching(&d, &r, is_arp_reply_from_gateway, NULL, 3000));
+    send_udp_to_host(&d, port, "before-save");
+    expect_on_host(s, "before-save");
+
+    snapshot_restore(&d, &o);
+
+    send_udp_to_host(&d, port, "after-restore");
+    expect_on_host(s, "after-restore");
+    send_frame(&d, f, build_arp_request(f, "10.0.2.2"));
+    wait_tx_done(&d, 1);
+    cr_assert(recv_matching(&d, &r, is_arp_reply_from_gateway, NULL, 3000), "no rx after the restore");
+    close(s);
+    vdrv_fini(&d);
+}
+
+/* The device holds rx buffers it gathered for a frame that does not fit them yet: they are
+ * reported in flight, so the restored device takes the same buffers again (the guest never
+ * got them back), and the frame waiting for them was saved with the device. */
+Test(virtio_net, rx_buffers_held_at_save_are_taken_again)
+{
+    struct vdrv d;
+    struct net_options o = user_opts();
+    net_open(&d, &o, WANT_ALL);
+    static uint8_t f[1600];
+    send_frame(&d, f, build_dhcp_discover(f));
+    wait_tx_done(&d, 1);
+    struct timespec ts = { 0, 200000000 };
+    nanosleep(&ts, NULL);          /* the OFFER (~590 bytes) waits in the backlog */
+    uint16_t first = d.q[RXQ].next_desc;
+    post_rx(&d, 2, 64);            /* 128 bytes: not enough, the device holds both */
+    nanosleep(&ts, NULL);
+    cr_assert_eq(vdrv_used(&d, RXQ)->idx, 0, "the device used buffers too small for the frame");
+
+    snapshot_restore(&d, &o);
+
+    post_rx(&d, 16, 64);
+    struct vring_used *u = vdrv_used(&d, RXQ);
+    for (int i = 0; i < 30000 && __atomic_load_n(&u->idx, __ATOMIC_ACQUIRE) == 0; i++) {
+        struct timespec t1 = { 0, 100000 };
+        nanosleep(&t1, NULL);
+    }
+    cr_assert_neq(u->idx, 0, "nothing received after the restore");
+    cr_assert_eq(u->ring[0].id, first, "the restored device skipped the buffers held at save (took %u, not %u)",
+                 u->ring[0].id, first);
+    static struct rx r;
+    cr_assert(recv_matching(&d, &r, is_dhcp_offer, NULL, 3000), "the backlogged OFFER was lost");
+    vdrv_fini(&d);
+}
+
+static bool is_udp_to_guest(const struct rx *r, const void *arg)
+{
+    const char *msg = arg;
+    if (r->len < 14 + 20 + 8 || be16(r->data + 12) != ETH_P_IP || r->data[14 + 9] != IPPROTO_UDP)
+        return false;
+    const uint8_t *udp = r->data + 14 + (r->data[14] & 15) * 4u;
+    size_t n = strlen(msg);
+    return be16(udp + 2) == 5555 && (size_t)(r->data + r->len - udp) >= 8 + n && !memcmp(udp + 8, msg, n);
+}
+
+/* While paused neither ring is touched, though slirp has a datagram for the guest and the
+ * guest kicked a frame out; both go through after resume. */
+Test(virtio_net, paused_device_leaves_rings_alone_until_resume)
+{
+    struct vdrv d;
+    struct net_options o = user_opts();
+    uint16_t port;
+    int tmp = udp_socket(&port);
+    close(tmp);
+    o.nhostfwd = 1;
+    o.hostfwd[0] = (struct hostfwd){ .udp = true, .host_port = port, .guest_port = 5555 };
+    net_open(&d, &o, WANT_ALL);
+    post_rx(&d, 32, 2048);
+    uint8_t f[64];
+    send_frame(&d, f, build_arp_request(f, "10.0.2.2"));
+    wait_tx_done(&d, 1);
+    static struct rx r;
+    cr_assert(recv_matching(&d, &r, is_arp_reply_from_gateway, NULL, 3000));
+
+    virtio_mmio_pause(d.t);
+    uint16_t rx_used = vdrv_used(&d, RXQ)->idx, tx_used = vdrv_used(&d, TXQ)->idx;
+    int s = socket(AF_INET, SOCK_DGRAM, 0);
+    struct sockaddr_in a = { .sin_family = AF_INET, .sin_port = htons(port), .sin_addr.s_addr = htonl(INADDR_LOOPBACK) };
+    cr_assert_eq(sendto(s, "while-paused", 12, 0, (struct sockaddr *)&a, sizeof(a)), 12);
+    send_frame(&d, f, build_arp_request(f, "10.0.2.2"));
+    post_rx(&d, 4, 2048);
+    struct timespec ts = { 0, 300000000 };
+    nanosleep(&ts, NULL);
+    cr_assert_eq(vdrv_used(&d, RXQ)->idx, rx_used, "a paused device filled an rx buffer");
+    cr_assert_eq(vdrv_used(&d, TXQ)->idx, tx_used, "a paused device took a tx chain");
+
+    virtio_mmio_resume(d.t);
+    wait_tx_done(&d, 1);
+    cr_assert(recv_matching(&d, &r, is_udp_to_guest, "while-paused", 3000), "the datagram was lost");
+    close(s);
+    vdrv_fini(&d);
+}
+
+Test(virtio_net, destroy_while_paused)
+{
+    struct vdrv d;
+    struct net_options o = user_opts();
+    net_open(&d, &o, WANT_ALL);
+    virtio_mmio_pause(d.t);
+    vdrv_fini(&d);
+}
+
+/* slirp's own state comes along: a lease given before the snapshot is still taken after it. */
+Test(virtio_net, slirp_dhcp_leases_survive_a_restore)
+{
+    struct vdrv d;
+    struct net_options o = user_opts();
+    net_open(&d, &o, WANT_ALL);
+    post_rx(&d, 32, 2048);
+    static uint8_t f[1600];
+    static struct rx r;
+    send_frame(&d, f, build_dhcp_discover(f));
+    wait_tx_done(&d, 1);
+    cr_assert(recv_matching(&d, &r, is_dhcp_offer, "10.0.2.15", 3000));
+
+    snapshot_restore(&d, &o);
+
+    static const uint8_t other[6] = { 0x52, 0x54, 0x00, 0xab, 0xcd, 0x02 };
+    send_frame(&d, f, build_dhcp_discover_from(f, other));
+    wait_tx_done(&d, 1);
+    cr_assert(recv_matching(&d, &r, is_dhcp_offer, "10.0.2.16", 3000),
+              "a second client did not get the next address: the first lease was lost");
+    vdrv_fini(&d);
+}
+
+/* What rate_limiter_save writes for one limiter (its format is the limiter's business). */
+static size_t limiter_state_len(void)
+{
+    struct rate_limiter rl;
+    struct rate_limiter_config cfg = { 0 };
+    rate_limiter_init(&rl, &cfg, rate_limiter_now_ns());
+    struct persist_writer w;
+    persist_writer_init(&w);
+    rate_limiter_save(&rl, &w);
+    size_t n = w.len;
+    persist_writer_free(&w);
+    return n;
+}
+
+/* Where the fields of the virtio-net section are (see net_save). */
+struct net_layout {
+    size_t section, end;           /* its header, and the end of its body */
+    size_t kind, slirp_version, blob_len, blob;
+};
+
+static uint32_t le32_at(const uint8_t *p) { return (uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 | (uint32_t)p[3] << 24; }
+static void put_le32(uint8_t *p, uint32_t v) { for (int i = 0; i < 4; i++) p[i] = (uint8_t)(v >> (8 * i)); }
+
+static struct net_layout find_net_section(const uint8_t *buf, size_t len)
+{
+    struct net_layout l = { 0 };
+    size_t i = 0;
+    while (i + 44 <= len && strcmp((const char *)buf + i, "virtio-net") != 0) {
+        uint64_t n = le32_at(buf + i + 36) | (uint64_t)le32_at(buf + i + 40) << 32;
+        i += 44 + n;
+    }
+    cr_assert_leq(i + 44, len, "no virtio-net section");
+    l.section = i;
+    l.end = i + 44 + le32_at(buf + i + 36);
+    l.kind = i + 44;
+    size_t p = l.kind + 1 + 8 + 2 * limiter_state_len();
+    uint32_t frames = le32_at(buf + p);
+    p += 4;
+    for (uint32_t k = 0; k < frames; k++)
+        p += 1 + 4 + le32_at(buf + p + 1);
+    l.slirp_version = p;
+    l.blob_len = p + 4;
+    l.blob = p + 8;
+    cr_assert_eq(l.blob + le32_at(buf + l.blob_len), l.end, "unexpected layout");
+    return l;
+}
+
+/* Restores a corrupted copy; it must be refused with a reason, and the device destroyable. */
+static void expect_refused(struct vdrv *d, const struct net_options *o, const uint8_t *buf, size_t len, const char *what)
+{
+    replace_net(d, o);
+    char err[256] = "";
+    cr_assert_neq(restore_net(d, buf, len, err, sizeof(err)), 0, "%s: accepted", what);
+    cr_assert(err[0], "%s: no reason given", what);
+    cr_assert_eq(strchr(err, '\n'), NULL);
+}
+
+Test(virtio_net, corrupt_state_is_refused)
+{
+    struct vdrv d;
+    struct net_options o = user_opts();
+    net_open(&d, &o, WANT_ALL);
+    post_rx(&d, 32, 2048);
+    static uint8_t f[1600];
+    send_frame(&d, f, build_dhcp_discover(f));   /* a lease, so slirp's state is not all zero */
+    wait_tx_done(&d, 1);
+    save_net(&d);
+    size_t len = snap.len;
+    static uint8_t buf[1 << 20], bad[1 << 20];
+    cr_assert_leq(len + 1, sizeof(buf));
+    memcpy(buf, snap.buf, len);
+    persist_writer_free(&snap);
+    struct net_layout l = find_net_section(buf, len);
+    uint32_t blob_len = le32_at(buf + l.blob_len);
+    cr_assert_gt(blob_len, 1);
+
+    /* truncated anywhere in the device's section */
+    size_t cuts[] = { 1, 2, blob_len / 2, blob_len, blob_len + 4, blob_len + 8, len - l.kind - 1, len - l.kind };
+    for (unsigned i = 0; i < sizeof(cuts) / sizeof(cuts[0]); i++)
+        expect_refused(&d, &o, buf, len - cuts[i], "truncated state");
+
+    /* a state version libslirp does not know */
+    memcpy(bad, buf, len);
+    put_le32(bad + l.slirp_version, 999);
+    expect_refused(&d, &o, bad, len, "slirp state version 999");
+
+    /* slirp's blob claims a guestfwd connection it does not have */
+    memcpy(bad, buf, len);
+    bad[l.blob] = 42;
+    expect_refused(&d, &o, bad, len, "bad slirp blob");
+
+    /* slirp's blob one byte short, consistently so in every length (slirp itself would read
+     * zeros past the end and not notice) */
+    memcpy(bad, buf, len);
+    memmove(bad + l.end - 1, buf + l.end, len - l.end);
+    put_le32(bad + l.blob_len, blob_len - 1);
+    put_le32(bad + l.section + 36, le32_at(buf + l.section + 36) - 1);
+    expect_refused(&d, &o, bad, len - 1, "short slirp blob");
+
+    /* and one byte long */
+    memcpy(bad, buf, l.end);
+    bad[l.end] = 0;
+    memcpy(bad + l.end + 1, buf + l.end, len - l.end);
+    put_le32(bad + l.blob_len, blob_len + 1);
+    put_le32(bad + l.section + 36, le32_at(buf + l.section + 36) + 1);
+    expect_refused(&d, &o, bad, len + 1, "long slirp blob");
+
+    /* the state of a TAP device */
+    memcpy(bad, buf, len);
+    bad[l.kind] = 1;
+    expect_refused(&d, &o, bad, len, "tap state into a user-mode device");
+
+    /* the untouched state still restores, and the device works */
+    replace_net(&d, &o);
+    char err[256];
+    cr_assert_eq(restore_net(&d, buf, len, err, sizeof(err)), 0, "restore: %s", err);
+    uint8_t a[64];
+    send_frame(&d, a, build_arp_request(a, "10.0.2.2"));
+    wait_tx_done(&d, 1);
+    static struct rx r;
+    cr_assert(recv_matching(&d, &r, is_arp_reply_from_gateway, NULL, 3000));
+    vdrv_fini(&d);
+}
+
+/* The rate limiters come along, with limits changed through the API since creation. */
+Test(virtio_net, rate_limits_survive_a_restore)
+{
+    struct vdrv d;
+    struct net_options o = user_opts();   /* no limits at creation */
+    net_open(&d, &o, WANT_ALL);
+    post_rx(&d, 32, 2048);
+    struct rate_limiter_config tx = { .ops = { .size = 1, .refill_time_ms = 150 } };
+    virtio_net_update_limits(d.t, NULL, &tx);
+
+    snapshot_restore(&d, &o);
+
+    double t0 = vdrv_now_s();
+    uint8_t f[64];
+    for (int i = 0; i < 4; i++)
+        send_frame(&d, f, build_arp_request(f, "10.0.2.2"));
+    wait_tx_done(&d, 4);
+    double dt = vdrv_now_s() - t0;
+    cr_assert_geq(dt, 0.4, "4 frames at 1 per 150 ms went in %.3f s: the limit was lost", dt);
     vdrv_fini(&d);
 }

@@ -1,7 +1,9 @@
 /* test_virtio_vsock.c — virtio-vsock with its Firecracker-style host side, driven by the fake
  * driver in virtio_driver.h playing the guest's vsock transport (it posts rx buffers, reads
  * the packets the device puts there and sends packets on the tx queue) while the test plays
- * the host processes on the Unix sockets. */
+ * the host processes on the Unix sockets. The snapshot tests save a paused device, restore the
+ * state into a new one on the same guest memory (as a restored VM would) and check what the
+ * guest then sees: a TRANSPORT_RESET event, and connections that work again. */
 #include <criterion/criterion.h>
 #include <endian.h>
 #include <errno.h>
@@ -21,6 +23,7 @@
 #define GUEST_CID 3
 #define RXQ 0
 #define TXQ 1
+#define EVQ 2
 #define QSIZE 64
 #define RX_BUF 4096
 #define RX_POSTED 8
@@ -580,4 +583,183 @@ Test(virtio_vsock, many_host_connections_are_kept_apart)
         cr_assert_arr_eq(got, msg, 5);
         close(fd[i]);
     }
+}
+
+/* ================================================================ snapshots */
+
+static struct persist_writer snap;
+
+static void save_device(void)
+{
+    persist_writer_init(&snap);
+    virtio_mmio_pause(drv.t);
+    virtio_mmio_save(drv.t, &snap);
+    cr_assert(persist_writer_ok(&snap));
+}
+
+/* The old device goes (its host sockets with it); a new one with the same socket path and the
+ * given CID takes its place on the same guest memory. */
+static void replace_device(uint64_t cid)
+{
+    drv.t->ops->destroy(drv.t);
+    drv.t = NULL;
+    struct vsock_options o = { .guest_cid = cid, .uds_path = uds };
+    char err[256] = "";
+    struct virtio_mmio *t = virtio_vsock_create(&o, &drv.mem, vdrv_irq(&drv), err, sizeof(err));
+    cr_assert_not_null(t, "create failed: %s", err);
+    vdrv_attach(&drv, t);
+}
+
+/* Restores buf into the new device and, if that worked, lets it run. */
+static int restore_device(const void *buf, size_t len, char *err, size_t errlen)
+{
+    struct persist_reader r;
+    persist_reader_init(&r, buf, len);
+    int rc = virtio_mmio_restore(drv.t, &r);
+    snprintf(err, errlen, "%s", r.err);
+    if (rc == 0)
+        virtio_mmio_resume(drv.t);
+    return rc;
+}
+
+static uint64_t post_event_buffer(void)
+{
+    uint64_t gpa = vdrv_alloc(&drv, sizeof(struct virtio_vsock_event), 8);
+    memset(vdrv_ptr(&drv, gpa), 0xa5, sizeof(struct virtio_vsock_event));
+    struct vdrv_buf b = { gpa, sizeof(struct virtio_vsock_event), true };
+    vdrv_add(&drv, EVQ, &b, 1);
+    vdrv_kick(&drv, EVQ);
+    return gpa;
+}
+
+static void expect_reset_event(uint64_t gpa)
+{
+    uint16_t id;
+    uint32_t len;
+    cr_assert(vdrv_wait_used(&drv, EVQ, &id, &len, 3000), "no event for the guest after the restore");
+    cr_assert_eq(len, sizeof(struct virtio_vsock_event));
+    struct virtio_vsock_event ev;
+    memcpy(&ev, vdrv_ptr(&drv, gpa), sizeof(ev));
+    cr_assert_eq(le32toh(ev.id), VIRTIO_VSOCK_EVENT_TRANSPORT_RESET);
+}
+
+Test(virtio_vsock, restore_sends_transport_reset_and_new_connections_work)
+{
+    uint64_t ev = post_event_buffer();
+    post_event_buffer();
+    uint32_t hp;
+    int fd = host_connect(5000, &hp, "");
+    save_device();
+    replace_device(GUEST_CID);
+    char err[256];
+    cr_assert_eq(restore_device(snap.buf, snap.len, err, sizeof(err)), 0, "restore: %s", err);
+    persist_writer_free(&snap);
+    /* the old connection's host end is gone, and the guest is told to reset its sockets */
+    cr_assert(closed_by_peer(fd, 3000), "the host socket of an old connection stayed open");
+    close(fd);
+    expect_reset_event(ev);
+    cr_assert_not(vdrv_wait_used(&drv, EVQ, NULL, NULL, 200), "more than one reset event");
+    cr_assert_eq(vdrv_config(&drv, 0, 8), GUEST_CID);
+    /* the device knows nothing of the old connection */
+    struct pkt p;
+    send_pkt(5000, hp, VIRTIO_VSOCK_OP_RW, 0, 64 * 1024, 0, "stale", 5);
+    expect_pkt(&p, VIRTIO_VSOCK_OP_RST);
+    /* host → guest works again, data both ways */
+    uint32_t hp2;
+    int fd2 = host_connect(5001, &hp2, "");
+    cr_assert_eq(write(fd2, "after", 5), 5);
+    expect_pkt(&p, VIRTIO_VSOCK_OP_RW);
+    cr_assert_eq(p.len, 5);
+    cr_assert_arr_eq(p.data, "after", 5);
+    send_pkt(5001, hp2, VIRTIO_VSOCK_OP_RW, 0, 64 * 1024, 5, "reply", 5);
+    char buf[8];
+    cr_assert_eq(read_n(fd2, buf, 5, 3000), 5);
+    cr_assert_arr_eq(buf, "reply", 5);
+    /* guest → host works again */
+    char path[200];
+    uds_port_path(path, sizeof(path), 7000);
+    int ls = uds_listen(path);
+    send_pkt(6000, 7000, VIRTIO_VSOCK_OP_REQUEST, 0, 64 * 1024, 0, NULL, 0);
+    expect_pkt(&p, VIRTIO_VSOCK_OP_RESPONSE);
+    int c = accept(ls, NULL, NULL);
+    cr_assert_geq(c, 0);
+    close(c);
+    close(ls);
+    close(fd2);
+}
+
+/* Without an event buffer the reset waits for one, and nothing else reaches the guest first:
+ * a host client's REQUEST would otherwise die in the guest's reset. */
+Test(virtio_vsock, reset_event_waits_for_a_buffer_and_comes_first)
+{
+    save_device();
+    replace_device(GUEST_CID);
+    char err[256];
+    cr_assert_eq(restore_device(snap.buf, snap.len, err, sizeof(err)), 0, "restore: %s", err);
+    persist_writer_free(&snap);
+    int fd = uds_connect(uds);
+    cr_assert_eq(write(fd, "CONNECT 5002\n", 13), 13);
+    struct pkt p;
+    cr_assert_not(recv_pkt(&p, 300), "a packet reached the guest before the reset event");
+    uint64_t ev = post_event_buffer();
+    expect_reset_event(ev);
+    expect_pkt(&p, VIRTIO_VSOCK_OP_REQUEST);
+    cr_assert_eq(le32toh(p.h.dst_port), 5002);
+    close(fd);
+}
+
+Test(virtio_vsock, paused_device_leaves_rings_alone_until_resume)
+{
+    virtio_mmio_pause(drv.t);
+    uint16_t rx_used = vdrv_used(&drv, RXQ)->idx, tx_used = vdrv_used(&drv, TXQ)->idx;
+    /* a host client asks for the guest, and the guest connects to a host port nobody serves */
+    int fd = uds_connect(uds);
+    cr_assert_eq(write(fd, "CONNECT 5003\n", 13), 13);
+    struct virtio_vsock_hdr h = {
+        .src_cid = htole64(GUEST_CID), .dst_cid = htole64(2), .src_port = htole32(6001), .dst_port = htole32(7001),
+        .type = htole16(VIRTIO_VSOCK_TYPE_STREAM), .op = htole16(VIRTIO_VSOCK_OP_REQUEST), .buf_alloc = htole32(65536),
+    };
+    memcpy(vdrv_ptr(&drv, tx_gpa), &h, HDR);
+    struct vdrv_buf b = { tx_gpa, (uint32_t)HDR, false };
+    vdrv_add(&drv, TXQ, &b, 1);
+    vdrv_kick(&drv, TXQ);
+    struct timespec ts = { 0, 300000000 };
+    nanosleep(&ts, NULL);
+    cr_assert_eq(vdrv_used(&drv, RXQ)->idx, rx_used, "a paused device sent a packet");
+    cr_assert_eq(vdrv_used(&drv, TXQ)->idx, tx_used, "a paused device took a packet");
+    virtio_mmio_resume(drv.t);
+    cr_assert(vdrv_wait_used(&drv, TXQ, NULL, NULL, 3000), "tx packet not consumed after resume");
+    bool request = false, rst = false;
+    for (int i = 0; i < 2; i++) {
+        struct pkt p;
+        cr_assert(recv_pkt(&p, 3000), "packet %d missing after resume", i);
+        uint16_t op = le16toh(p.h.op);
+        request |= op == VIRTIO_VSOCK_OP_REQUEST && le32toh(p.h.dst_port) == 5003;
+        rst |= op == VIRTIO_VSOCK_OP_RST && le32toh(p.h.dst_port) == 6001;
+    }
+    cr_assert(request && rst, "request %d rst %d", request, rst);
+    close(fd);
+}
+
+Test(virtio_vsock, destroy_while_paused)
+{
+    virtio_mmio_pause(drv.t);
+    /* teardown destroys the paused device */
+}
+
+Test(virtio_vsock, corrupt_or_mismatched_state_is_refused)
+{
+    save_device();
+    char err[256];
+    /* cut short anywhere in the device's section (the transport's comes first) */
+    for (size_t cut = 1; cut <= 12; cut++) {
+        replace_device(GUEST_CID);
+        cr_assert_neq(restore_device(snap.buf, snap.len - cut, err, sizeof(err)), 0, "cut %zu accepted", cut);
+        cr_assert(err[0], "no reason given");
+    }
+    /* another CID */
+    replace_device(GUEST_CID + 1);
+    cr_assert_neq(restore_device(snap.buf, snap.len, err, sizeof(err)), 0);
+    cr_assert(strstr(err, "CID"), "unclear error: %s", err);
+    persist_writer_free(&snap);
 }

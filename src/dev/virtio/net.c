@@ -396,7 +396,9 @@ static void net_resume(struct virtio_mmio *t)
     io_thread_resume(&((struct net_dev *)t->dev)->io);
 }
 
-#define NET_STATE_VERSION 1
+/* 1: without the rate limiters (a restored device kept its configured limits, full buckets);
+ * 2: with them */
+#define NET_STATE_VERSION 2
 
 static uint8_t saved_backend_kind(const struct net_dev *d)
 {
@@ -418,11 +420,9 @@ static void net_save(struct virtio_mmio *t, struct persist_writer *w, unsigned i
     persist_begin(w, "virtio-net", NET_STATE_VERSION);
     persist_u8(w, saved_backend_kind(d));
     persist_u64(w, d->rx_dropped);
-    /* TODO(rate_limiter_save): once src/backend/rate_limiter.h has it, save the buckets here:
-     *     rate_limiter_save(&d->rx_rl, w);
-     *     rate_limiter_save(&d->tx_rl, w);
-     * (and bump NET_STATE_VERSION, restoring with rate_limiter_restore). Until then a restored
-     * device starts with full buckets, as after a PATCH of the limits. */
+    /* the limits as they are now (an API PATCH included) and the tokens left */
+    rate_limiter_save(&d->rx_rl, w);
+    rate_limiter_save(&d->tx_rl, w);
     /* frames from the network that wait for guest buffers */
     persist_u32(w, d->rx_count);
     for (unsigned i = 0; i < d->rx_count; i++) {
@@ -437,7 +437,8 @@ static void net_save(struct virtio_mmio *t, struct persist_writer *w, unsigned i
 
 static int net_restore_locked(struct net_dev *d, struct persist_reader *r)
 {
-    if (persist_open(r, "virtio-net", NET_STATE_VERSION) != 0)
+    uint32_t version;
+    if (persist_open_v(r, "virtio-net", NET_STATE_VERSION, &version) != 0)
         return -1;
     uint8_t kind = persist_get_u8(r);
     uint8_t want = saved_backend_kind(d);
@@ -446,6 +447,8 @@ static int net_restore_locked(struct net_dev *d, struct persist_reader *r)
                             kind == SAVED_BE_TAP ? "tap" : kind == SAVED_BE_USER ? "user-mode" : "unknown",
                             want == SAVED_BE_TAP ? "tap" : "user-mode");
     uint64_t dropped = persist_get_u64(r);
+    if (version >= 2 && (rate_limiter_restore(&d->rx_rl, r) != 0 || rate_limiter_restore(&d->tx_rl, r) != 0))
+        return -1;
     uint32_t n = persist_get_u32(r);
     if (persist_ok(r) && n > RX_BACKLOG_MAX)
         return persist_fail(r, "virtio-net: %u backlogged frames (at most %d)", n, RX_BACKLOG_MAX);
