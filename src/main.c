@@ -2,6 +2,7 @@
 #include <stdio.h>
 #include <string.h>
 #include "api/api.h"
+#include "cli/state_cli.h"
 #include "cpu/rv64/hart.h"
 #include "vm/config.h"
 #include "version.h"
@@ -16,6 +17,11 @@ static void print_help(void)
            "       kiln --api-sock PATH   serve Firecracker's REST API on a Unix socket\n"
            "       kiln --config-file FILE [--no-api]   boot from Firecracker's JSON config\n"
            "       kiln --api-help        all API-mode flags\n"
+           "       kiln snapshot create --api-sock SOCK --snapshot FILE --mem FILE [--diff] [--resume]\n"
+           "       kiln snapshot merge BASE_MEM DIFF_MEM\n"
+           "       kiln restore --snapshot FILE --mem FILE [--api-sock PATH]\n"
+           "       kiln migrate --api-sock SOCK --to unix:PATH|tcp:HOST:PORT [--downtime-ms N]\n"
+           "       kiln receive --from unix:PATH|tcp:HOST:PORT [--api-sock PATH]\n"
            "       kiln --version\n"
            "       kiln --help\n",
            KILN_VERSION);
@@ -45,6 +51,9 @@ int main(int argc, char **argv)
             return rc;
         return vm_run(&cfg, start_ns);
     }
+    if (!strcmp(argv[1], "snapshot") || !strcmp(argv[1], "restore") || !strcmp(argv[1], "migrate") ||
+        !strcmp(argv[1], "receive"))
+        return state_cli_main(argc - 1, argv + 1, start_ns);
     if (!strncmp(argv[1], "--", 2))
         return api_main(argc, argv, start_ns);
     fprintf(stderr, "kiln: unknown command '%s' (see kiln --help)\n", argv[1]);

@@ -15,6 +15,7 @@
 #include "api/http_server.h"
 #include "api/models.h"
 #include "api/routes.h"
+#include "api/state_api.h"
 #include "vm/config.h"
 #include "vm/logger.h"
 #include "vm/metrics.h"
@@ -22,6 +23,7 @@
 
 struct api_opts {
     const char *api_sock, *config_file, *id, *log_path, *level, *metrics_path;
+    const char *restore_snapshot, *restore_mem, *receive_url;   /* kiln restore / kiln receive */
     bool no_api, show_level, show_log_origin;
     size_t max_payload;
 };
@@ -36,7 +38,9 @@ static void print_usage(FILE *f)
             "\n"
             "  --api-sock PATH          serve the REST API on this Unix socket (required unless --no-api)\n"
             "  --config-file FILE       configure the microVM from Firecracker's JSON config and start it\n"
-            "  --no-api                 no API socket (needs --config-file); kiln exits with the guest\n"
+            "  --no-api                 no API socket (needs --config-file or a restore); kiln exits with the guest\n"
+            "  --restore-snapshot FILE --restore-mem FILE   start from a snapshot (kiln restore)\n"
+            "  --receive-migration URL  start from an incoming live migration (kiln receive)\n"
             "  --id ID                  the microVM's id, for GET / (default anonymous-instance)\n"
             "  --log-path PATH          write the log here (file or FIFO) in Firecracker's format\n"
             "  --level LEVEL            log level: Error, Warning, Info, Debug, Trace, Off (default Warning)\n"
@@ -99,6 +103,7 @@ static int parse_args(int argc, char **argv, struct api_opts *o)
         static const char *const with_value[] = { "--api-sock", "--config-file", "--id", "--log-path", "--level",
                                                   "--metrics-path", "--http-api-max-payload-size",
                                                   "--start-time-us", "--start-time-cpu-us", "--parent-cpu-time-us",
+                                                  "--restore-snapshot", "--restore-mem", "--receive-migration",
                                                   NULL };
         static const char *const flags[] = { "--no-api", "--show-level", "--show-log-origin", "--boot-timer",
                                              "--no-seccomp", "--version", "--api-help", "--help", NULL };
@@ -131,6 +136,12 @@ static int parse_args(int argc, char **argv, struct api_opts *o)
             o->metrics_path = val;
         else if (!strcmp(name, "--no-api"))
             o->no_api = true;
+        else if (!strcmp(name, "--restore-snapshot"))
+            o->restore_snapshot = val;
+        else if (!strcmp(name, "--restore-mem"))
+            o->restore_mem = val;
+        else if (!strcmp(name, "--receive-migration"))
+            o->receive_url = val;
         else if (!strcmp(name, "--show-level"))
             o->show_level = true;
         else if (!strcmp(name, "--show-log-origin"))
@@ -153,12 +164,19 @@ static int parse_args(int argc, char **argv, struct api_opts *o)
     }
     if (!valid_instance_id(o->id))
         return usage_error("invalid --id '%s': 1 to 64 characters, letters, digits and '-'", o->id);
-    if (o->no_api && !o->config_file)
-        return usage_error("%s needs --config-file", "--no-api");
+    int starts = !!o->config_file + !!o->restore_snapshot + !!o->receive_url;
+    if (starts > 1)
+        return usage_error("%s: choose one of --config-file, --restore-snapshot, --receive-migration", "kiln");
+    if (!o->restore_snapshot != !o->restore_mem)
+        return usage_error("%s and --restore-mem go together", "--restore-snapshot");
+    if (o->no_api && !starts)
+        return usage_error("%s needs --config-file (or a snapshot or migration to start from)", "--no-api");
     if (o->no_api && o->api_sock)
         return usage_error("%s and --api-sock exclude each other", "--no-api");
     if (!o->no_api && !o->api_sock)
         return usage_error("%s is required (or --no-api with --config-file)", "--api-sock PATH");
+    if (o->receive_url && strncmp(o->receive_url, "unix:", 5) && strncmp(o->receive_url, "tcp:", 4))
+        return usage_error("--receive-migration '%s': expected unix:PATH or tcp:HOST:PORT", o->receive_url);
     enum log_level lvl;
     if (o->level && log_level_parse(o->level, &lvl))
         return usage_error("invalid --level '%s' (Error, Warning, Info, Debug, Trace or Off)", o->level);
@@ -272,6 +290,40 @@ static int boot_from_file(struct api_life *life, const char *path)
     return 0;
 }
 
+/* kiln restore: Firecracker's snapshot load, resumed, before the API (if any) listens. */
+static int start_from_snapshot(struct api_life *life, const struct api_opts *o)
+{
+    struct model_snapshot_load *m = calloc(1, sizeof(*m));
+    if (!m)
+        return KILN_EXIT_HOST;
+    snprintf(m->snapshot_path, sizeof(m->snapshot_path), "%s", o->restore_snapshot);
+    snprintf(m->mem_path, sizeof(m->mem_path), "%s", o->restore_mem);
+    m->resume_vm = true;
+    char err[ROUTES_ERR_MAX];
+    int rc = api_snapshot_load(life->routes, m, err, sizeof(err));
+    free(m);
+    if (rc) {
+        fprintf(stderr, "kiln: %s\n", err);
+        return access(o->restore_snapshot, R_OK) || access(o->restore_mem, R_OK) ? KILN_EXIT_NO_INPUT
+                                                                                    : KILN_EXIT_BAD_IMAGE;
+    }
+    return 0;
+}
+
+/* kiln receive: waits for a live migration and runs the VM it brings. */
+static int start_from_migration(struct api_life *life, const struct api_opts *o)
+{
+    struct model_migration m = { .downtime_ms = 50, .timeout_s = 3600 };
+    snprintf(m.url, sizeof(m.url), "%s", o->receive_url);
+    char err[ROUTES_ERR_MAX];
+    fprintf(stderr, "kiln: waiting for a migration on %s\n", o->receive_url);
+    if (api_receive_migration(life->routes, &m, err, sizeof(err))) {
+        fprintf(stderr, "kiln: %s\n", err);
+        return 1;
+    }
+    return 0;
+}
+
 int api_main(int argc, char **argv, uint64_t start_ns)
 {
     struct api_opts o;
@@ -312,6 +364,10 @@ int api_main(int argc, char **argv, uint64_t start_ns)
     sigthread_running = true;
 
     if (o.config_file && (status = boot_from_file(&life, o.config_file)))
+        goto out;
+    if (o.restore_snapshot && (status = start_from_snapshot(&life, &o)))
+        goto out;
+    if (o.receive_url && (status = start_from_migration(&life, &o)))
         goto out;
 
     if (!o.no_api) {
