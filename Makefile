@@ -77,6 +77,7 @@ bench: deps
 	@bash bench/io.sh
 	@bash bench/api.sh
 	@bash bench/run_rm.sh
+	@bash bench/state.sh
 
 clean:
 	rm -rf build/obj build/asan build/tests build/kiln build/libkiln.a
