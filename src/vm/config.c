@@ -11,6 +11,7 @@
 #include <unistd.h>
 #include "vm/config.h"
 #include "vm/device_args.h"
+#include "vm/resources.h"
 #include "vm/run_cmd.h"
 
 void config_print_run_help(void)
@@ -77,6 +78,14 @@ static int usage_error(const char *fmt, const char *arg)
     return KILN_EXIT_USAGE;
 }
 
+/* A resources.c validator refused flag's value: its reason after the flag, and the status the
+ * failure means (64 for a bad value, 66 for a file that cannot be opened). */
+static int refused(const char *flag, const char *why, int status)
+{
+    fprintf(stderr, "kiln: %s: %s\n", flag, why);
+    return status;
+}
+
 static bool parse_uint(const char *s, uint64_t *out, uint64_t *unit)
 {
     if (!s || !*s || *s == '-' || *s == '+')
@@ -97,14 +106,6 @@ static bool parse_uint(const char *s, uint64_t *out, uint64_t *unit)
         return false;
     *out = v;
     return true;
-}
-
-static uint64_t host_ram_mib(void)
-{
-    long pages = sysconf(_SC_PHYS_PAGES), size = sysconf(_SC_PAGESIZE);
-    if (pages <= 0 || size <= 0)
-        return 1ull << 20;
-    return (uint64_t)pages * (uint64_t)size >> 20;
 }
 
 /* The default guest lives in build/guest next to the kiln binary (build/kiln), or one level up
@@ -161,20 +162,24 @@ static int parse_device_flag(struct vm_config *cfg, int c, char *arg)
     switch (c) {
     case 'D':
         rc = parse_disk_arg(arg, &cfg->disks[cfg->ndisks], err, sizeof(err));
-        if (rc == 0 && access(cfg->disks[cfg->ndisks].path,
-                              cfg->disks[cfg->ndisks].readonly ? R_OK : R_OK | W_OK) != 0) {
-            fprintf(stderr, "kiln: cannot open disk image '%s': %s\n", cfg->disks[cfg->ndisks].path,
-                    strerror(errno));
-            return KILN_EXIT_NO_INPUT;
-        }
+        if (rc == 0 && res_check_drive(&cfg->disks[cfg->ndisks], err, sizeof(err)))
+            return refused("--disk", err, cfg->disks[cfg->ndisks].serial &&
+                           strlen(cfg->disks[cfg->ndisks].serial) > KILN_DISK_SERIAL_MAX
+                           ? KILN_EXIT_USAGE : KILN_EXIT_NO_INPUT);
         cfg->ndisks++;
         break;
     case 'N':
         rc = parse_net_arg(arg, cfg->nnets, &cfg->nets[cfg->nnets], err, sizeof(err));
+        if (rc == 0 && res_check_net(&cfg->nets[cfg->nnets], err, sizeof(err)))
+            return refused("--net", err, KILN_EXIT_USAGE);
         cfg->nnets++;
         break;
     case 'R': rc = parse_rng_arg(arg ? arg : empty, &cfg->rng, err, sizeof(err)); break;
-    case 'V': rc = parse_vsock_arg(arg, &cfg->vsock, err, sizeof(err)); break;
+    case 'V':
+        rc = parse_vsock_arg(arg, &cfg->vsock, err, sizeof(err));
+        if (rc == 0 && res_check_vsock(&cfg->vsock, err, sizeof(err)))
+            return refused("--vsock", err, KILN_EXIT_USAGE);
+        break;
     case 'B': rc = parse_balloon_arg(arg ? arg : empty, &cfg->balloon, err, sizeof(err)); break;
     }
     if (rc)
@@ -230,6 +235,7 @@ int config_parse_run(struct vm_config *cfg, int argc, char **argv)
     optind = 1;
     int c;
     uint64_t v, unit;
+    char err[512];
     const char *last_optarg = NULL;
     /* '+': stop at the first non-option, so nothing after `--` is taken for kiln's own flags */
     while ((c = getopt_long(argc, argv, "+:h", opts, NULL)) != -1) {
@@ -242,24 +248,25 @@ int config_parse_run(struct vm_config *cfg, int argc, char **argv)
         case 'f': cfg->firmware = optarg; break;
         case 'd': cfg->dtb_out = optarg; break;
         case 'n':
-            if (!parse_uint(optarg, &v, &unit) || unit != 1 || v < 1 || v > KILN_MAX_CPUS) {
+            if (!parse_uint(optarg, &v, &unit) || unit != 1 || v > UINT_MAX) {
                 fprintf(stderr, "kiln: --cpus must be a whole number from 1 to %d, not '%s'\n",
                         KILN_MAX_CPUS, optarg);
                 return KILN_EXIT_USAGE;
             }
+            if (res_check_vcpus((unsigned)v, err, sizeof(err)))
+                return refused("--cpus", err, KILN_EXIT_USAGE);
             cfg->cpus = (unsigned)v;
             break;
-        case 'm': {
-            uint64_t max = host_ram_mib();
-            if (!parse_uint(optarg, &v, &unit) || v > (1ull << 40) / unit || v * unit < KILN_MIN_MEM_MIB ||
-                v * unit > max) {
-                fprintf(stderr, "kiln: --mem must be from %d MiB to the host's %llu MiB, not '%s'\n",
-                        KILN_MIN_MEM_MIB, (unsigned long long)max, optarg);
+        case 'm':
+            if (!parse_uint(optarg, &v, &unit) || v > UINT64_MAX / unit) {
+                fprintf(stderr, "kiln: --mem must be a size in MiB (suffix M or G allowed), not '%s'\n",
+                        optarg);
                 return KILN_EXIT_USAGE;
             }
+            if (res_check_mem(v * unit, err, sizeof(err)))
+                return refused("--mem", err, KILN_EXIT_USAGE);
             cfg->mem_mib = v * unit;
             break;
-        }
         case 'D': case 'N': case 'R': case 'V': case 'B': {
             int rc = parse_device_flag(cfg, c, optarg);
             if (rc)
@@ -289,6 +296,10 @@ int config_parse_run(struct vm_config *cfg, int argc, char **argv)
     } else if (optind < argc) {
         return usage_error("unexpected argument '%s'", argv[optind]);
     }
+    if (cfg->has_balloon && res_check_balloon(&cfg->balloon, cfg->mem_mib, err, sizeof(err)))
+        return refused("--balloon", err, KILN_EXIT_USAGE);
+    if (cfg->has_rng && res_check_entropy(&cfg->rng, err, sizeof(err)))
+        return refused("--rng", err, KILN_EXIT_USAGE);
     if (cfg->rm && cfg->firmware && !cfg->kernel)
         return usage_error("%s", "--rm runs a command in a Linux guest: it cannot be used with --firmware alone");
     if (cfg->initrd && !cfg->kernel && cfg->firmware)

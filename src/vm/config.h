@@ -6,7 +6,9 @@
 #include <stdint.h>
 #include "dev/virtio/options.h"
 
-#define KILN_MAX_CPUS 64
+/* vCPUs per VM, for every front end: Firecracker's limit, which its API clients size VMs
+ * within (the rv64 machine itself could take RV64_MAX_HARTS) */
+#define KILN_MAX_CPUS 32
 #define KILN_MIN_MEM_MIB 16
 #define KILN_DEFAULT_MEM_MIB 256
 #define KILN_DEFAULT_CMDLINE "console=ttyS0"

@@ -67,11 +67,9 @@ int parse_disk_arg(char *arg, struct disk_options *o, char *err, size_t errlen)
         int r;
         if (!strcmp(item, "readonly") || !strcmp(item, "ro"))
             o->readonly = true;
-        else if (value_of(item, "serial")) {
-            o->serial = value_of(item, "serial");
-            if (strlen(o->serial) > 20)
-                FAIL("disk serial '%s' is longer than 20 characters", o->serial);
-        } else if ((r = bucket_item(item, "bw", &o->limit.bandwidth, err, errlen)) ||
+        else if (value_of(item, "serial"))
+            o->serial = value_of(item, "serial");   /* its length is res_check_drive's rule */
+        else if ((r = bucket_item(item, "bw", &o->limit.bandwidth, err, errlen)) ||
                    (r = bucket_item(item, "ops", &o->limit.ops, err, errlen))) {
             if (r < 0)
                 return -1;
@@ -92,7 +90,7 @@ static int parse_mac(const char *s, uint8_t mac[6])
             return -1;
         mac[i] = (uint8_t)v[i];
     }
-    return (mac[0] & 1) ? -1 : 0;   /* a multicast address cannot be a NIC's */
+    return 0;   /* unicast or not is res_check_mac's rule, for every front end */
 }
 
 /* [tcp|udp]:[hostaddr]:hostport-[guestaddr]:guestport */
@@ -182,16 +180,18 @@ int parse_vsock_arg(char *arg, struct vsock_options *o, char *err, size_t errlen
     memset(o, 0, sizeof(*o));
     char *rest = arg, *item, *v;
     uint64_t cid = 0;
+    bool has_cid = false;
     while ((item = next_item(&rest))) {
         if ((v = value_of(item, "cid"))) {
-            if (!parse_u64(v, &cid) || cid < 3 || cid > 0xffffffffull)
+            if (!parse_u64(v, &cid) || cid > 0xffffffffull)   /* >= 3: res_check_vsock */
                 FAIL("vsock cid must be a number from 3 to 4294967295, not '%s'", v);
+            has_cid = true;
         } else if ((v = value_of(item, "uds")) && *v)
             o->uds_path = v;
         else
             FAIL("unknown vsock option '%s' (cid=N,uds=PATH)", item);
     }
-    if (!cid || !o->uds_path)
+    if (!has_cid || !o->uds_path)
         FAIL("--vsock needs cid=N and uds=PATH, e.g. --vsock cid=3,uds=/tmp/v.sock");
     o->guest_cid = (uint32_t)cid;
     return 0;
@@ -224,7 +224,7 @@ int parse_balloon_arg(char *arg, struct balloon_options *o, char *err, size_t er
                 FAIL("balloon size must be a number of MiB, not '%s'", v);
             o->amount_mib = (uint32_t)n;
         } else if ((v = value_of(item, "stats"))) {
-            if (!parse_u64(v, &n) || n > 86400)
+            if (!parse_u64(v, &n) || n > 0xffffffffull)   /* the upper limit: res_check_balloon */
                 FAIL("balloon stats must be a polling interval in seconds, not '%s'", v);
             o->stats_polling_s = (uint32_t)n;
         } else if (!strcmp(item, "deflate_on_oom"))

@@ -4,25 +4,22 @@
  * Error texts follow Firecracker's where it has one, so its clients and docs still apply. */
 #include <errno.h>
 #include <fcntl.h>
-#include <net/if.h>
 #include <pthread.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
-#include <sys/un.h>
 #include <unistd.h>
 #include "board/virt.h"
 #include "dev/virtio/balloon.h"
 #include "dev/virtio/blk.h"
 #include "dev/virtio/net.h"
 #include "vm/device_args.h"
+#include "vm/resources.h"
 #include "vm/vm.h"
 #include "vm/vmm.h"
 #include "vm/vmm_priv.h"
-
-#define MAX_VCPUS 32    /* Firecracker's limit: its API clients size VMs within it */
 
 #define ERR_POST_BOOT "The requested operation is not supported after starting the microVM."
 #define ERR_PRE_BOOT "The requested operation is not supported before starting the microVM."
@@ -73,64 +70,10 @@ static int post_boot(struct vmm *v, char *err, size_t errlen)
     return 0;
 }
 
-/* Firecracker's rule for resource ids: 1 to 64 characters, alphanumeric or '_' */
-static int check_id(const char *what, const char *id, size_t size, char *err, size_t errlen)
-{
-    size_t n = strnlen(id, size);
-    if (n == 0)
-        return fail(err, errlen, "Invalid %s: it cannot be empty.", what);
-    if (n == size || n > 64)
-        return fail(err, errlen, "Invalid %s: it is longer than 64 characters.", what);
-    for (size_t i = 0; i < n; i++) {
-        char c = id[i];
-        if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '_'))
-            return fail(err, errlen, "Invalid %s '%s': only letters, digits and '_' are allowed.", what, id);
-    }
-    return 0;
-}
-
-/* Opens path the way the VM will (read-only or read-write) to find permission problems now;
- * `access` would answer for the real uid and miss a read-only filesystem. */
-static int check_file(const char *what, const char *path, bool writable, bool allow_blockdev,
-                      char *err, size_t errlen)
-{
-    if (!*path)
-        return fail(err, errlen, "The %s path is empty.", what);
-    int fd = open(path, (writable ? O_RDWR : O_RDONLY) | O_CLOEXEC);
-    if (fd < 0)
-        return fail(err, errlen, "The %s file '%s' cannot be opened%s: %s", what, path,
-                    writable ? " for reading and writing" : "", strerror(errno));
-    struct stat st;
-    int rc = fstat(fd, &st);
-    close(fd);
-    if (rc != 0)
-        return fail(err, errlen, "The %s file '%s' cannot be examined: %s", what, path, strerror(errno));
-    if (!S_ISREG(st.st_mode) && !(allow_blockdev && S_ISBLK(st.st_mode)))
-        return fail(err, errlen, "The %s file '%s' is not a regular file%s.", what, path,
-                    allow_blockdev ? " or block device" : "");
-    return 0;
-}
-
-static uint64_t host_mem_mib(void)
-{
-    long pages = sysconf(_SC_PHYS_PAGES), page = sysconf(_SC_PAGESIZE);
-    if (pages <= 0 || page <= 0)
-        return UINT64_MAX;  /* unknown: let the allocation at boot decide */
-    return ((uint64_t)pages * (uint64_t)page) >> 20;
-}
-
 static int check_machine(const struct vmm *v, const struct vmm_machine_config *m, char *err, size_t errlen)
 {
-    unsigned max = MAX_VCPUS < KILN_MAX_CPUS ? MAX_VCPUS : KILN_MAX_CPUS;
-    if (m->smt)
-        return fail(err, errlen, "Enabling simultaneous multithreading is not supported on riscv64.");
-    if (m->vcpu_count < 1 || m->vcpu_count > max)
-        return fail(err, errlen, "The number of vCPUs must be from 1 to %u, not %u.", max, m->vcpu_count);
-    uint64_t host = host_mem_mib();
-    if (m->mem_size_mib < KILN_MIN_MEM_MIB || m->mem_size_mib > host)
-        return fail(err, errlen, "The memory size (MiB) is invalid: %llu (kiln needs at least %d MiB, "
-                    "and at most the host's %llu MiB).", (unsigned long long)m->mem_size_mib,
-                    KILN_MIN_MEM_MIB, (unsigned long long)host);
+    if (res_check_machine(m->vcpu_count, m->mem_size_mib, m->smt, err, errlen))
+        return -1;
     if (v->cfg.balloon.set && v->cfg.balloon.amount_mib > m->mem_size_mib)
         return fail(err, errlen, "The memory size (MiB) is smaller than the previously set balloon "
                     "device target size (%u MiB).", v->cfg.balloon.amount_mib);
@@ -268,9 +211,9 @@ int vmm_put_boot_source(struct vmm *v, const struct vmm_boot_source *b, char *er
         return fail(err, errlen, "The boot source has a path or boot_args that is too long.");
     if (!*b->kernel_image_path)
         return fail(err, errlen, "The kernel_image_path is missing.");
-    if (check_file("kernel", b->kernel_image_path, false, false, err, errlen))
+    if (res_check_file("kernel", b->kernel_image_path, false, false, err, errlen))
         return -1;
-    if (*b->initrd_path && check_file("initrd", b->initrd_path, false, false, err, errlen))
+    if (*b->initrd_path && res_check_file("initrd", b->initrd_path, false, false, err, errlen))
         return -1;
     pthread_mutex_lock(&v->lock);
     int rc = pre_boot(v, err, errlen);
@@ -335,7 +278,7 @@ int vmm_put_drive(struct vmm *v, const struct vmm_drive *d, char *err, size_t er
 {
     if (pre_boot_unlocked(v, err, errlen))
         return -1;
-    if (check_id("drive_id", d->drive_id, sizeof(d->drive_id), err, errlen))
+    if (res_check_id("drive_id", d->drive_id, sizeof(d->drive_id), err, errlen))
         return -1;
     if (!TERMINATED(d->path_on_host) || !TERMINATED(d->partuuid))
         return fail(err, errlen, "Drive '%s': path_on_host or partuuid is too long.", d->drive_id);
@@ -343,7 +286,8 @@ int vmm_put_drive(struct vmm *v, const struct vmm_drive *d, char *err, size_t er
         if (!((*p >= '0' && *p <= '9') || (*p >= 'a' && *p <= 'f') || (*p >= 'A' && *p <= 'F') || *p == '-'))
             return fail(err, errlen, "Drive '%s': invalid partuuid '%s' (hex digits and '-').",
                         d->drive_id, d->partuuid);
-    if (check_file("drive", d->path_on_host, !d->is_read_only, true, err, errlen))
+    struct disk_options o = { .path = d->path_on_host, .readonly = d->is_read_only };
+    if (res_check_drive(&o, err, errlen))
         return -1;
     pthread_mutex_lock(&v->lock);
     int rc = pre_boot(v, err, errlen);
@@ -370,7 +314,7 @@ int vmm_put_net(struct vmm *v, const struct vmm_net *n, char *err, size_t errlen
 {
     if (pre_boot_unlocked(v, err, errlen))
         return -1;
-    if (check_id("iface_id", n->iface_id, sizeof(n->iface_id), err, errlen))
+    if (res_check_id("iface_id", n->iface_id, sizeof(n->iface_id), err, errlen))
         return -1;
     if (!TERMINATED(n->host_dev_name))
         return fail(err, errlen, "Interface '%s': host_dev_name is too long.", n->iface_id);
@@ -378,21 +322,15 @@ int vmm_put_net(struct vmm *v, const struct vmm_net *n, char *err, size_t errlen
     if (!*name)
         return fail(err, errlen, "Interface '%s': host_dev_name is empty (a TAP device name, or "
                     "\"user\" for user-mode networking).", n->iface_id);
-    if (!is_user_net(name)) {
-        if (strlen(name) >= IFNAMSIZ)
-            return fail(err, errlen, "Interface '%s': the TAP name '%s' is longer than %d characters.",
-                        n->iface_id, name, IFNAMSIZ - 1);
-        for (const char *p = name; *p; p++)
-            if (*p == '/' || *p == ',' || *p == ':' || *p <= ' ' || *p == 0x7f)
-                return fail(err, errlen, "Interface '%s': '%s' is not a valid TAP name.", n->iface_id, name);
-    }
-    if (n->has_mac && (n->guest_mac[0] & 1))
-        return fail(err, errlen, "Interface '%s': the guest MAC address must be unicast.", n->iface_id);
-    /* syntax of the user-mode options: parse a scratch copy now, again for real at boot */
+    /* the options the NIC will get (user-mode ones parsed from a scratch copy, again for real at
+     * boot), checked by the same rule as the command line's */
     char scratch[sizeof(n->host_dev_name)];
     struct net_options o;
     if (net_options_of(n, 0, scratch, sizeof(scratch), &o, err, errlen))
         return -1;
+    char why[256];
+    if (res_check_net(&o, why, sizeof(why)))
+        return fail(err, errlen, "Interface '%s': %s", n->iface_id, why);
 
     pthread_mutex_lock(&v->lock);
     int rc = pre_boot(v, err, errlen);
@@ -424,15 +362,11 @@ int vmm_put_vsock(struct vmm *v, const struct vmm_vsock *s, char *err, size_t er
 {
     if (pre_boot_unlocked(v, err, errlen))
         return -1;
-    if (s->guest_cid < 3)
-        return fail(err, errlen, "Invalid vsock guest_cid %u: it must be 3 or more (0-2 are reserved).",
-                    s->guest_cid);
-    size_t n = strnlen(s->uds_path, sizeof(s->uds_path));
-    if (n == 0)
-        return fail(err, errlen, "The vsock uds_path is empty.");
-    if (n >= sizeof(((struct sockaddr_un *)0)->sun_path))
-        return fail(err, errlen, "The vsock uds_path is longer than a Unix socket path can be (%zu).",
-                    sizeof(((struct sockaddr_un *)0)->sun_path) - 1);
+    struct vsock_options o = { .guest_cid = s->guest_cid, .uds_path = s->uds_path };
+    if (!TERMINATED(s->uds_path))
+        return fail(err, errlen, "The vsock uds_path is too long.");
+    if (res_check_vsock(&o, err, errlen))
+        return -1;
     pthread_mutex_lock(&v->lock);
     int rc = pre_boot(v, err, errlen);
     if (!rc && !v->cfg.vsock.set)
@@ -447,8 +381,11 @@ int vmm_put_vsock(struct vmm *v, const struct vmm_vsock *s, char *err, size_t er
 
 int vmm_put_entropy(struct vmm *v, const struct vmm_entropy *e, char *err, size_t errlen)
 {
+    struct rng_options o = { .limit = e->rate_limiter };
     pthread_mutex_lock(&v->lock);
     int rc = pre_boot(v, err, errlen);
+    if (!rc)
+        rc = res_check_entropy(&o, err, errlen);
     if (!rc && !v->cfg.entropy.set)
         rc = check_slot_free(v, "entropy device", err, errlen);
     if (!rc) {
@@ -463,9 +400,10 @@ int vmm_put_balloon(struct vmm *v, const struct vmm_balloon *b, char *err, size_
 {
     pthread_mutex_lock(&v->lock);
     int rc = pre_boot(v, err, errlen);
-    if (!rc && b->amount_mib > v->cfg.machine.mem_size_mib)
-        rc = fail(err, errlen, "Amount of pages requested is too large: %u MiB, the guest has %llu MiB.",
-                  b->amount_mib, (unsigned long long)v->cfg.machine.mem_size_mib);
+    struct balloon_options o = { .amount_mib = b->amount_mib, .deflate_on_oom = b->deflate_on_oom,
+                                 .stats_polling_s = b->stats_polling_interval_s };
+    if (!rc)
+        rc = res_check_balloon(&o, v->cfg.machine.mem_size_mib, err, errlen);
     if (!rc && !v->cfg.balloon.set)
         rc = check_slot_free(v, "balloon device", err, errlen);
     if (!rc) {
@@ -716,7 +654,7 @@ int vmm_patch_drive(struct vmm *v, const char *drive_id, const char *path_on_hos
     if (!rc && i < 0)
         rc = fail(err, errlen, "Invalid drive ID - not found: '%s'.", drive_id);
     if (!rc && path_on_host)
-        rc = check_file("drive", path_on_host, !v->run.drives[i].is_read_only, true, err, errlen);
+        rc = res_check_file("drive", path_on_host, !v->run.drives[i].is_read_only, true, err, errlen);
     if (!rc) {
         struct virtio_mmio *t = vm_board(v->vm)->virtio[v->drive_slot[i]];
         rc = virtio_blk_update(t, path_on_host, limit, err, errlen);
@@ -775,9 +713,9 @@ int vmm_patch_balloon(struct vmm *v, uint32_t amount_mib, char *err, size_t errl
     pthread_mutex_lock(&v->lock);
     struct virtio_mmio *t = balloon_of(v, err, errlen);
     int rc = t ? 0 : -1;
-    if (!rc && amount_mib > v->run.machine.mem_size_mib)
-        rc = fail(err, errlen, "Amount of pages requested is too large: %u MiB, the guest has %llu MiB.",
-                  amount_mib, (unsigned long long)v->run.machine.mem_size_mib);
+    struct balloon_options o = { .amount_mib = amount_mib };
+    if (!rc)
+        rc = res_check_balloon(&o, v->run.machine.mem_size_mib, err, errlen);
     if (!rc) {
         virtio_balloon_set_target(t, amount_mib);
         v->cfg.balloon.amount_mib = amount_mib;

@@ -1,0 +1,122 @@
+/* test_resources.c — the one validator per resource that `kiln run`, the API and --config-file
+ * share: each rule's edges and the reason it gives. */
+#include <criterion/criterion.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+#include "vm/config.h"
+#include "vm/resources.h"
+
+static char err[512];
+
+#define assert_fails_with(call, what)                                                          \
+    do {                                                                                       \
+        err[0] = 0;                                                                            \
+        cr_assert_eq((call), -1, "%s succeeded", #call);                                       \
+        cr_assert(strstr(err, (what)), "%s: expected \"%s\" in \"%s\"", #call, (what), err);   \
+    } while (0)
+#define assert_ok(call) cr_assert_eq((call), 0, "%s: %s", #call, err)
+
+Test(resources, machine_limits_are_one_rule)
+{
+    assert_ok(res_check_vcpus(1, err, sizeof(err)));
+    assert_ok(res_check_vcpus(KILN_MAX_CPUS, err, sizeof(err)));
+    assert_fails_with(res_check_vcpus(0, err, sizeof(err)), "number of vCPUs must be from 1 to 32");
+    assert_fails_with(res_check_vcpus(KILN_MAX_CPUS + 1, err, sizeof(err)), "number of vCPUs");
+    assert_ok(res_check_mem(KILN_MIN_MEM_MIB, err, sizeof(err)));
+    assert_fails_with(res_check_mem(KILN_MIN_MEM_MIB - 1, err, sizeof(err)), "memory size");
+    assert_ok(res_check_mem(res_max_mem_mib(), err, sizeof(err)));
+    assert_fails_with(res_check_mem(res_max_mem_mib() + 1, err, sizeof(err)), "memory size");
+    assert_fails_with(res_check_machine(1, 256, true, err, sizeof(err)), "simultaneous multithreading");
+    assert_ok(res_check_machine(2, 256, false, err, sizeof(err)));
+}
+
+Test(resources, unknown_host_ram_means_the_fixed_ceiling)
+{
+    uint64_t host = res_host_mem_mib();
+    uint64_t max = res_max_mem_mib();
+    cr_assert_leq(max, KILN_MAX_MEM_MIB);
+    cr_assert_eq(max, host && host < KILN_MAX_MEM_MIB ? host : KILN_MAX_MEM_MIB);
+}
+
+Test(resources, ids)
+{
+    assert_ok(res_check_id("drive_id", "root_fs1", 65, err, sizeof(err)));
+    assert_fails_with(res_check_id("drive_id", "", 65, err, sizeof(err)), "cannot be empty");
+    assert_fails_with(res_check_id("iface_id", "a-b", 65, err, sizeof(err)), "only letters, digits and '_'");
+    char full[8];
+    memset(full, 'a', sizeof(full));   /* no terminator: the JSON string did not fit */
+    assert_fails_with(res_check_id("drive_id", full, sizeof(full), err, sizeof(err)), "longer than 64");
+}
+
+Test(resources, drive_opens_as_the_vm_will)
+{
+    char path[] = "/tmp/kiln-test-res-XXXXXX";
+    int fd = mkstemp(path);
+    cr_assert(fd >= 0);
+    close(fd);
+    struct disk_options o = { .path = path };
+    assert_ok(res_check_drive(&o, err, sizeof(err)));
+    o.serial = "12345678901234567890";
+    assert_ok(res_check_drive(&o, err, sizeof(err)));
+    o.serial = "123456789012345678901";
+    assert_fails_with(res_check_drive(&o, err, sizeof(err)), "longer than 20");
+    o.serial = NULL;
+    chmod(path, 0444);
+    if (geteuid() != 0) {   /* root opens anything read-write */
+        assert_fails_with(res_check_drive(&o, err, sizeof(err)), "for reading and writing");
+        o.readonly = true;
+        assert_ok(res_check_drive(&o, err, sizeof(err)));
+    }
+    unlink(path);
+    assert_fails_with(res_check_drive(&o, err, sizeof(err)), "cannot be opened");
+    o.path = "/tmp";
+    o.readonly = true;
+    assert_fails_with(res_check_drive(&o, err, sizeof(err)), "not a regular file or block device");
+    o.path = "";
+    assert_fails_with(res_check_drive(&o, err, sizeof(err)), "path is empty");
+}
+
+Test(resources, network_interface)
+{
+    struct net_options o = { .backend = NET_TAP, .tap = "tap0", .mac = { 0x52, 0x54, 0, 0x12, 0x34, 0x56 } };
+    assert_ok(res_check_net(&o, err, sizeof(err)));
+    o.tap = "a/b";
+    assert_fails_with(res_check_net(&o, err, sizeof(err)), "not a valid TAP name");
+    o.tap = "sixteen_chars_xx";
+    assert_fails_with(res_check_net(&o, err, sizeof(err)), "longer than 15");
+    o.tap = "tap0";
+    o.nhostfwd = 1;
+    assert_fails_with(res_check_net(&o, err, sizeof(err)), "user-mode");
+    o.backend = NET_USER;
+    assert_ok(res_check_net(&o, err, sizeof(err)));
+    o.mac[0] = 0x01;
+    assert_fails_with(res_check_net(&o, err, sizeof(err)), "unicast");
+}
+
+Test(resources, vsock_entropy_balloon)
+{
+    struct vsock_options s = { .guest_cid = 2, .uds_path = "/tmp/v.sock" };
+    assert_fails_with(res_check_vsock(&s, err, sizeof(err)), "guest_cid");
+    s.guest_cid = 3;
+    assert_ok(res_check_vsock(&s, err, sizeof(err)));
+    s.uds_path = "";
+    assert_fails_with(res_check_vsock(&s, err, sizeof(err)), "uds_path is empty");
+    char longp[200];
+    memset(longp, 'x', sizeof(longp) - 1);
+    longp[sizeof(longp) - 1] = 0;
+    s.uds_path = longp;
+    assert_fails_with(res_check_vsock(&s, err, sizeof(err)), "Unix socket path");
+
+    struct rng_options r = { 0 };
+    assert_ok(res_check_entropy(&r, err, sizeof(err)));
+
+    struct balloon_options b = { .amount_mib = 128 };
+    assert_ok(res_check_balloon(&b, 128, err, sizeof(err)));
+    assert_fails_with(res_check_balloon(&b, 127, err, sizeof(err)), "Amount of pages requested is too large");
+    b.amount_mib = 0;
+    b.stats_polling_s = KILN_BALLOON_STATS_MAX_S + 1;
+    assert_fails_with(res_check_balloon(&b, 128, err, sizeof(err)), "polling interval");
+}
