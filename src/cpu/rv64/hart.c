@@ -240,15 +240,19 @@ static bool wait_until_started(struct rv64_hart *h)
     return true;
 }
 
-/* Waits while the machine is paused. */
-static void park(struct rv64_machine *m)
+/* Waits while the machine is paused. parked stays set until the hart leaves the loop, so a
+ * pause right after a resume that this hart has not woken up for yet still finds it parked.
+ * A remote fence aimed at a parked hart does not wait for it (sbi.c): its REQ_TLB_FLUSH is
+ * served by rv64_hart_run before any instruction runs. */
+static void park(struct rv64_hart *h)
 {
+    struct rv64_machine *m = h->m;
     pthread_mutex_lock(&m->pause_lock);
-    m->parked++;
+    atomic_store(&h->parked, true);
     pthread_cond_broadcast(&m->pause_cond);
     while (atomic_load(&m->pause_requested) && !atomic_load(&m->exit_reason))
         pthread_cond_wait(&m->pause_cond, &m->pause_lock);
-    m->parked--;
+    atomic_store(&h->parked, false);
     pthread_mutex_unlock(&m->pause_lock);
 }
 
@@ -257,7 +261,7 @@ void *rv64_hart_thread(void *arg)
     struct rv64_hart *h = arg;
     while (!atomic_load(&h->m->exit_reason)) {
         if (atomic_load(&h->m->pause_requested)) {
-            park(h->m);
+            park(h);
             continue;
         }
         if (atomic_load(&h->state) != HART_STARTED && !wait_until_started(h))

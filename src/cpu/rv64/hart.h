@@ -126,6 +126,7 @@ struct rv64_hart {
     unsigned hartid;
     _Atomic uint32_t requests;
     _Atomic int state;           /* enum hart_state (SBI HSM) */
+    _Atomic bool parked;         /* waiting in the thread loop while the machine is paused */
     uint64_t start_addr, start_opaque;
     pthread_mutex_t wait_lock;
     pthread_cond_t wait_cond;
@@ -172,9 +173,8 @@ struct rv64_machine {
 
     /* pausing: harts park in their thread loop while pause_requested is set */
     pthread_mutex_t pause_lock;
-    pthread_cond_t pause_cond;       /* harts wait here; the pauser waits for parked to grow */
+    pthread_cond_t pause_cond;       /* harts wait here; the pauser waits for them to park */
     _Atomic bool pause_requested;
-    unsigned parked;
 
     /* stopping */
     pthread_mutex_t exit_lock;

@@ -117,12 +117,13 @@ void rv64_mark_dirty_range(struct rv64_machine *m, uint64_t paddr, uint64_t len)
 }
 
 /* A hart is out of the way when it is parked or has never been started (SBI HSM): a stopped
- * hart cannot be started while every running hart is parked. */
+ * hart cannot be started while every running hart is parked. Counted per hart: a hart that
+ * stopped itself (HSM hart_stop) while a pause was pending parks, and is both. */
 static unsigned harts_out_of_the_way(struct rv64_machine *m)
 {
-    unsigned n = m->parked;
+    unsigned n = 0;
     for (unsigned i = 0; i < m->nharts; i++)
-        if (atomic_load(&m->harts[i]->state) == HART_STOPPED)
+        if (atomic_load(&m->harts[i]->parked) || atomic_load(&m->harts[i]->state) == HART_STOPPED)
             n++;
     return n;
 }

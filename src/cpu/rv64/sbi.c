@@ -57,7 +57,10 @@ static void send_ipi(struct rv64_hart *self, struct rv64_hart *t)
     rv64_hart_set_mip(t, MIP_SSIP, true);
 }
 
-/* Remote TLB flushes are synchronous: the caller waits until the target has flushed. */
+/* Remote TLB flushes are synchronous: the caller waits until the target has flushed, or until
+ * it is parked (machine paused): a parked hart serves the pending REQ_TLB_FLUSH before it runs
+ * any instruction, and waiting for it would keep this hart from parking, so the pause (and a
+ * dirty-page harvest) would never finish. */
 static void remote_sfence(struct rv64_hart *self, struct rv64_hart *t)
 {
     if (t == self) {
@@ -68,7 +71,7 @@ static void remote_sfence(struct rv64_hart *self, struct rv64_hart *t)
         return;
     rv64_hart_kick(t, REQ_TLB_FLUSH);
     while ((atomic_load(&t->requests) & REQ_TLB_FLUSH) && atomic_load(&t->state) == HART_STARTED &&
-           !atomic_load(&self->m->exit_reason)) {
+           !atomic_load(&t->parked) && !atomic_load(&self->m->exit_reason)) {
         /* serve flushes aimed at us meanwhile, or two harts flushing each other would deadlock */
         if (atomic_load(&self->requests) & REQ_TLB_FLUSH) {
             atomic_fetch_and(&self->requests, ~REQ_TLB_FLUSH);
