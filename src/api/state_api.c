@@ -1,8 +1,10 @@
 /* state_api.c — snapshot load and live migration as the API handles them (see the header). */
 #include "api/state_api.h"
+#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include "api/config_file.h"
 #include "vm/migration.h"
 #include "vm/snapshot.h"
@@ -66,6 +68,21 @@ static int override_vsock(json_t *cfg, const struct model_snapshot_load *m, char
     return 0;
 }
 
+/* The memory file is checked before the configuration is applied, so that a wrong one gets a
+ * message naming it (not the VM's generic start failure) and leaves the kiln fresh. */
+static int check_mem_file(const char *path, uint64_t mem_size, char *err, size_t errlen)
+{
+    struct stat st;
+    if (stat(path, &st) != 0)
+        return api_fail(err, errlen, "Cannot load the snapshot: cannot open the memory file '%s': %s", path,
+                        strerror(errno));
+    if (!S_ISREG(st.st_mode) || (uint64_t)st.st_size != mem_size)
+        return api_fail(err, errlen, "Cannot load the snapshot: the memory file '%s' holds %lld bytes, "
+                        "the snapshot's VM has %llu bytes of memory", path, (long long)st.st_size,
+                        (unsigned long long)mem_size);
+    return 0;
+}
+
 int api_snapshot_load(struct routes *r, const struct model_snapshot_load *m, char *err, size_t errlen)
 {
     if (check_fresh(r, err, errlen))
@@ -77,6 +94,8 @@ int api_snapshot_load(struct routes *r, const struct model_snapshot_load *m, cha
     json_error_t jerr;
     json_t *cfg = json_loads(img.config_json, JSON_REJECT_DUPLICATES, &jerr);
     int rc = cfg ? 0 : api_fail(err, errlen, "Cannot load the snapshot: its configuration is invalid JSON");
+    if (!rc)
+        rc = check_mem_file(m->mem_path, img.info.mem_size, err, errlen);
     if (!rc)
         rc = override_nets(cfg, m, err, errlen) || override_vsock(cfg, m, err, errlen);
     json_t *machine = cfg ? json_object_get(cfg, "machine-config") : NULL;

@@ -181,9 +181,20 @@ static int switch_over(struct sender *s, struct vmm *v, struct migration_stats *
     void *buf = NULL;
     size_t cap = 0;
     int rc = -1;
+    /* s->dirty holds the last round's pages, harvested but not sent yet: what the guest dirties
+     * until the pause is added to them, never put in their place */
+    uint64_t words = (s->pages + 63) / 64;
+    uint64_t *more = calloc(words, sizeof(*more));
+    if (!more) {
+        snprintf(s->err, s->errlen, "out of host memory");
+        return -1;
+    }
     uint64_t t0 = now_ns();
     vm_pause(s->vm);
-    vm_dirty_harvest(s->vm, s->dirty);
+    vm_dirty_harvest(s->vm, more);
+    for (uint64_t i = 0; i < words; i++)
+        s->dirty[i] |= more[i];
+    free(more);
     if (send_pages(s, s->dirty))
         goto out;
     if (vm_release_images(s->vm)) {

@@ -1,12 +1,15 @@
 #!/bin/bash
 # run.sh KILN — the API tests: the Python suite (every route, errors, state rules, booted guest,
-# hostile clients, --config-file) and Firecracker's getting-started flow with curl.
+# hostile clients, --config-file), snapshots and live migration (test_state.py) and Firecracker's
+# getting-started flow with curl.
 set -uo pipefail
 HERE=$(cd "$(dirname "$0")" && pwd)
 KILN=$(realpath "${1:-$HERE/../../build/kiln}")
 fail=0
 echo "== API: test_api.py"
 python3 "$HERE/test_api.py" "$KILN" || fail=1
+echo "== API: test_state.py (snapshots, live migration)"
+python3 "$HERE/test_state.py" "$KILN" || fail=1
 echo "== API: getting_started.sh"
 bash "$HERE/getting_started.sh" "$KILN" || fail=1
 exit $fail
