@@ -159,7 +159,7 @@ static void save_template(struct vm *vm, const struct vm_config *cfg, const stru
     vm_save_state(vm, &w);
     char err[600];
     /* memory first: a state file never names a memory file that is not complete */
-    if (!persist_writer_ok(&w) || snapshot_mem_write(f->mem, ram, size, NULL, err, sizeof(err)) ||
+    if (!persist_writer_ok(&w) || snapshot_mem_write(f->mem, ram, size, NULL, vm_ram_anonymous(vm), err, sizeof(err)) ||
         snapshot_file_write(f->state, w.buf, w.len, err, sizeof(err))) {
         unlink(f->state);
         unlink(f->mem);

@@ -4,6 +4,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
@@ -230,16 +231,30 @@ static bool page_is_zero(const uint8_t *p)
     return true;
 }
 
-static bool page_wanted(const uint8_t *ram, uint64_t page, const uint64_t *dirty)
+uint8_t *snapshot_touched_pages(const uint8_t *ram, uint64_t size)
+{
+    uint8_t *vec = malloc((size_t)(size / SNAPSHOT_PAGE));
+    if (vec && mincore((void *)ram, (size_t)size, vec) != 0) {
+        free(vec);
+        vec = NULL;
+    }
+    return vec;
+}
+
+static bool page_wanted(const uint8_t *ram, uint64_t page, const uint64_t *dirty, const uint8_t *touched)
 {
     if (dirty)
         return (dirty[page / 64] >> (page % 64)) & 1;
+    if (touched && !(touched[page] & 1))
+        return false;
     return !page_is_zero(ram + page * SNAPSHOT_PAGE);
 }
 
 int snapshot_mem_write(const char *path, const uint8_t *ram, uint64_t size, const uint64_t *dirty,
-                       char *err, size_t errlen)
+                       bool anonymous, char *err, size_t errlen)
 {
+    /* untouched anonymous pages are zero: skip them without reading (a read would map them) */
+    uint8_t *touched = !dirty && anonymous ? snapshot_touched_pages(ram, size) : NULL;
     char tmp[4200];
     int fd = open_temp(path, tmp, sizeof(tmp), err, errlen);
     if (fd < 0)
@@ -248,17 +263,18 @@ int snapshot_mem_write(const char *path, const uint8_t *ram, uint64_t size, cons
     uint64_t pages = size / SNAPSHOT_PAGE;
     /* runs of wanted pages go out in one write each; the rest stays a hole */
     for (uint64_t p = 0; ok && p < pages;) {
-        if (!page_wanted(ram, p, dirty)) {
+        if (!page_wanted(ram, p, dirty, touched)) {
             p++;
             continue;
         }
         uint64_t end = p + 1;
-        while (end < pages && end - p < 2048 && page_wanted(ram, end, dirty))
+        while (end < pages && end - p < 2048 && page_wanted(ram, end, dirty, touched))
             end++;
         ok = !pwrite_all(fd, ram + p * SNAPSHOT_PAGE, (size_t)((end - p) * SNAPSHOT_PAGE),
                          (off_t)(p * SNAPSHOT_PAGE));
         p = end;
     }
+    free(touched);
     if (!ok)
         snprintf(err, errlen, "cannot write the memory file '%s': %s", path, strerror(errno));
     return finish_temp(fd, tmp, path, ok, err, errlen);

@@ -43,10 +43,14 @@ int snapshot_file_write(const char *path, const void *body, size_t len, char *er
 /* Reads path and checks magic, version, length and checksum. *body is malloc'ed. */
 int snapshot_file_read(const char *path, void **body, size_t *len, char *err, size_t errlen);
 
-/* Guest RAM to a memory file. Full: every non-zero page. Diff: the pages whose bit is set in
- * dirty (one bit per page), zero or not. Returns 0 or -1 with err. */
+/* Guest RAM to a memory file. Full: every non-zero page (anonymous: RAM is fresh anonymous
+ * memory, whose pages the guest never touched are known to be zero without reading them). Diff:
+ * the pages whose bit is set in dirty (one bit per page), zero or not. Returns 0 or -1. */
 int snapshot_mem_write(const char *path, const uint8_t *ram, uint64_t size, const uint64_t *dirty,
-                       char *err, size_t errlen);
+                       bool anonymous, char *err, size_t errlen);
+/* mincore() of RAM: bit 0 of byte n is set if page n was ever touched (anonymous memory).
+ * malloc'ed; NULL if unknown. */
+uint8_t *snapshot_touched_pages(const uint8_t *ram, uint64_t size);
 /* Copies the pages a Diff memory file holds over a base memory file of the same size. */
 int snapshot_mem_merge(const char *base, const char *diff, char *err, size_t errlen);
 

@@ -437,6 +437,11 @@ uint8_t *vm_ram(struct vm *vm, uint64_t *size)
     return vm->ram.host;
 }
 
+bool vm_ram_anonymous(struct vm *vm)
+{
+    return !vm->ram.file_backed;
+}
+
 int vm_dirty_enable(struct vm *vm, bool on)
 {
     bool running = vm->started && !vm_is_paused(vm);

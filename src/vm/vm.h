@@ -52,6 +52,8 @@ void vm_destroy(struct vm *vm);
 /* Snapshots and migration. save: the VM must be paused (vm_pause). */
 void vm_save_state(struct vm *vm, struct persist_writer *w);
 uint8_t *vm_ram(struct vm *vm, uint64_t *size);
+/* RAM is fresh anonymous memory (not a snapshot's file): untouched pages are zero. */
+bool vm_ram_anonymous(struct vm *vm);
 /* Dirty-page tracking (one bit per 4 KiB page): harvest copies and clears the bitmap; both
  * briefly park running vCPUs. */
 int vm_dirty_enable(struct vm *vm, bool on);

@@ -33,6 +33,7 @@ static uint64_t now_ns(void)
 
 struct sender {
     int fd;
+    bool paused, released;    /* what switch_over did, for undoing it */
     struct vm *vm;
     uint8_t *ram;
     uint64_t pages;
@@ -56,33 +57,43 @@ static bool page_zero(const uint8_t *p)
     return true;
 }
 
-/* Sends the runs of pages selected by map (all non-zero pages when map is NULL). */
-static int send_pages(struct sender *s, const uint64_t *map)
+/* The first pass sends every page that is not zero; untouched anonymous pages are known to be
+ * zero without reading them (touched: mincore's vector, or NULL). */
+static bool wanted(const struct sender *s, const uint64_t *map, const uint8_t *touched, uint64_t p)
 {
-    uint64_t t0 = now_ns();
+    if (map)
+        return bit(map, p);
+    if (touched && !(touched[p] & 1))
+        return false;
+    return !page_zero(s->ram + p * PAGE);
+}
+
+/* Sends the runs of pages selected by map (all non-zero pages when map is NULL). Only the time
+ * spent sending counts for the bandwidth estimate, not the scan for zero pages. */
+static int send_pages(struct sender *s, const uint64_t *map, const uint8_t *touched)
+{
     for (uint64_t p = 0; p < s->pages;) {
-        bool want = map ? bit(map, p) : !page_zero(s->ram + p * PAGE);
-        if (!want) {
+        if (!wanted(s, map, touched, p)) {
             p++;
             continue;
         }
         uint64_t end = p + 1;
-        while (end < s->pages && end - p < PAGES_PER_MSG &&
-               (map ? bit(map, end) : !page_zero(s->ram + end * PAGE)))
+        while (end < s->pages && end - p < PAGES_PER_MSG && wanted(s, map, touched, end))
             end++;
         uint8_t first[8];
         for (unsigned i = 0; i < 8; i++)
             first[i] = (uint8_t)(p >> (8 * i));
         size_t n = (size_t)((end - p) * PAGE);
+        uint64_t t0 = now_ns();
         if (mig_send(s->fd, MIG_PAGES, first, 8, s->ram + p * PAGE, n)) {
             snprintf(s->err, s->errlen, "the connection to the destination was lost");
             return -1;
         }
+        s->send_ns += now_ns() - t0;
         s->bytes_sent += n + 8;
         s->pages_sent += end - p;
         p = end;
     }
-    s->send_ns += now_ns() - t0;
     return 0;
 }
 
@@ -147,7 +158,10 @@ static int precopy(struct sender *s, const struct migration_params *p, struct mi
 {
     vm_dirty_harvest(s->vm, s->dirty);   /* from here every write is seen */
     fprintf(stderr, "kiln: migration: sending RAM (%llu MiB)\n", (unsigned long long)(s->pages * PAGE >> 20));
-    if (send_pages(s, NULL))
+    uint8_t *touched = vm_ram_anonymous(s->vm) ? snapshot_touched_pages(s->ram, s->pages * PAGE) : NULL;
+    int rc = send_pages(s, NULL, touched);
+    free(touched);
+    if (rc)
         return -1;
     for (;;) {
         if (vm_exited(s->vm)) {
@@ -169,7 +183,7 @@ static int precopy(struct sender *s, const struct migration_params *p, struct mi
                      "gave up after %u s (raise downtime_ms or timeout_s)", p->downtime_ms, p->timeout_s);
             return -1;
         }
-        if (send_pages(s, s->dirty))
+        if (send_pages(s, s->dirty, NULL))
             return -1;
     }
 }
@@ -191,12 +205,14 @@ static int switch_over(struct sender *s, struct vmm *v, struct migration_stats *
     }
     uint64_t t0 = now_ns();
     vm_pause(s->vm);
+    s->paused = true;
     vm_dirty_harvest(s->vm, more);
     for (uint64_t i = 0; i < words; i++)
         s->dirty[i] |= more[i];
     free(more);
-    if (send_pages(s, s->dirty))
+    if (send_pages(s, s->dirty, NULL))
         goto out;
+    s->released = true;
     if (vm_release_images(s->vm)) {
         snprintf(s->err, s->errlen, "cannot flush the disk images");
         goto out;
@@ -259,11 +275,11 @@ int vmm_send_migration(struct vmm *v, const struct migration_params *p, const ch
         rc = -1;
     } else {
         char lock_err[256];
-        if (vm_reacquire_images(v->vm, lock_err, sizeof(lock_err)))
+        if (s.released && vm_reacquire_images(v->vm, lock_err, sizeof(lock_err)))
             fprintf(stderr, "kiln: migration: %s\n", lock_err);
         if (!was_tracking)
             vm_dirty_enable(v->vm, false);
-        if (!was_paused)
+        if (s.paused && !was_paused)
             vm_resume(v->vm);
         fprintf(stderr, "kiln: migration failed: %s; the VM goes on here\n", err);
         if (s.fd >= 0) {

@@ -101,7 +101,7 @@ int vmm_snapshot_create(struct vmm *v, bool diff, const char *state_path, const 
         goto out;
     }
     char msg[600];
-    if (snapshot_mem_write(mem_path, ram, size, diff ? dirty : NULL, msg, sizeof(msg)) ||
+    if (snapshot_mem_write(mem_path, ram, size, diff ? dirty : NULL, vm_ram_anonymous(v->vm), msg, sizeof(msg)) ||
         snapshot_file_write(state_path, w.buf, w.len, msg, sizeof(msg)))
         rc = vmm_fail(err, errlen, "Cannot create a snapshot: %s", msg);
 out:

@@ -159,6 +159,9 @@ void virtq_fill(struct virtq *q, const struct virtq_req *req, uint32_t written, 
     struct vring_used_elem *e = &q->used->ring[(uint16_t)(q->used_idx + offset) & (q->num - 1)];
     __atomic_store_n(&e->id, req->head, __ATOMIC_RELAXED);
     __atomic_store_n(&e->len, written, __ATOMIC_RELAXED);
+    /* the ring is guest RAM too: marked after the write, so a migration that harvests the dirty
+     * log in between sends the page again */
+    guest_mem_written(q->mem, e, sizeof(*e));
 }
 
 void virtq_flush(struct virtq *q, unsigned count)
@@ -167,6 +170,7 @@ void virtq_flush(struct virtq *q, unsigned count)
         return;
     q->used_idx = (uint16_t)(q->used_idx + count);
     store16(&q->used->idx, q->used_idx);
+    guest_mem_written(q->mem, &q->used->idx, sizeof(q->used->idx));
 }
 
 void virtq_push(struct virtq *q, const struct virtq_req *req, uint32_t written)
@@ -196,11 +200,14 @@ bool virtq_set_notification(struct virtq *q, bool enable)
     if (!q->ready)
         return false;
     if (q->event_idx) {
-        if (enable)
+        if (enable) {
             store16((uint16_t *)&q->used->ring[q->num], q->last_avail);
+            guest_mem_written(q->mem, &q->used->ring[q->num], sizeof(uint16_t));
+        }
     } else {
         uint16_t flags = load16(&q->used->flags);
         store16(&q->used->flags, enable ? flags & ~VRING_USED_F_NO_NOTIFY : flags | VRING_USED_F_NO_NOTIFY);
+        guest_mem_written(q->mem, &q->used->flags, sizeof(q->used->flags));
     }
     if (!enable)
         return false;
