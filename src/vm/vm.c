@@ -39,6 +39,7 @@ struct vm {
     _Atomic int signal_number;
     bool started, joined;
     bool devices_paused;          /* the virtio devices' threads are parked (vm_pause) */
+    struct vm_devices devices;    /* the board's virtio devices by kind and id */
 };
 
 /* --rm: the SBI console (the guest's /dev/hvc0) carries the command's stderr */
@@ -346,7 +347,7 @@ static int create(const struct vm_config *cfg, uint64_t start_ns, const struct v
         vm->board->m.console_out = stderr_tx;
         vm->board->m.console_opaque = NULL;
     }
-    status = vm_create_devices(vm->board, cfg);
+    status = vm_create_devices(vm->board, cfg, &vm->devices);
     if (!status)
         status = rs ? restore_state(vm, rs) : load_guest(vm);
     if (status) {
@@ -532,6 +533,11 @@ void vm_destroy(struct vm *vm)
 struct virt_board *vm_board(struct vm *vm)
 {
     return vm->board;
+}
+
+struct virtio_mmio *vm_device(struct vm *vm, enum vm_device_kind kind, const char *id)
+{
+    return vm_devices_find(&vm->devices, kind, id);
 }
 
 int vm_finish(struct vm *vm)

@@ -7,6 +7,7 @@
 #include <stddef.h>
 #include <stdint.h>
 #include "vm/config.h"
+#include "vm/devices.h"
 
 struct vm;
 struct virt_board;
@@ -61,8 +62,11 @@ void vm_dirty_harvest(struct vm *vm, uint64_t *bitmap);
 /* Migration hands the disk images over: flush and unlock them, or lock them again. */
 int vm_release_images(struct vm *vm);
 int vm_reacquire_images(struct vm *vm, char *err, size_t errlen);
-/* The board, for post-boot device operations (balloon target, drive updates). */
+/* The board (boot timer hooks, snapshots). */
 struct virt_board *vm_board(struct vm *vm);
+/* A virtio device by kind and id (id NULL: the one of a one-per-VM kind), for post-boot
+ * operations (drive updates, NIC rate limits, the balloon); NULL when the VM has none. */
+struct virtio_mmio *vm_device(struct vm *vm, enum vm_device_kind kind, const char *id);
 
 /* Waits for the guest to stop, closes the console and returns kiln's exit status (vm_start'ed
  * VMs; vm_destroy still frees it). */

@@ -145,7 +145,6 @@ struct vmm *vmm_new(uint64_t start_ns)
     v->state = VMM_NOT_STARTED;
     v->cfg.machine.vcpu_count = 1;
     v->cfg.machine.mem_size_mib = 128;   /* Firecracker's default, which its clients assume */
-    v->balloon_slot = -1;
     return v;
 }
 
@@ -464,7 +463,7 @@ static const char *status_meaning(int status)
     return "internal error";
 }
 
-/* Fills v->vmcfg and the slot maps from v->run. Called with the lock held. */
+/* Fills v->vmcfg from v->run (the devices are found again by id: vm_device). Called with the lock held. */
 static int build_vm_config(struct vmm *v, char *err, size_t errlen)
 {
     struct vmm_config *r = &v->run;
@@ -480,7 +479,6 @@ static int build_vm_config(struct vmm *v, char *err, size_t errlen)
     for (unsigned i = 0; i < r->ndrives; i++)
         if (r->drives[i].is_root_device)
             root = (int)i;
-    unsigned slot = 0;
     for (int pass = 0; pass < 2; pass++)
         for (unsigned i = 0; i < r->ndrives; i++) {
             if ((pass == 0) != ((int)i == root))
@@ -493,7 +491,6 @@ static int build_vm_config(struct vmm *v, char *err, size_t errlen)
             o->id = d->drive_id;       /* the device keeps the first 20 bytes, as Firecracker */
             if (d->has_rate_limiter)
                 o->limit = d->rate_limiter;
-            v->drive_slot[i] = (int)slot++;
         }
 
     const char *args = *r->boot.boot_args ? r->boot.boot_args : KILN_DEFAULT_CMDLINE;
@@ -519,27 +516,23 @@ static int build_vm_config(struct vmm *v, char *err, size_t errlen)
                 return fail(err, errlen, "The guest MAC address %s is already in use (interfaces '%s' "
                             "and '%s').", mac, r->nets[j].iface_id, r->nets[i].iface_id);
             }
-        v->net_slot[i] = (int)slot++;
     }
     c->nnets = r->nnets;
     if (r->entropy.set) {
         c->has_rng = true;
         if (r->entropy.has_rate_limiter)
             c->rng.limit = r->entropy.rate_limiter;
-        slot++;
     }
     if (r->vsock.set) {
         c->has_vsock = true;
         c->vsock.guest_cid = r->vsock.guest_cid;
         c->vsock.uds_path = r->vsock.uds_path;
-        slot++;
     }
     if (r->balloon.set) {
         c->has_balloon = true;
         c->balloon.amount_mib = r->balloon.amount_mib;
         c->balloon.deflate_on_oom = r->balloon.deflate_on_oom;
         c->balloon.stats_polling_s = r->balloon.stats_polling_interval_s;
-        v->balloon_slot = (int)slot++;
     }
     return 0;
 }
@@ -656,8 +649,7 @@ int vmm_patch_drive(struct vmm *v, const char *drive_id, const char *path_on_hos
     if (!rc && path_on_host)
         rc = res_check_file("drive", path_on_host, !v->run.drives[i].is_read_only, true, err, errlen);
     if (!rc) {
-        struct virtio_mmio *t = vm_board(v->vm)->virtio[v->drive_slot[i]];
-        rc = virtio_blk_update(t, path_on_host, limit, err, errlen);
+        rc = virtio_blk_update(vm_device(v->vm, VM_DEV_DRIVE, drive_id), path_on_host, limit, err, errlen);
         if (!rc) {
             struct vmm_drive *d = &v->cfg.drives[i];
             if (path_on_host)
@@ -681,7 +673,7 @@ int vmm_patch_net(struct vmm *v, const char *iface_id, const struct rate_limiter
     if (!rc && i < 0)
         rc = fail(err, errlen, "Invalid interface ID - not found: '%s'.", iface_id);
     if (!rc) {
-        virtio_net_update_limits(vm_board(v->vm)->virtio[v->net_slot[i]], rx, tx);
+        virtio_net_update_limits(vm_device(v->vm, VM_DEV_NET, iface_id), rx, tx);
         struct vmm_net *n = &v->cfg.nets[i];
         if (rx) {
             n->has_rx_rate_limiter = true;
@@ -701,11 +693,10 @@ static struct virtio_mmio *balloon_of(struct vmm *v, char *err, size_t errlen)
 {
     if (post_boot(v, err, errlen))
         return NULL;
-    if (!v->run.balloon.set || v->balloon_slot < 0) {
+    struct virtio_mmio *t = vm_device(v->vm, VM_DEV_BALLOON, NULL);
+    if (!t)
         fail(err, errlen, ERR_NO_BALLOON);
-        return NULL;
-    }
-    return vm_board(v->vm)->virtio[v->balloon_slot];
+    return t;
 }
 
 int vmm_patch_balloon(struct vmm *v, uint32_t amount_mib, char *err, size_t errlen)

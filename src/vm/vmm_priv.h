@@ -20,9 +20,6 @@ struct vmm {
     char cmdline[sizeof(((struct vmm_boot_source *)0)->boot_args) + 128];
     char net_args[KILN_MAX_VIRTIO][sizeof(((struct vmm_net *)0)->host_dev_name)];
     struct vm *vm;                   /* NULL before start and once vmm_wait has freed it */
-    int drive_slot[KILN_MAX_VIRTIO]; /* board virtio slot of cfg.drives[i] */
-    int net_slot[KILN_MAX_VIRTIO];
-    int balloon_slot;
     bool waiting;                    /* a thread is in vm_wait */
     int exit_status;                 /* valid once STOPPED */
 };

@@ -7,6 +7,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 #include "vm/config.h"
+#include "vm/devices.h"
 #include "vm/resources.h"
 
 static char err[512];
@@ -120,3 +121,47 @@ Test(resources, vsock_entropy_balloon)
     b.stats_polling_s = KILN_BALLOON_STATS_MAX_S + 1;
     assert_fails_with(res_check_balloon(&b, 128, err, sizeof(err)), "polling interval");
 }
+
+/* ---- the device registry: devices by (kind, id), not by slot ---- */
+
+Test(registry, finds_by_kind_and_id)
+{
+    struct vm_devices d = { 0 };
+    static char a, b, c, n;   /* stand-ins: the lookup never touches the transport */
+    struct { enum vm_device_kind kind; const char *id; void *t; } rows[] = {
+        { VM_DEV_DRIVE, "rootfs", &a }, { VM_DEV_DRIVE, "scratch", &b },
+        { VM_DEV_NET, "eth0", &n }, { VM_DEV_BALLOON, "balloon", &c },
+    };
+    for (unsigned i = 0; i < 4; i++) {
+        d.dev[i].kind = rows[i].kind;
+        snprintf(d.dev[i].id, sizeof(d.dev[i].id), "%s", rows[i].id);
+        d.dev[i].t = rows[i].t;
+    }
+    d.n = 4;
+    cr_assert_eq((void *)vm_devices_find(&d, VM_DEV_DRIVE, "scratch"), (void *)&b);
+    cr_assert_eq((void *)vm_devices_find(&d, VM_DEV_DRIVE, "rootfs"), (void *)&a);
+    cr_assert_eq((void *)vm_devices_find(&d, VM_DEV_NET, "eth0"), (void *)&n);
+    cr_assert_null(vm_devices_find(&d, VM_DEV_NET, "rootfs"), "the kind is part of the key");
+    cr_assert_null(vm_devices_find(&d, VM_DEV_DRIVE, "missing"));
+    cr_assert_eq((void *)vm_devices_find(&d, VM_DEV_BALLOON, NULL), (void *)&c);
+    cr_assert_null(vm_devices_find(&d, VM_DEV_VSOCK, NULL));
+}
+
+Test(registry, one_row_per_kind)
+{
+    for (int k = 0; k < VM_DEV_KINDS; k++) {
+        const struct vm_device_kind_info *info = vm_device_kind_info((enum vm_device_kind)k);
+        cr_assert_not_null(info);
+        cr_assert_not_null(info->name);
+        cr_assert_not_null(info->create);
+    }
+    cr_assert_null(vm_device_kind_info(VM_DEV_KINDS));
+    struct vm_device dev = { .kind = VM_DEV_DRIVE, .id = "rootfs" };
+    char group[80];
+    vm_device_metrics_group(&dev, group, sizeof(group));
+    cr_assert_str_eq(group, "block_rootfs");
+    dev = (struct vm_device){ .kind = VM_DEV_RNG, .id = "rng" };
+    vm_device_metrics_group(&dev, group, sizeof(group));
+    cr_assert_str_eq(group, "entropy");
+}
+
