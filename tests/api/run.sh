@@ -10,6 +10,8 @@ echo "== API: test_api.py"
 python3 "$HERE/test_api.py" "$KILN" || fail=1
 echo "== API: test_state.py (snapshots, live migration)"
 python3 "$HERE/test_state.py" "$KILN" || fail=1
+echo "== API: test_state_devices.py (snapshot of a guest using disk, net, vsock, rng)"
+python3 "$HERE/test_state_devices.py" "$KILN" || fail=1
 echo "== API: test_state_cli.py (kiln snapshot/restore/migrate/receive)"
 python3 "$HERE/test_state_cli.py" "$KILN" || fail=1
 echo "== API: getting_started.sh"
