@@ -1,6 +1,7 @@
 /* api_client.c — one HTTP/1.1 request to a kiln API socket, for the command-line tools that
  * drive a running kiln (kiln snapshot create, kiln migrate). */
 #include "cli/api_client.h"
+#include "common/fd_io.h"
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -8,20 +9,6 @@
 #include <sys/socket.h>
 #include <sys/un.h>
 #include <unistd.h>
-
-static int send_all(int fd, const char *p, size_t len)
-{
-    while (len) {
-        ssize_t n = send(fd, p, len, MSG_NOSIGNAL);
-        if (n < 0 && errno == EINTR)
-            continue;
-        if (n <= 0)
-            return -1;
-        p += n;
-        len -= (size_t)n;
-    }
-    return 0;
-}
 
 int api_request(const char *sock, const char *method, const char *path, const char *body,
                 struct api_reply *reply)
@@ -45,7 +32,7 @@ int api_request(const char *sock, const char *method, const char *path, const ch
     size_t blen = body ? strlen(body) : 0;
     int hlen = snprintf(head, sizeof(head), "%s %s HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n"
                         "Content-Type: application/json\r\nContent-Length: %zu\r\n\r\n", method, path, blen);
-    if (send_all(fd, head, (size_t)hlen) || (blen && send_all(fd, body, blen))) {
+    if (fd_send_all(fd, head, (size_t)hlen) || (blen && fd_send_all(fd, body, blen))) {
         snprintf(reply->body, sizeof(reply->body), "cannot send to '%s': %s", sock, strerror(errno));
         close(fd);
         return -1;

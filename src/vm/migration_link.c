@@ -10,6 +10,7 @@
 #include <sys/un.h>
 #include <time.h>
 #include <unistd.h>
+#include "common/fd_io.h"
 #include "vm/migration_link.h"
 
 #define HEADER_LEN 16   /* "KMIG", u32 type, u64 length */
@@ -127,21 +128,6 @@ int mig_accept(const char *url, unsigned timeout_s, char *err, size_t errlen)
     return fd;
 }
 
-static int send_all(int fd, const void *buf, size_t len)
-{
-    const uint8_t *p = buf;
-    while (len) {
-        ssize_t n = send(fd, p, len, MSG_NOSIGNAL);
-        if (n < 0 && errno == EINTR)
-            continue;
-        if (n <= 0)
-            return -1;
-        p += n;
-        len -= (size_t)n;
-    }
-    return 0;
-}
-
 int mig_send(int fd, enum mig_msg type, const void *a, size_t alen, const void *b, size_t blen)
 {
     uint8_t h[HEADER_LEN] = { 'K', 'M', 'I', 'G' };
@@ -150,11 +136,11 @@ int mig_send(int fd, enum mig_msg type, const void *a, size_t alen, const void *
         h[4 + i] = (uint8_t)((uint32_t)type >> (8 * i));
     for (unsigned i = 0; i < 8; i++)
         h[8 + i] = (uint8_t)(len >> (8 * i));
-    if (send_all(fd, h, HEADER_LEN))
+    if (fd_send_all(fd, h, HEADER_LEN))
         return -1;
-    if (alen && send_all(fd, a, alen))
+    if (alen && fd_send_all(fd, a, alen))
         return -1;
-    if (blen && send_all(fd, b, blen))
+    if (blen && fd_send_all(fd, b, blen))
         return -1;
     return 0;
 }

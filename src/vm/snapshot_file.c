@@ -9,6 +9,7 @@
 #include <time.h>
 #include <unistd.h>
 #include <zlib.h>
+#include "common/fd_io.h"
 #include "vm/snapshot_file.h"
 
 static const char MAGIC[8] = { 'K', 'I', 'L', 'N', 'S', 'N', 'A', 'P' };
@@ -73,37 +74,6 @@ static uint64_t get_le(const uint8_t *p, unsigned n)
     return v;
 }
 
-static int write_all(int fd, const void *buf, size_t len)
-{
-    const uint8_t *p = buf;
-    while (len) {
-        ssize_t n = write(fd, p, len);
-        if (n < 0 && errno == EINTR)
-            continue;
-        if (n <= 0)
-            return -1;
-        p += n;
-        len -= (size_t)n;
-    }
-    return 0;
-}
-
-static int pwrite_all(int fd, const void *buf, size_t len, off_t off)
-{
-    const uint8_t *p = buf;
-    while (len) {
-        ssize_t n = pwrite(fd, p, len, off);
-        if (n < 0 && errno == EINTR)
-            continue;
-        if (n <= 0)
-            return -1;
-        p += n;
-        off += n;
-        len -= (size_t)n;
-    }
-    return 0;
-}
-
 /* Opens "<path>.tmp.<pid>" for writing; *tmp receives its name. */
 static int open_temp(const char *path, char *tmp, size_t tmplen, char *err, size_t errlen)
 {
@@ -146,7 +116,7 @@ int snapshot_file_write(const char *path, const void *body, size_t len, char *er
     crc = crc32_z(crc, body, len);
     uint8_t trailer[4];
     put_le(trailer, crc, 4);
-    bool ok = !write_all(fd, header, HEADER_LEN) && !write_all(fd, body, len) && !write_all(fd, trailer, 4);
+    bool ok = !fd_write_all(fd, header, HEADER_LEN) && !fd_write_all(fd, body, len) && !fd_write_all(fd, trailer, 4);
     if (!ok)
         snprintf(err, errlen, "cannot write '%s': %s", path, strerror(errno));
     return finish_temp(fd, tmp, path, ok, err, errlen);
@@ -270,7 +240,7 @@ int snapshot_mem_write(const char *path, const uint8_t *ram, uint64_t size, cons
         uint64_t end = p + 1;
         while (end < pages && end - p < 2048 && page_wanted(ram, end, dirty, touched))
             end++;
-        ok = !pwrite_all(fd, ram + p * SNAPSHOT_PAGE, (size_t)((end - p) * SNAPSHOT_PAGE),
+        ok = !fd_pwrite_all(fd, ram + p * SNAPSHOT_PAGE, (size_t)((end - p) * SNAPSHOT_PAGE),
                          (off_t)(p * SNAPSHOT_PAGE));
         p = end;
     }
@@ -311,7 +281,7 @@ int snapshot_mem_merge(const char *base, const char *diff, char *err, size_t err
         for (off_t o = data; o < hole;) {
             size_t chunk = (size_t)(hole - o) < CHUNK ? (size_t)(hole - o) : CHUNK;
             ssize_t n = pread(dfd, buf, chunk, o);
-            if (n <= 0 || pwrite_all(bfd, buf, (size_t)n, o)) {
+            if (n <= 0 || fd_pwrite_all(bfd, buf, (size_t)n, o)) {
                 snprintf(err, errlen, "cannot copy '%s' into '%s': %s", diff, base, strerror(errno));
                 goto out;
             }
