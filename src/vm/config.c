@@ -13,6 +13,7 @@
 #include "vm/device_args.h"
 #include "vm/resources.h"
 #include "vm/run_cmd.h"
+#include "vm/run_model.h"
 
 void config_print_run_help(void)
 {
@@ -78,8 +79,7 @@ static int usage_error(const char *fmt, const char *arg)
     return KILN_EXIT_USAGE;
 }
 
-/* A resources.c validator refused flag's value: its reason after the flag, and the status the
- * failure means (64 for a bad value, 66 for a file that cannot be opened). */
+/* A resources.c validator refused a flag's value: its reason after the flag, and the status. */
 static int refused(const char *flag, const char *why, int status)
 {
     fprintf(stderr, "kiln: %s: %s\n", flag, why);
@@ -146,7 +146,11 @@ static unsigned virtio_count(const struct vm_config *cfg)
     return cfg->ndisks + cfg->nnets + cfg->has_rng + cfg->has_vsock + cfg->has_balloon;
 }
 
-/* One device flag. Returns 0 or an exit status after printing why. */
+/* The --net values as given: a user-mode one becomes the model's host_dev_name whole. */
+static char net_spec[KILN_MAX_VIRTIO][RUN_NET_SPEC_MAX];
+
+/* One device flag: its syntax. Its rules are the model's (run_model_build). Returns 0 or an exit
+ * status after printing why. */
 static int parse_device_flag(struct vm_config *cfg, int c, char *arg)
 {
     char err[256];
@@ -162,24 +166,17 @@ static int parse_device_flag(struct vm_config *cfg, int c, char *arg)
     switch (c) {
     case 'D':
         rc = parse_disk_arg(arg, &cfg->disks[cfg->ndisks], err, sizeof(err));
-        if (rc == 0 && res_check_drive(&cfg->disks[cfg->ndisks], err, sizeof(err)))
-            return refused("--disk", err, cfg->disks[cfg->ndisks].serial &&
-                           strlen(cfg->disks[cfg->ndisks].serial) > KILN_DISK_SERIAL_MAX
-                           ? KILN_EXIT_USAGE : KILN_EXIT_NO_INPUT);
         cfg->ndisks++;
         break;
     case 'N':
+        if (strlen(arg) >= RUN_NET_SPEC_MAX)
+            return usage_error("%s", "the --net value is too long");
+        strcpy(net_spec[cfg->nnets], arg);   /* before parse_net_arg cuts arg up */
         rc = parse_net_arg(arg, cfg->nnets, &cfg->nets[cfg->nnets], err, sizeof(err));
-        if (rc == 0 && res_check_net(&cfg->nets[cfg->nnets], err, sizeof(err)))
-            return refused("--net", err, KILN_EXIT_USAGE);
         cfg->nnets++;
         break;
     case 'R': rc = parse_rng_arg(arg ? arg : empty, &cfg->rng, err, sizeof(err)); break;
-    case 'V':
-        rc = parse_vsock_arg(arg, &cfg->vsock, err, sizeof(err));
-        if (rc == 0 && res_check_vsock(&cfg->vsock, err, sizeof(err)))
-            return refused("--vsock", err, KILN_EXIT_USAGE);
-        break;
+    case 'V': rc = parse_vsock_arg(arg, &cfg->vsock, err, sizeof(err)); break;
     case 'B': rc = parse_balloon_arg(arg ? arg : empty, &cfg->balloon, err, sizeof(err)); break;
     }
     if (rc)
@@ -207,7 +204,9 @@ static int config_prepare_rm(struct vm_config *cfg)
     return 0;
 }
 
-int config_parse_run(struct vm_config *cfg, int argc, char **argv)
+/* The flags into cfg: kiln's own settings, and the machine and devices before they become the
+ * model. Returns 0, an exit status, or -1 for --help. */
+static int parse_flags(struct vm_config *cfg, int argc, char **argv)
 {
     static const struct option opts[] = {
         { "kernel", required_argument, 0, 'k' },
@@ -296,14 +295,32 @@ int config_parse_run(struct vm_config *cfg, int argc, char **argv)
     } else if (optind < argc) {
         return usage_error("unexpected argument '%s'", argv[optind]);
     }
-    if (cfg->has_balloon && res_check_balloon(&cfg->balloon, cfg->mem_mib, err, sizeof(err)))
-        return refused("--balloon", err, KILN_EXIT_USAGE);
-    if (cfg->has_rng && res_check_entropy(&cfg->rng, err, sizeof(err)))
-        return refused("--rng", err, KILN_EXIT_USAGE);
     if (cfg->rm && cfg->firmware && !cfg->kernel)
         return usage_error("%s", "--rm runs a command in a Linux guest: it cannot be used with --firmware alone");
     if (cfg->initrd && !cfg->kernel && cfg->firmware)
         return usage_error("%s", "--initrd needs --kernel");
+    return 0;
+}
+
+int config_parse_run(struct vm_config *cfg, int argc, char **argv)
+{
+    static struct vm_config flags;   /* big; its pointers are argv's and last until the build */
+    int rc = parse_flags(&flags, argc, argv);
+    if (rc)
+        return rc;
+    /* the machine and the devices: the same model, rules and build as the API's */
+    if ((rc = run_model_build(&flags, net_spec, cfg)))
+        return rc;
+    /* the command line's own settings, layered on the built vm_config: its boot files are checked
+     * by the loader (with the CLI's messages and exit statuses 65/66); the rest exists only here */
+    cfg->kernel = flags.kernel;
+    cfg->initrd = flags.initrd;
+    cfg->cmdline = flags.cmdline;
+    cfg->firmware = flags.firmware;
+    cfg->dtb_out = flags.dtb_out;
+    cfg->rm = flags.rm;
+    cfg->guest_argc = flags.guest_argc;
+    cfg->guest_argv = flags.guest_argv;
     if (!cfg->kernel && !cfg->firmware) {
         find_default_guest(cfg);
         cfg->kernel = cfg->default_kernel;

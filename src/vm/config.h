@@ -1,4 +1,6 @@
-/* config.h — a VM's configuration, built from the command line and validated once. */
+/* config.h — what a VM is built from. Every front end fills the resource model (struct
+ * vmm_config, vmm.h) and vm_config_build (vm_build.h) turns it into this; `kiln run` then layers
+ * its own settings on top (the fields marked CLI below). */
 #ifndef KILN_VM_CONFIG_H
 #define KILN_VM_CONFIG_H
 #include <stdbool.h>
@@ -28,12 +30,12 @@ enum kiln_status {
 struct vm_config {
     unsigned cpus;
     uint64_t mem_mib;
-    const char *kernel;
+    const char *kernel;      /* the boot source; CLI: --kernel or the default guest */
     const char *initrd;
-    const char *cmdline;
-    const char *firmware;
-    const char *dtb_out;     /* write the generated device tree here (debugging) */
-    bool sbi_console_to_stderr; /* the SBI console (guest /dev/hvc0) goes to stderr (run --rm) */
+    const char *cmdline;     /* CLI: --cmdline, or the one carrying --rm's command */
+    const char *firmware;    /* CLI only */
+    const char *dtb_out;     /* CLI only: write the generated device tree here (debugging) */
+    bool sbi_console_to_stderr; /* CLI only: the SBI console (guest /dev/hvc0) goes to stderr (run --rm) */
     /* virtio devices, in slot order: disks, network interfaces, rng, vsock, balloon */
     unsigned ndisks, nnets;
     struct disk_options disks[KILN_MAX_VIRTIO];
@@ -42,7 +44,7 @@ struct vm_config {
     struct rng_options rng;
     struct vsock_options vsock;
     struct balloon_options balloon;
-    char default_kernel[4096];
+    char default_kernel[4096];  /* CLI only: the default guest */
     char default_initrd[4096];
     /* run --rm -- CMD ARGS...: a one-shot sandbox that runs CMD in the guest and exits with its
      * status; run_cmdline (riscv's COMMAND_LINE_SIZE) is the kernel command line carrying it */
@@ -52,8 +54,9 @@ struct vm_config {
     char run_cmdline[1024];
 };
 
-/* Parses `kiln run` options (argv[0] is "run"). Returns 0, or an exit status after printing
- * a one-line error (or the help text, status -1 meaning "exit 0"). */
+/* Parses `kiln run` options (argv[0] is "run") into the resource model, builds cfg from it
+ * (run_model.h) and layers the CLI-only settings on top. Returns 0, or an exit status after
+ * printing a one-line error (or the help text, status -1 meaning "exit 0"). */
 int config_parse_run(struct vm_config *cfg, int argc, char **argv);
 void config_print_run_help(void);
 

@@ -21,14 +21,34 @@ CREATE_FROM(virtio_rng_create, struct rng_options)
 CREATE_FROM(virtio_vsock_create, struct vsock_options)
 CREATE_FROM(virtio_balloon_create, struct balloon_options)
 
-/* A bad image is the user's file (66); the other kinds fail on host resources (71). The
- * metrics groups are the names the devices register (Firecracker's). */
+/* Where each kind's options sit in a vm_config: how many, the i-th, and the name a failure is
+ * reported under. */
+static unsigned n_drives(const struct vm_config *c) { return c->ndisks; }
+static unsigned n_nets(const struct vm_config *c) { return c->nnets; }
+static unsigned n_rng(const struct vm_config *c) { return c->has_rng; }
+static unsigned n_vsock(const struct vm_config *c) { return c->has_vsock; }
+static unsigned n_balloon(const struct vm_config *c) { return c->has_balloon; }
+static const void *drive_opts(const struct vm_config *c, unsigned i) { return &c->disks[i]; }
+static const void *net_opts(const struct vm_config *c, unsigned i) { return &c->nets[i]; }
+static const void *rng_opts(const struct vm_config *c, unsigned i) { (void)i; return &c->rng; }
+static const void *vsock_opts(const struct vm_config *c, unsigned i) { (void)i; return &c->vsock; }
+static const void *balloon_opts(const struct vm_config *c, unsigned i) { (void)i; return &c->balloon; }
+static const char *drive_id(const void *o) { return ((const struct disk_options *)o)->id; }
+static const char *net_id(const void *o) { return ((const struct net_options *)o)->id; }
+static const char *drive_what(const void *o) { return ((const struct disk_options *)o)->path; }
+
+/* One row per kind, in the board's slot order. A bad image is the user's file (66); the other
+ * kinds fail on host resources (71). The metrics groups are the names the devices register
+ * (Firecracker's). */
 static const struct vm_device_kind_info kinds[VM_DEV_KINDS] = {
-    [VM_DEV_DRIVE] = { "drive", "block_", true, virtio_blk_create_row, KILN_EXIT_NO_INPUT },
-    [VM_DEV_NET] = { "net", "net_", true, virtio_net_create_row, KILN_EXIT_HOST },
-    [VM_DEV_RNG] = { "rng", "entropy", false, virtio_rng_create_row, KILN_EXIT_HOST },
-    [VM_DEV_VSOCK] = { "vsock", "vsock", false, virtio_vsock_create_row, KILN_EXIT_HOST },
-    [VM_DEV_BALLOON] = { "balloon", "balloon", false, virtio_balloon_create_row, KILN_EXIT_HOST },
+    [VM_DEV_DRIVE] = { "drive", "block_", true, virtio_blk_create_row, KILN_EXIT_NO_INPUT,
+                       n_drives, drive_opts, drive_id, drive_what },
+    [VM_DEV_NET] = { "net", "net_", true, virtio_net_create_row, KILN_EXIT_HOST, n_nets, net_opts, net_id, NULL },
+    [VM_DEV_RNG] = { "rng", "entropy", false, virtio_rng_create_row, KILN_EXIT_HOST, n_rng, rng_opts, NULL, NULL },
+    [VM_DEV_VSOCK] = { "vsock", "vsock", false, virtio_vsock_create_row, KILN_EXIT_HOST, n_vsock, vsock_opts,
+                       NULL, NULL },
+    [VM_DEV_BALLOON] = { "balloon", "balloon", false, virtio_balloon_create_row, KILN_EXIT_HOST, n_balloon,
+                         balloon_opts, NULL, NULL },
 };
 
 const struct vm_device_kind_info *vm_device_kind_info(enum vm_device_kind kind)
@@ -42,13 +62,15 @@ void vm_device_metrics_group(const struct vm_device *d, char *buf, size_t size)
     snprintf(buf, size, "%s%s", k->metrics_group, k->per_id ? d->id : "");
 }
 
-/* what: the device as the user named it, for the error message */
-static int attach(struct virt_board *b, struct vm_devices *out, enum vm_device_kind kind, const char *id,
-                  const char *what, const void *opts)
+static int attach(struct virt_board *b, struct vm_devices *out, enum vm_device_kind kind, const void *opts)
 {
     const struct vm_device_kind_info *k = &kinds[kind];
+    const char *id = k->id ? k->id(opts) : NULL;
+    const char *what = k->what ? k->what(opts) : k->name;
     struct irq_line irq;
     char err[512] = "";
+    if (!id)
+        id = k->name;   /* one-per-VM kinds go by their kind's name */
     if (out->n == KILN_MAX_VIRTIO || !virt_next_virtio_irq(b, &irq)) {
         fprintf(stderr, "kiln: no free virtio slot for %s\n", what);
         return KILN_EXIT_USAGE;
@@ -61,38 +83,21 @@ static int attach(struct virt_board *b, struct vm_devices *out, enum vm_device_k
     virt_attach_virtio(b, t);
     struct vm_device *d = &out->dev[out->n++];
     d->kind = kind;
-    snprintf(d->id, sizeof(d->id), "%s", id ? id : k->name);
+    snprintf(d->id, sizeof(d->id), "%s", id);
     d->t = t;
     return 0;
 }
 
+/* The vm_config comes from vm_config_build, which gives every drive and NIC its id. */
 int vm_create_devices(struct virt_board *b, const struct vm_config *cfg, struct vm_devices *out)
 {
-    int rc;
-    char id[16];
     memset(out, 0, sizeof(*out));
-    for (unsigned i = 0; i < cfg->ndisks; i++) {
-        struct disk_options o = cfg->disks[i];
-        snprintf(id, sizeof(id), "vd%c", 'a' + i);   /* command-line disks have no id: name them */
-        if (!o.id)
-            o.id = id;
-        if ((rc = attach(b, out, VM_DEV_DRIVE, o.id, o.path, &o)))
-            return rc;
-    }
-    for (unsigned i = 0; i < cfg->nnets; i++) {
-        struct net_options o = cfg->nets[i];
-        snprintf(id, sizeof(id), "eth%u", i);
-        if (!o.id)
-            o.id = id;
-        if ((rc = attach(b, out, VM_DEV_NET, o.id, "network", &o)))
-            return rc;
-    }
-    if (cfg->has_rng && (rc = attach(b, out, VM_DEV_RNG, NULL, "rng", &cfg->rng)))
-        return rc;
-    if (cfg->has_vsock && (rc = attach(b, out, VM_DEV_VSOCK, NULL, "vsock", &cfg->vsock)))
-        return rc;
-    if (cfg->has_balloon && (rc = attach(b, out, VM_DEV_BALLOON, NULL, "balloon", &cfg->balloon)))
-        return rc;
+    for (int kind = 0; kind < VM_DEV_KINDS; kind++)
+        for (unsigned i = 0; i < kinds[kind].count(cfg); i++) {
+            int rc = attach(b, out, (enum vm_device_kind)kind, kinds[kind].options(cfg, i));
+            if (rc)
+                return rc;
+        }
     return 0;
 }
 

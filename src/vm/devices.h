@@ -2,9 +2,9 @@
  * its kind and id (a drive_id, an iface_id, or the kind's name for the one-per-VM kinds), so the
  * API reaches a device by (kind, id) instead of by slot arithmetic. One table row per kind says
  * how to create it from its options, its name and its metrics group: adding a device kind is its
- * own file under dev/virtio/ plus one row (and its options in vm_config).
- * Devices go into the board's slots in a fixed order (drives, network interfaces, rng, vsock,
- * balloon) so /dev/vda is the first drive. */
+ * own file under dev/virtio/ plus one row (and its options in vm_config and the model).
+ * Devices go into the board's slots in the table's order (drives, network interfaces, rng,
+ * vsock, balloon) so /dev/vda is the first drive. */
 #ifndef KILN_VM_DEVICES_H
 #define KILN_VM_DEVICES_H
 #include "board/virt.h"
@@ -35,6 +35,12 @@ struct vm_device_kind_info {
     struct virtio_mmio *(*create)(const void *opts, const struct guest_mem *mem, struct irq_line irq,
                                   char *err, size_t errlen);
     int fail_status;                  /* the kiln exit status when creation fails */
+    /* where a vm_config holds this kind's options: how many, the i-th, its id (NULL: the kind's
+     * name) and what a failure is reported under (NULL: the kind's name) */
+    unsigned (*count)(const struct vm_config *cfg);
+    const void *(*options)(const struct vm_config *cfg, unsigned i);
+    const char *(*id)(const void *opts);
+    const char *(*what)(const void *opts);
 };
 
 const struct vm_device_kind_info *vm_device_kind_info(enum vm_device_kind kind);

@@ -15,8 +15,8 @@
 #include "dev/virtio/balloon.h"
 #include "dev/virtio/blk.h"
 #include "dev/virtio/net.h"
-#include "vm/device_args.h"
 #include "vm/resources.h"
+#include "vm/vm_build.h"
 #include "vm/vm.h"
 #include "vm/vmm.h"
 #include "vm/vmm_priv.h"
@@ -90,45 +90,6 @@ static int check_slot_free(const struct vmm *v, const char *what, char *err, siz
     if (virtio_count(&v->cfg) >= KILN_MAX_VIRTIO)
         return fail(err, errlen, "Cannot add the %s: the machine has %d virtio device slots and all "
                     "are taken.", what, KILN_MAX_VIRTIO);
-    return 0;
-}
-
-static bool is_user_net(const char *host_dev_name)
-{
-    return !strncmp(host_dev_name, "user", 4) && (host_dev_name[4] == 0 || host_dev_name[4] == ',');
-}
-
-static void format_mac(const uint8_t mac[6], char out[18])
-{
-    snprintf(out, 18, "%02x:%02x:%02x:%02x:%02x:%02x", mac[0], mac[1], mac[2], mac[3], mac[4], mac[5]);
-}
-
-/* The net_options a NIC gets at boot. buf receives a private copy of a user-mode
- * host_dev_name, which parse_net_arg cuts up in place and the options then point into. */
-static int net_options_of(const struct vmm_net *n, unsigned index, char *buf, size_t bufsize,
-                          struct net_options *o, char *err, size_t errlen)
-{
-    if (is_user_net(n->host_dev_name)) {
-        snprintf(buf, bufsize, "%s", n->host_dev_name);
-        char perr[384];
-        if (parse_net_arg(buf, index, o, perr, sizeof(perr)) != 0)
-            return fail(err, errlen, "Invalid host_dev_name '%s': %s", n->host_dev_name, perr);
-    } else {
-        /* A TAP name is taken as is, not through parse_net_arg: "tap=" + a name with a comma
-         * would split. index still picks the default MAC, as on the command line. */
-        char tap[32];
-        snprintf(tap, sizeof(tap), "tap=x");
-        if (parse_net_arg(tap, index, o, err, errlen) != 0)
-            return -1;
-        o->backend = NET_TAP;
-        o->tap = n->host_dev_name;
-    }
-    if (n->has_mac)
-        memcpy(o->mac, n->guest_mac, 6);
-    if (n->has_rx_rate_limiter)
-        o->rx_limit = n->rx_rate_limiter;
-    if (n->has_tx_rate_limiter)
-        o->tx_limit = n->tx_rate_limiter;
     return 0;
 }
 
@@ -285,7 +246,11 @@ int vmm_put_drive(struct vmm *v, const struct vmm_drive *d, char *err, size_t er
         if (!((*p >= '0' && *p <= '9') || (*p >= 'a' && *p <= 'f') || (*p >= 'A' && *p <= 'F') || *p == '-'))
             return fail(err, errlen, "Drive '%s': invalid partuuid '%s' (hex digits and '-').",
                         d->drive_id, d->partuuid);
-    struct disk_options o = { .path = d->path_on_host, .readonly = d->is_read_only };
+    if (!TERMINATED(d->serial))
+        return fail(err, errlen, "Drive '%s': the serial is longer than %d characters.", d->drive_id,
+                    KILN_DISK_SERIAL_MAX);
+    struct disk_options o = { .path = d->path_on_host, .readonly = d->is_read_only,
+                              .serial = *d->serial ? d->serial : NULL };
     if (res_check_drive(&o, err, errlen))
         return -1;
     pthread_mutex_lock(&v->lock);
@@ -325,7 +290,7 @@ int vmm_put_net(struct vmm *v, const struct vmm_net *n, char *err, size_t errlen
      * boot), checked by the same rule as the command line's */
     char scratch[sizeof(n->host_dev_name)];
     struct net_options o;
-    if (net_options_of(n, 0, scratch, sizeof(scratch), &o, err, errlen))
+    if (vm_net_options_of(n, 0, scratch, sizeof(scratch), &o, err, errlen))
         return -1;
     char why[256];
     if (res_check_net(&o, why, sizeof(why)))
@@ -338,11 +303,11 @@ int vmm_put_net(struct vmm *v, const struct vmm_net *n, char *err, size_t errlen
         const struct vmm_net *o2 = &v->cfg.nets[j];
         if ((int)j == i)
             continue;
-        if (!is_user_net(name) && !strcmp(o2->host_dev_name, name))
+        if (!vm_is_user_net(name) && !strcmp(o2->host_dev_name, name))
             rc = fail(err, errlen, "The host device name %s is already in use.", name);
         else if (n->has_mac && o2->has_mac && !memcmp(o2->guest_mac, n->guest_mac, 6)) {
             char mac[18];
-            format_mac(n->guest_mac, mac);
+            vm_format_mac(n->guest_mac, mac);
             rc = fail(err, errlen, "The guest MAC address %s is already in use.", mac);
         }
     }
@@ -463,78 +428,11 @@ static const char *status_meaning(int status)
     return "internal error";
 }
 
-/* Fills v->vmcfg from v->run (the devices are found again by id: vm_device). Called with the lock held. */
+/* Fills v->vmcfg from v->run; the strings it points into are v->run's and v->bufs'. Called with
+ * the lock held. */
 static int build_vm_config(struct vmm *v, char *err, size_t errlen)
 {
-    struct vmm_config *r = &v->run;
-    struct vm_config *c = &v->vmcfg;
-    memset(c, 0, sizeof(*c));
-    c->cpus = r->machine.vcpu_count;
-    c->mem_mib = r->machine.mem_size_mib;
-    c->kernel = r->boot.kernel_image_path;
-    c->initrd = *r->boot.initrd_path ? r->boot.initrd_path : NULL;
-
-    /* the root drive goes first so it is /dev/vda; the others keep the order they came in */
-    int root = -1;
-    for (unsigned i = 0; i < r->ndrives; i++)
-        if (r->drives[i].is_root_device)
-            root = (int)i;
-    for (int pass = 0; pass < 2; pass++)
-        for (unsigned i = 0; i < r->ndrives; i++) {
-            if ((pass == 0) != ((int)i == root))
-                continue;
-            const struct vmm_drive *d = &r->drives[i];
-            struct disk_options *o = &c->disks[c->ndisks++];
-            o->path = d->path_on_host;
-            o->readonly = d->is_read_only;
-            o->serial = d->drive_id;
-            o->id = d->drive_id;       /* the device keeps the first 20 bytes, as Firecracker */
-            if (d->has_rate_limiter)
-                o->limit = d->rate_limiter;
-        }
-
-    const char *args = *r->boot.boot_args ? r->boot.boot_args : KILN_DEFAULT_CMDLINE;
-    if (root < 0)
-        snprintf(v->cmdline, sizeof(v->cmdline), "%s", args);
-    else if (*r->drives[root].partuuid)
-        snprintf(v->cmdline, sizeof(v->cmdline), "%s root=PARTUUID=%s %s", args, r->drives[root].partuuid,
-                 r->drives[root].is_read_only ? "ro" : "rw");
-    else
-        snprintf(v->cmdline, sizeof(v->cmdline), "%s root=/dev/vda %s", args,
-                 r->drives[root].is_read_only ? "ro" : "rw");
-    c->cmdline = v->cmdline;
-
-    for (unsigned i = 0; i < r->nnets; i++) {
-        if (net_options_of(&r->nets[i], i, v->net_args[i], sizeof(v->net_args[i]), &c->nets[i], err, errlen))
-            return -1;
-        c->nets[i].id = r->nets[i].iface_id;
-        /* default MACs (52:54:00:12:34:56 + index) can meet an explicit one only here */
-        for (unsigned j = 0; j < i; j++)
-            if (!memcmp(c->nets[j].mac, c->nets[i].mac, 6)) {
-                char mac[18];
-                format_mac(c->nets[i].mac, mac);
-                return fail(err, errlen, "The guest MAC address %s is already in use (interfaces '%s' "
-                            "and '%s').", mac, r->nets[j].iface_id, r->nets[i].iface_id);
-            }
-    }
-    c->nnets = r->nnets;
-    if (r->entropy.set) {
-        c->has_rng = true;
-        if (r->entropy.has_rate_limiter)
-            c->rng.limit = r->entropy.rate_limiter;
-    }
-    if (r->vsock.set) {
-        c->has_vsock = true;
-        c->vsock.guest_cid = r->vsock.guest_cid;
-        c->vsock.uds_path = r->vsock.uds_path;
-    }
-    if (r->balloon.set) {
-        c->has_balloon = true;
-        c->balloon.amount_mib = r->balloon.amount_mib;
-        c->balloon.deflate_on_oom = r->balloon.deflate_on_oom;
-        c->balloon.stats_polling_s = r->balloon.stats_polling_interval_s;
-    }
-    return 0;
+    return vm_config_build(&v->run, &v->vmcfg, &v->bufs, err, errlen);
 }
 
 /* Console output to a file: the console writes to STDOUT_FILENO, so the file takes its place

@@ -11,6 +11,7 @@
 #include "dev/virtio/balloon.h"
 #include "dev/virtio/options.h"
 #include "vm/config.h"
+#include "vm/resources.h"
 
 #define VMM_ID_MAX 64
 #define VMM_PATH_MAX 4096
@@ -38,6 +39,9 @@ struct vmm_drive {
     char partuuid[64];                    /* root by PARTUUID= instead of /dev/vdX; "" if none */
     bool has_rate_limiter;
     struct rate_limiter_config rate_limiter;
+    /* kiln's own, not in Firecracker's API: the disk serial `kiln run --disk ...,serial=ID` gives;
+     * "" means drive_id (what Firecracker does) */
+    char serial[KILN_DISK_SERIAL_MAX + 1];
 };
 
 struct vmm_net {

@@ -4,6 +4,7 @@
 #define KILN_VM_VMM_PRIV_H
 #include <pthread.h>
 #include "vm/vm.h"
+#include "vm/vm_build.h"
 #include "vm/vmm.h"
 
 struct vmm {
@@ -17,8 +18,7 @@ struct vmm {
      * copy of cfg taken at start, so later PATCHes of cfg never move memory under a device. */
     struct vmm_config run;
     struct vm_config vmcfg;
-    char cmdline[sizeof(((struct vmm_boot_source *)0)->boot_args) + 128];
-    char net_args[KILN_MAX_VIRTIO][sizeof(((struct vmm_net *)0)->host_dev_name)];
+    struct vm_build_bufs bufs;
     struct vm *vm;                   /* NULL before start and once vmm_wait has freed it */
     bool waiting;                    /* a thread is in vm_wait */
     int exit_status;                 /* valid once STOPPED */

@@ -9,6 +9,8 @@
 #include "vm/config.h"
 #include "vm/devices.h"
 #include "vm/resources.h"
+#include "vm/vm_build.h"
+#include "vm/vmm.h"
 
 static char err[512];
 
@@ -165,3 +167,96 @@ Test(registry, one_row_per_kind)
     cr_assert_str_eq(group, "entropy");
 }
 
+/* ---- kiln run is a front end over the same model and build as the API ---- */
+
+static void same_vm_config(const struct vm_config *a, const struct vm_config *b)
+{
+    cr_assert_eq(a->cpus, b->cpus);
+    cr_assert_eq(a->mem_mib, b->mem_mib);
+    cr_assert_str_eq(a->kernel, b->kernel);
+    cr_assert_str_eq(a->cmdline, b->cmdline);
+    cr_assert_eq(a->ndisks, b->ndisks);
+    for (unsigned i = 0; i < a->ndisks; i++) {
+        cr_assert_str_eq(a->disks[i].path, b->disks[i].path, "disk %u", i);
+        cr_assert_str_eq(a->disks[i].id, b->disks[i].id);
+        cr_assert_str_eq(a->disks[i].serial, b->disks[i].serial);
+        cr_assert_eq(a->disks[i].readonly, b->disks[i].readonly, "disk %u", i);
+        cr_assert_arr_eq(&a->disks[i].limit, &b->disks[i].limit, sizeof(a->disks[i].limit));
+    }
+    cr_assert_eq(a->nnets, b->nnets);
+    for (unsigned i = 0; i < a->nnets; i++) {
+        cr_assert_eq(a->nets[i].backend, b->nets[i].backend);
+        cr_assert_str_eq(a->nets[i].id, b->nets[i].id);
+        cr_assert_arr_eq(a->nets[i].mac, b->nets[i].mac, 6);
+        cr_assert_eq(a->nets[i].nhostfwd, b->nets[i].nhostfwd);
+        cr_assert_arr_eq(a->nets[i].hostfwd, b->nets[i].hostfwd, sizeof(a->nets[i].hostfwd));
+        cr_assert_arr_eq(&a->nets[i].rx_limit, &b->nets[i].rx_limit, sizeof(a->nets[i].rx_limit));
+        cr_assert_arr_eq(&a->nets[i].tx_limit, &b->nets[i].tx_limit, sizeof(a->nets[i].tx_limit));
+    }
+    cr_assert_eq(a->has_rng, b->has_rng);
+    cr_assert_arr_eq(&a->rng.limit, &b->rng.limit, sizeof(a->rng.limit));
+    cr_assert_eq(a->has_vsock, b->has_vsock);
+    cr_assert_eq(a->has_balloon, b->has_balloon);
+    cr_assert_eq(a->balloon.amount_mib, b->balloon.amount_mib);
+}
+
+static const char *temp_file(char *path)
+{
+    int fd = mkstemp(path);
+    cr_assert(fd >= 0);
+    close(fd);
+    return path;
+}
+
+Test(front_ends, kiln_run_builds_what_the_api_builds)
+{
+    char k[] = "/tmp/kiln-test-res-k-XXXXXX", a[] = "/tmp/kiln-test-res-a-XXXXXX", b[] = "/tmp/kiln-test-res-b-XXXXXX";
+    temp_file(k), temp_file(a), temp_file(b);
+    char b_ro[64], hostfwd[] = "user,hostfwd=tcp::8022-:22";
+    snprintf(b_ro, sizeof(b_ro), "%s,readonly", b);
+    char *argv[] = { "run", "--kernel", k, "--disk", a, "--disk", b_ro, "--net", hostfwd, "--rng", "--cpus", "2",
+                     "--mem", "256", "--balloon=size=64", NULL };
+    struct vm_config cli;
+    cr_assert_eq(config_parse_run(&cli, 15, argv), 0);
+
+    struct vmm *v = vmm_new(0);
+    struct vmm_machine_config m = { .vcpu_count = 2, .mem_size_mib = 256 };
+    assert_ok(vmm_put_machine_config(v, &m, err, sizeof(err)));
+    struct vmm_boot_source bs = { .set = true };
+    snprintf(bs.kernel_image_path, sizeof(bs.kernel_image_path), "%s", k);
+    assert_ok(vmm_put_boot_source(v, &bs, err, sizeof(err)));
+    struct vmm_drive d1 = { .drive_id = "vda" }, d2 = { .drive_id = "vdb", .is_read_only = true };
+    snprintf(d1.path_on_host, sizeof(d1.path_on_host), "%s", a);
+    snprintf(d2.path_on_host, sizeof(d2.path_on_host), "%s", b);
+    assert_ok(vmm_put_drive(v, &d1, err, sizeof(err)));
+    assert_ok(vmm_put_drive(v, &d2, err, sizeof(err)));
+    struct vmm_net n = { .iface_id = "eth0", .host_dev_name = "user,hostfwd=tcp::8022-:22" };
+    assert_ok(vmm_put_net(v, &n, err, sizeof(err)));
+    struct vmm_entropy e = { 0 };
+    assert_ok(vmm_put_entropy(v, &e, err, sizeof(err)));
+    struct vmm_balloon bl = { .amount_mib = 64 };
+    assert_ok(vmm_put_balloon(v, &bl, err, sizeof(err)));
+    static struct vmm_config model;
+    static struct vm_build_bufs bufs;
+    vmm_get_config(v, &model);
+    struct vm_config api;
+    assert_ok(vm_config_build(&model, &api, &bufs, err, sizeof(err)));
+    same_vm_config(&cli, &api);
+    cr_assert_eq(cli.disks[1].readonly, true);
+    cr_assert_eq(cli.nets[0].nhostfwd, 1);
+    vmm_free(v);
+    unlink(k), unlink(a), unlink(b);
+}
+
+Test(front_ends, kiln_run_refuses_what_the_api_refuses)
+{
+    char *argv[] = { "run", "--kernel", "/nonexistent", "--balloon=size=300", "--mem", "256", NULL };
+    struct vm_config cli;
+    cr_assert_eq(config_parse_run(&cli, 6, argv), KILN_EXIT_USAGE);
+    char *argv2[] = { "run", "--kernel", "/nonexistent", "--disk", "/nonexistent/disk", NULL };
+    cr_assert_eq(config_parse_run(&cli, 5, argv2), KILN_EXIT_NO_INPUT);
+    char *argv3[] = { "run", "--kernel", "/nonexistent", "--net", "tap=a/b", NULL };
+    cr_assert_eq(config_parse_run(&cli, 5, argv3), KILN_EXIT_USAGE);
+    char *argv4[] = { "run", "--kernel", "/nonexistent", "--cpus", "33", NULL };
+    cr_assert_eq(config_parse_run(&cli, 5, argv4), KILN_EXIT_USAGE);
+}
