@@ -44,6 +44,8 @@ void boot_timer_init(struct boot_timer *t, uint64_t start_ns, FILE *out)
     t->start_ns = start_ns;
     t->last_us = 0;
     t->out = out;
+    t->on_ready = NULL;
+    t->ready_opaque = NULL;
 }
 
 struct mmio_region boot_timer_region(struct boot_timer *t, uint64_t base)

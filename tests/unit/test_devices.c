@@ -1183,6 +1183,31 @@ Test(boot_timer, magic_byte_prints_one_line)
     memout_close(&m);
 }
 
+static void count_ready(void *opaque)
+{
+    (*(int *)opaque)++;
+}
+
+Test(boot_timer, the_ready_byte_calls_the_hook_and_prints_nothing)
+{
+    struct memout m;
+    memout_open(&m);
+    struct boot_timer t;
+    boot_timer_init(&t, mono_ns(), m.f);
+    int calls = 0;
+    t.on_ready = count_ready;
+    t.ready_opaque = &calls;
+    struct mmio_region r = boot_timer_region(&t, 0x102000);
+    r.write(r.opaque, 0, BOOT_TIMER_READY, 1);
+    r.write(r.opaque, 0, BOOT_TIMER_READY, 4);   /* byte writes only, as for the magic */
+    r.write(r.opaque, 4, BOOT_TIMER_READY, 1);
+    cr_assert_eq(calls, 1);
+    cr_assert_eq(boot_timer_last_us(&t), 0, "the ready byte is not a boot time");
+    fflush(m.f);
+    cr_assert_eq(m.len, 0, "nothing printed");
+    memout_close(&m);
+}
+
 Test(boot_timer, other_values_print_nothing)
 {
     struct memout m;
