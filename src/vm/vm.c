@@ -289,6 +289,8 @@ static int create_ram(struct vm *vm, const struct vm_config *cfg, const struct v
         char err[512];
         if (guest_ram_map_file(&vm->ram, rs->mem_path, size, err, sizeof(err)) != 0) {
             fprintf(stderr, "kiln: %s\n", err);
+            if (rs->err)
+                snprintf(rs->err, rs->errlen, "%s", err);
             return KILN_EXIT_BAD_IMAGE;
         }
         return 0;
@@ -313,6 +315,8 @@ static int restore_state(struct vm *vm, const struct vm_restore *rs)
         persist_fail(r, "the state holds more devices than the configuration");
     if (!persist_ok(r)) {
         fprintf(stderr, "kiln: cannot restore the VM: %s\n", r->err);
+        if (rs->err)
+            snprintf(rs->err, rs->errlen, "%s", r->err);
         return KILN_EXIT_BAD_IMAGE;
     }
     b->uart.rx_needs_irq = !(vm->cfg->firmware && !vm->cfg->kernel);

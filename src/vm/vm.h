@@ -21,6 +21,8 @@ struct vm_restore {
     struct guest_ram *ram;           /* migration: take over this RAM (already filled) instead */
     struct persist_reader *state;    /* the machine and device state (after info and config) */
     uint64_t advance_ns;             /* wall time since the save: guest clocks move on by it */
+    char *err;                       /* if not NULL: why the restore failed (one line) */
+    size_t errlen;
 };
 
 /* Builds the VM described by cfg (which must outlive it): RAM, board, devices, guest loaded.

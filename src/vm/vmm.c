@@ -455,12 +455,26 @@ int vmm_start_locked(struct vmm *v, const struct vm_restore *rs, bool paused, bo
     v->run = v->cfg;
     int rc = build_vm_config(v, err, errlen);
     struct vm *vm = NULL;
-    if (!rc) {
-        int status = rs ? vm_create_restored(&v->vmcfg, v->start_ns, rs, &vm) : vm_create(&v->vmcfg, v->start_ns, &vm);
+    if (!rc && rs) {
+        /* the restore's own reason (a state that does not fit, a memory file of the wrong size)
+         * says more than an exit status */
+        char why[300] = "";
+        struct vm_restore r = *rs;
+        r.err = why;
+        r.errlen = sizeof(why);
+        int status = vm_create_restored(&v->vmcfg, v->start_ns, &r, &vm);
         if (status) {
             vm = NULL;
-            rc = fail(err, errlen, "Cannot %s the microVM: %s (status %d, reason on kiln's stderr).",
-                      rs ? "restore" : "start", status_meaning(status), status);
+            rc = *why ? fail(err, errlen, "Cannot restore the microVM: %s.", why)
+                      : fail(err, errlen, "Cannot restore the microVM: %s (status %d, reason on kiln's stderr).",
+                             status_meaning(status), status);
+        }
+    } else if (!rc) {
+        int status = vm_create(&v->vmcfg, v->start_ns, &vm);
+        if (status) {
+            vm = NULL;
+            rc = fail(err, errlen, "Cannot start the microVM: %s (status %d, reason on kiln's stderr).",
+                      status_meaning(status), status);
         }
     }
     /* dirty pages are tracked from the first instruction, so a Diff snapshot misses nothing */
