@@ -12,8 +12,12 @@
 
 void rv64_flush_blocks(struct rv64_hart *h)
 {
-    memset(h->block_hash, 0, sizeof(h->block_hash));
-    memset(h->jc, 0, sizeof(h->jc));
+    /* with nothing decoded since the last flush the tables are already empty (blocks only enter
+     * them from the arena), and a new vCPU's untouched tables would cost page faults to clear */
+    if (h->arena_used) {
+        memset(h->block_hash, 0, sizeof(*h->block_hash) << BLOCK_HASH_BITS);
+        memset(h->jc, 0, sizeof(*h->jc) * JC_SIZE);
+    }
     h->arena_used = 0;
     h->block_epoch++; /* blocks (and the links between them) are gone */
 }

@@ -31,7 +31,9 @@ int rv64_hart_init(struct rv64_hart *h, struct rv64_machine *m, unsigned hartid)
      * memory stays tellable apart from the guest's in /proc/PID/smaps. */
     madvise(h->arena, ARENA_SIZE, MADV_NOHUGEPAGE);
     h->scratch = malloc(sizeof(struct rv64_block) + 2 * sizeof(struct rv64_insn));
-    if (!h->scratch)
+    h->block_hash = calloc(1u << BLOCK_HASH_BITS, sizeof(*h->block_hash));
+    h->jc = calloc(JC_SIZE, sizeof(*h->jc));
+    if (!h->scratch || !h->block_hash || !h->jc)
         return -1;
     pthread_condattr_t attr;
     pthread_condattr_init(&attr);
@@ -48,6 +50,10 @@ void rv64_hart_destroy(struct rv64_hart *h)
     if (h->arena)
         munmap(h->arena, h->arena_size);
     free(h->scratch);
+    free(h->block_hash);
+    free(h->jc);
+    h->block_hash = NULL;
+    h->jc = NULL;
     pthread_mutex_destroy(&h->wait_lock);
     pthread_cond_destroy(&h->wait_cond);
 }

@@ -112,8 +112,10 @@ struct rv64_hart {
     unsigned dview, iview;
 
     /* decoded-block cache */
-    struct rv64_block *block_hash[1u << BLOCK_HASH_BITS];
-    struct jc_entry jc[JC_SIZE];
+    /* allocated apart (calloc): fresh zero pages the host maps only when a bucket is used, so a
+     * new vCPU (a restore builds several) costs no page faults for them */
+    struct rv64_block **block_hash;   /* 1 << BLOCK_HASH_BITS buckets */
+    struct jc_entry *jc;              /* JC_SIZE entries */
     uint8_t *arena;
     size_t arena_size, arena_used;
     struct rv64_block *scratch;  /* an instruction that straddles a page: decoded, never cached */

@@ -176,13 +176,11 @@ static int set_mtime(struct rv64_machine *m, struct persist_reader *r, uint64_t 
     return 0;
 }
 
-/* RAM changed under the decoded code: nothing decoded before may run. */
+/* RAM changed under the decoded code: nothing decoded before may run. Every hart's blocks are
+ * gone already (hart_forget_caches), so only the pages' "holds code" marks remain to reset. */
 static void forget_code(struct rv64_machine *m)
 {
-    size_t pages = m->ram_size >> 12;
-    memset(m->code_page, 0, pages);
-    for (size_t p = 0; p < pages; p++)
-        atomic_fetch_add_explicit(&m->page_gen[p], 1, memory_order_relaxed);
+    memset(m->code_page, 0, m->ram_size >> 12);
 }
 
 int rv64_machine_restore(struct rv64_machine *m, struct persist_reader *r, uint64_t advance_ns)
