@@ -178,7 +178,7 @@ int mig_recv(int fd, void **buf, size_t *cap, size_t *len, unsigned timeout_ms, 
         type |= (uint32_t)h[4 + i] << (8 * i);
     for (unsigned i = 0; i < 8; i++)
         n |= (uint64_t)h[8 + i] << (8 * i);
-    if (memcmp(h, "KMIG", 4) || type < MIG_HELLO || type > MIG_ERROR) {
+    if (memcmp(h, "KMIG", 4) || type < MIG_HELLO || type > MIG_LAST) {
         snprintf(err, errlen, "the peer does not speak kiln's migration protocol");
         return -1;
     }

@@ -15,6 +15,8 @@ enum mig_msg {
     MIG_COMMIT,         /* the source will never run the VM again: run it */
     MIG_RUNNING,        /* the destination runs the VM */
     MIG_ERROR,          /* either side: a one-line reason, then the migration is over */
+    MIG_ZERO,           /* runs of pages that are now all zero: (u64 first, u64 count) each */
+    MIG_LAST = MIG_ZERO
 };
 
 #define MIG_MSG_MAX (64u << 20)   /* longest payload accepted */

@@ -31,6 +31,13 @@ static uint64_t now_ns(void)
     return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
 }
 
+/* Page runs that became all zero go as (first, count) pairs instead of 4 KiB each (a guest that
+ * clears memory is common: freed pages, tmpfs being rewritten). */
+struct zero_runs {
+    uint8_t buf[16 * 4096];
+    size_t len;
+};
+
 struct sender {
     int fd;
     bool paused, released;    /* what switch_over did, for undoing it */
@@ -38,6 +45,7 @@ struct sender {
     uint8_t *ram;
     uint64_t pages;
     uint64_t *dirty;          /* pages/64 words */
+    struct zero_runs *zeros;
     uint64_t bytes_sent, send_ns, pages_sent;
     char *err;
     size_t errlen;
@@ -59,42 +67,85 @@ static bool page_zero(const uint8_t *p)
 
 /* The first pass sends every page that is not zero; untouched anonymous pages are known to be
  * zero without reading them (touched: mincore's vector, or NULL). */
-static bool wanted(const struct sender *s, const uint64_t *map, const uint8_t *touched, uint64_t p)
+static bool first_pass_wants(const struct sender *s, const uint8_t *touched, uint64_t p)
 {
-    if (map)
-        return bit(map, p);
     if (touched && !(touched[p] & 1))
         return false;
     return !page_zero(s->ram + p * PAGE);
 }
 
-/* Sends the runs of pages selected by map (all non-zero pages when map is NULL). Only the time
- * spent sending counts for the bandwidth estimate, not the scan for zero pages. */
+static void put_u64(uint8_t *p, uint64_t v)
+{
+    for (unsigned i = 0; i < 8; i++)
+        p[i] = (uint8_t)(v >> (8 * i));
+}
+
+static int flush_zero_runs(struct sender *s, struct zero_runs *z)
+{
+    if (!z->len)
+        return 0;
+    uint64_t t0 = now_ns();
+    int rc = mig_send(s->fd, MIG_ZERO, z->buf, z->len, NULL, 0);
+    s->send_ns += now_ns() - t0;
+    s->bytes_sent += z->len;
+    z->len = 0;
+    if (rc)
+        snprintf(s->err, s->errlen, "the connection to the destination was lost");
+    return rc;
+}
+
+static int add_zero_run(struct sender *s, struct zero_runs *z, uint64_t first, uint64_t count)
+{
+    if (z->len == sizeof(z->buf) && flush_zero_runs(s, z))
+        return -1;
+    put_u64(z->buf + z->len, first);
+    put_u64(z->buf + z->len + 8, count);
+    z->len += 16;
+    s->pages_sent += count;
+    return 0;
+}
+
+static int send_run(struct sender *s, uint64_t first, uint64_t end)
+{
+    uint8_t hdr[8];
+    put_u64(hdr, first);
+    size_t n = (size_t)((end - first) * PAGE);
+    uint64_t t0 = now_ns();
+    if (mig_send(s->fd, MIG_PAGES, hdr, 8, s->ram + first * PAGE, n)) {
+        snprintf(s->err, s->errlen, "the connection to the destination was lost");
+        return -1;
+    }
+    s->send_ns += now_ns() - t0;
+    s->bytes_sent += n + 8;
+    s->pages_sent += end - first;
+    return 0;
+}
+
+/* Sends the pages selected by map, or on the first pass (map NULL) every non-zero page. Only the
+ * time spent sending counts for the bandwidth estimate, not the scan for zero pages. */
 static int send_pages(struct sender *s, const uint64_t *map, const uint8_t *touched)
 {
+    struct zero_runs *zeros = s->zeros;
+    zeros->len = 0;
     for (uint64_t p = 0; p < s->pages;) {
-        if (!wanted(s, map, touched, p)) {
+        bool want = map ? bit(map, p) : first_pass_wants(s, touched, p);
+        if (!want) {
             p++;
             continue;
         }
+        /* a dirty page that is zero now: the destination clears it (the first pass skips them:
+         * the destination's RAM starts zero) */
+        bool zero = map && page_zero(s->ram + p * PAGE);
         uint64_t end = p + 1;
-        while (end < s->pages && end - p < PAGES_PER_MSG && wanted(s, map, touched, end))
+        while (end < s->pages && end - p < PAGES_PER_MSG &&
+               (map ? bit(map, end) && page_zero(s->ram + end * PAGE) == zero
+                    : first_pass_wants(s, touched, end)))
             end++;
-        uint8_t first[8];
-        for (unsigned i = 0; i < 8; i++)
-            first[i] = (uint8_t)(p >> (8 * i));
-        size_t n = (size_t)((end - p) * PAGE);
-        uint64_t t0 = now_ns();
-        if (mig_send(s->fd, MIG_PAGES, first, 8, s->ram + p * PAGE, n)) {
-            snprintf(s->err, s->errlen, "the connection to the destination was lost");
+        if (zero ? add_zero_run(s, zeros, p, end - p) : send_run(s, p, end))
             return -1;
-        }
-        s->send_ns += now_ns() - t0;
-        s->bytes_sent += n + 8;
-        s->pages_sent += end - p;
         p = end;
     }
-    return 0;
+    return flush_zero_runs(s, zeros);
 }
 
 static uint64_t count_bits(const uint64_t *map, uint64_t pages)
@@ -245,8 +296,9 @@ int vmm_send_migration(struct vmm *v, const struct migration_params *p, const ch
     s.ram = vm_ram(v->vm, &size);
     s.pages = size / PAGE;
     s.dirty = calloc((s.pages + 63) / 64, sizeof(uint64_t));
+    s.zeros = malloc(sizeof(*s.zeros));
     int rc = -1;
-    if (!s.dirty) {
+    if (!s.dirty || !s.zeros) {
         snprintf(err, errlen, "out of host memory");
         goto out;
     }
@@ -300,6 +352,7 @@ out:
     if (s.fd >= 0)
         close(s.fd);
     free(s.dirty);
+    free(s.zeros);
     pthread_mutex_unlock(&v->lock);
     return rc;
 }
@@ -323,6 +376,29 @@ static int recv_msg(struct receiver *r, unsigned timeout_ms)
         return -1;
     }
     return t;
+}
+
+static int store_zero_runs(struct receiver *r)
+{
+    const uint8_t *p = r->buf;
+    uint64_t pages = r->ram.size / PAGE;
+    if (r->len % 16) {
+        snprintf(r->err, r->errlen, "the source sent a malformed zero-page message");
+        return -1;
+    }
+    for (size_t off = 0; off < r->len; off += 16) {
+        uint64_t first = 0, count = 0;
+        for (unsigned i = 0; i < 8; i++) {
+            first |= (uint64_t)p[off + i] << (8 * i);
+            count |= (uint64_t)p[off + 8 + i] << (8 * i);
+        }
+        if (first >= pages || count > pages - first) {
+            snprintf(r->err, r->errlen, "the source sent pages outside guest RAM");
+            return -1;
+        }
+        memset(r->ram.host + first * PAGE, 0, (size_t)(count * PAGE));
+    }
+    return 0;
 }
 
 static int store_pages(struct receiver *r)
@@ -428,6 +504,8 @@ int vmm_receive_migration(struct vmm *v, const struct migration_params *p, const
         int t = recv_msg(&r, p->timeout_s * 1000);
         if (t == MIG_PAGES) {
             rc = store_pages(&r);
+        } else if (t == MIG_ZERO) {
+            rc = store_zero_runs(&r);
         } else if (t == MIG_STATE) {
             rc = take_over(&r, v);
             break;

@@ -37,7 +37,8 @@ KILN = test_api.KILN
 PAGE = 4096
 BOOT_ARGS = "console=ttyS0 quiet"
 CRASH = re.compile(r"BUG|Oops|[Kk]ernel panic|Call Trace")
-MIG = {"HELLO": 1, "READY": 2, "PAGES": 3, "STATE": 4, "PREPARED": 5, "COMMIT": 6, "RUNNING": 7, "ERROR": 8}
+MIG = {"HELLO": 1, "READY": 2, "PAGES": 3, "STATE": 4, "PREPARED": 5, "COMMIT": 6, "RUNNING": 7, "ERROR": 8,
+       "ZERO": 9}
 
 
 # ---------------------------------------------------------------- helpers
@@ -778,6 +779,10 @@ class TestMigrationAborts(StateTest):
         self.hostile(hello, ["outside"], after_ready=mig_msg("PAGES", struct.pack("<Q", pages - 1) + b"\1" * 2 * PAGE))
         self.hostile(hello, ["outside"], after_ready=mig_msg("PAGES", struct.pack("<Q", (1 << 64) - 1) + b"\1" * PAGE))
         self.hostile(hello, ["malformed"], after_ready=mig_msg("PAGES", struct.pack("<Q", 0) + b"\1" * 100))
+        # runs of zero pages: (first, count) pairs, each inside RAM
+        self.hostile(hello, ["outside"], after_ready=mig_msg("ZERO", struct.pack("<QQ", pages - 1, 2)))
+        self.hostile(hello, ["outside"], after_ready=mig_msg("ZERO", struct.pack("<QQ", 1, (1 << 64) - 1)))
+        self.hostile(hello, ["malformed"], after_ready=mig_msg("ZERO", struct.pack("<Q", 0)))
         self.hostile(hello, ["invalid"], after_ready=mig_msg("STATE", b"\0" * 64))
         self.hostile(hello, ["out of turn"], after_ready=mig_msg("COMMIT"))
 

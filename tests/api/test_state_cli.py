@@ -76,7 +76,13 @@ class TestStateCli(unittest.TestCase):
         dst = subprocess.Popen([test_api.KILN, "receive", "--from", "unix:" + sock],
                                stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
         try:
-            src.send("n=0; while true; do n=$((n+1)); echo count $n; sleep 0.1; done")
+            # data that must arrive intact, and memory the guest keeps clearing and refilling
+            # while it moves (dirty pages that are zero travel as zero-page runs)
+            src.send("dd if=/dev/urandom of=/tmp/rand bs=64k count=64 2>/dev/null; md5sum /tmp/rand")
+            md5 = src.expect(r"([0-9a-f]{32})  /tmp/rand").group(1)
+            src.send("n=0; while true; do n=$((n+1)); echo count $n; "
+                     "dd if=/dev/zero of=/tmp/z bs=64k count=32 2>/dev/null; "
+                     "dd if=/dev/urandom of=/tmp/y bs=64k count=8 2>/dev/null; sleep 0.05; done")
             src.expect(r"count 3\r?\n")
             r = cli("migrate", "--api-sock", src.sock, "--to", "unix:" + sock, timeout=120)
             self.assertEqual(r.returncode, 0, r.stderr)
@@ -84,8 +90,8 @@ class TestStateCli(unittest.TestCase):
             self.assertEqual(src.wait(20), 0)
             last = int(re.findall(r"count (\d+)", src.out)[-1])
             time.sleep(1)
-            dst.stdin.write(b"\x03")   # Ctrl-C stops the loop; then power off
-            dst.stdin.write(b"poweroff -f\n")
+            dst.stdin.write(b"\x03")   # Ctrl-C stops the loop; then check the data and power off
+            dst.stdin.write(b"md5sum /tmp/rand; echo zero-bytes-$(tr -d '\\000' < /tmp/z | wc -c); poweroff -f\n")
             dst.stdin.flush()
             out, err = dst.communicate(timeout=60)
             self.assertEqual(dst.returncode, 0, err)
@@ -93,6 +99,8 @@ class TestStateCli(unittest.TestCase):
             self.assertTrue(counts, out[-500:])
             self.assertEqual(counts[0], last + 1, (last, counts[:5]))
             self.assertEqual(counts, list(range(last + 1, last + 1 + len(counts))))
+            self.assertIn(f"{md5}  /tmp/rand".encode(), out)
+            self.assertIn(b"zero-bytes-0", out)
         finally:
             if dst.poll() is None:
                 dst.kill()
