@@ -364,6 +364,7 @@ struct receiver {
     void *buf;
     size_t cap, len;
     struct guest_ram ram;
+    uint64_t *written;        /* pages stored here so far: the others are still zero */
     char *err;
     size_t errlen;
 };
@@ -396,7 +397,11 @@ static int store_zero_runs(struct receiver *r)
             snprintf(r->err, r->errlen, "the source sent pages outside guest RAM");
             return -1;
         }
-        memset(r->ram.host + first * PAGE, 0, (size_t)(count * PAGE));
+        /* a page never stored here is still fresh zero memory: clearing it would only make the
+         * host back it (a page fault each) */
+        for (uint64_t pg = first; pg < first + count; pg++)
+            if (bit(r->written, pg))
+                memset(r->ram.host + pg * PAGE, 0, PAGE);
     }
     return 0;
 }
@@ -416,6 +421,8 @@ static int store_pages(struct receiver *r)
         return -1;
     }
     memcpy(r->ram.host + first * PAGE, p + 8, (size_t)(n * PAGE));
+    for (uint64_t pg = first; pg < first + n; pg++)
+        r->written[pg / 64] |= 1ull << (pg % 64);
     return 0;
 }
 
@@ -449,7 +456,8 @@ static int accept_hello(struct receiver *r, struct vmm *v, const struct migratio
         snprintf(r->err, r->errlen, "the source's machine does not match its configuration");
         return -1;
     }
-    if (guest_ram_create(&r->ram, info.mem_size)) {
+    r->written = calloc((info.mem_size / PAGE + 63) / 64, sizeof(uint64_t));
+    if (!r->written || guest_ram_create(&r->ram, info.mem_size)) {
         snprintf(r->err, r->errlen, "cannot allocate %llu MiB of guest RAM", (unsigned long long)(info.mem_size >> 20));
         return -1;
     }
@@ -522,6 +530,7 @@ int vmm_receive_migration(struct vmm *v, const struct migration_params *p, const
     else
         fprintf(stderr, "kiln: incoming migration done: the VM runs here\n");
     guest_ram_destroy(&r.ram);   /* after a take-over the VM owns it and this is empty */
+    free(r.written);
     free(r.buf);
     if (r.fd >= 0)
         close(r.fd);
