@@ -10,6 +10,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <time.h>
 #include <unistd.h>
 #include "vm/guest_ram.h"
@@ -420,6 +421,9 @@ static int store_pages(struct receiver *r)
         snprintf(r->err, r->errlen, "the source sent pages outside guest RAM");
         return -1;
     }
+    /* fresh RAM: one call backs the whole run instead of a page fault per page (worth ~10 us
+     * each under nested virtualization); an older kernel without it just faults as before */
+    madvise(r->ram.host + first * PAGE, (size_t)(n * PAGE), MADV_POPULATE_WRITE);
     memcpy(r->ram.host + first * PAGE, p + 8, (size_t)(n * PAGE));
     for (uint64_t pg = first; pg < first + n; pg++)
         r->written[pg / 64] |= 1ull << (pg % 64);
