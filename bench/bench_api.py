@@ -134,10 +134,14 @@ def start_to_init(kiln, guest, tmp, mem):
 
     threading.Thread(target=watch, daemon=True).start()
     try:
+        # the socket file appears at bind(), a moment before listen(): wait until it accepts
         for _ in range(5000):
-            if os.path.exists(sock):
+            try:
+                with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as s:
+                    s.connect(sock)
                 break
-            time.sleep(0.001)
+            except OSError:
+                time.sleep(0.001)
         api(sock, "PUT", "/boot-source", {"kernel_image_path": os.path.join(guest, "Image"),
                                           "initrd_path": os.path.join(guest, "initramfs.cpio.gz"),
                                           "boot_args": "console=ttyS0 quiet"})
