@@ -458,6 +458,11 @@ int vm_dirty_enable(struct vm *vm, bool on)
     return rc;
 }
 
+void vm_dirty_mark_all(struct vm *vm)
+{
+    rv64_mark_dirty_range(&vm->board->m, RV64_RAM_BASE, vm->ram.size);
+}
+
 void vm_dirty_harvest(struct vm *vm, uint64_t *bitmap)
 {
     /* the harts' TLBs are flushed by the harvest: only parked harts may be touched */

@@ -61,6 +61,8 @@ bool vm_ram_anonymous(struct vm *vm);
  * briefly park running vCPUs. */
 int vm_dirty_enable(struct vm *vm, bool on);
 void vm_dirty_harvest(struct vm *vm, uint64_t *bitmap);
+/* Every page counts as dirty (the log was consumed by something other than a snapshot). */
+void vm_dirty_mark_all(struct vm *vm);
 /* Migration hands the disk images over: flush and unlock them, or lock them again. */
 int vm_release_images(struct vm *vm);
 int vm_reacquire_images(struct vm *vm, char *err, size_t errlen);

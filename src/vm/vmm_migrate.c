@@ -24,6 +24,7 @@
 #define PAGES_PER_MSG 256          /* 1 MiB per PAGES message */
 #define SWITCHOVER_NS 1000000ull   /* fixed cost of pausing and the state, on top of the pages */
 #define REPLY_TIMEOUT_MS 30000
+#define ROUND_MIN_NS 5000000ull     /* a pre-copy round lasts at least this long */
 
 static uint64_t now_ns(void)
 {
@@ -235,8 +236,13 @@ static int precopy(struct sender *s, const struct migration_params *p, struct mi
                      "gave up after %u s (raise downtime_ms or timeout_s)", p->downtime_ms, p->timeout_s);
             return -1;
         }
+        uint64_t t_round = now_ns();
         if (send_pages(s, s->dirty, NULL))
             return -1;
+        /* a round that was quick does not converge by going faster: let the guest run a
+         * little, rather than pausing it for a harvest over and over */
+        if (now_ns() - t_round < ROUND_MIN_NS)
+            usleep((useconds_t)((ROUND_MIN_NS - (now_ns() - t_round)) / 1000));
     }
 }
 
@@ -332,6 +338,8 @@ int vmm_send_migration(struct vmm *v, const struct migration_params *p, const ch
             fprintf(stderr, "kiln: migration: %s\n", lock_err);
         if (!was_tracking)
             vm_dirty_enable(v->vm, false);
+        else   /* the rounds consumed the log a Diff snapshot relies on: the next one takes all */
+            vm_dirty_mark_all(v->vm);
         if (s.paused && !was_paused)
             vm_resume(v->vm);
         fprintf(stderr, "kiln: migration failed: %s; the VM goes on here\n", err);
