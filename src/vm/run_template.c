@@ -1,4 +1,5 @@
 /* run_template.c — pre-booted sandboxes for `kiln run --rm` (see the header). */
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
@@ -8,6 +9,7 @@
 #include <string.h>
 #include <sys/file.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 #include <zlib.h>
 #include "board/virt.h"
@@ -21,8 +23,11 @@
 #define RUN_KEY "kiln.run="
 #define READY_TIMEOUT_S 120
 
+#define TEMPLATES_KEPT 8         /* older templates (another kiln, kernel, size) are removed */
+
 struct template_files {
     char key[40];
+    char dir[PATH_MAX - 64];
     char state[PATH_MAX], mem[PATH_MAX], lock[PATH_MAX];
 };
 
@@ -88,14 +93,73 @@ static int cache_dir(char *dir, size_t size)
 
 static int template_files(const struct vm_config *cfg, size_t prefix, struct template_files *f)
 {
-    char dir[PATH_MAX - 64];
-    if (cache_dir(dir, sizeof(dir)))
+    if (cache_dir(f->dir, sizeof(f->dir)))
         return -1;
     template_key(cfg, prefix, f->key);
-    snprintf(f->state, sizeof(f->state), "%s/%s.state", dir, f->key);
-    snprintf(f->mem, sizeof(f->mem), "%s/%s.mem", dir, f->key);
-    snprintf(f->lock, sizeof(f->lock), "%s/%s.lock", dir, f->key);
+    snprintf(f->state, sizeof(f->state), "%s/%s.state", f->dir, f->key);
+    snprintf(f->mem, sizeof(f->mem), "%s/%s.mem", f->dir, f->key);
+    snprintf(f->lock, sizeof(f->lock), "%s/%s.lock", f->dir, f->key);
     return 0;
+}
+
+/* ---- keeping the cache small: every rebuilt kiln or kernel makes a new template ---- */
+
+struct aged {
+    char key[40];
+    time_t mtime;
+};
+
+static int older_first(const void *a, const void *b)
+{
+    time_t x = ((const struct aged *)a)->mtime, y = ((const struct aged *)b)->mtime;
+    return x < y ? -1 : x > y;
+}
+
+/* Removes one template's files, unless a kiln is using or writing it (its lock is held). */
+static void remove_template(const char *dir, const char *key)
+{
+    char path[PATH_MAX + 64];
+    snprintf(path, sizeof(path), "%s/%.39s.lock", dir, key);
+    int lock = open(path, O_RDWR | O_CLOEXEC);
+    if (lock >= 0 && flock(lock, LOCK_EX | LOCK_NB) != 0) {
+        close(lock);
+        return;
+    }
+    static const char *const ext[] = { "state", "mem", "lock" };
+    for (unsigned i = 0; i < 3; i++) {
+        snprintf(path, sizeof(path), "%s/%.39s.%s", dir, key, ext[i]);
+        unlink(path);
+    }
+    if (lock >= 0)
+        close(lock);
+}
+
+/* Keeps the TEMPLATES_KEPT newest templates (and always `keep`). */
+static void prune_templates(const char *dir, const char *keep)
+{
+    DIR *d = opendir(dir);
+    if (!d)
+        return;
+    struct aged list[64];
+    size_t n = 0;
+    struct dirent *e;
+    while ((e = readdir(d)) != NULL && n < sizeof(list) / sizeof(list[0])) {
+        size_t len = strlen(e->d_name);
+        struct stat st;
+        char path[PATH_MAX + 64];
+        if (len <= 6 || len - 6 >= sizeof(list[n].key) || strcmp(e->d_name + len - 6, ".state"))
+            continue;
+        snprintf(path, sizeof(path), "%s/%s", dir, e->d_name);
+        if (stat(path, &st) != 0)
+            continue;
+        snprintf(list[n].key, sizeof(list[n].key), "%.*s", (int)(len - 6), e->d_name);
+        list[n++].mtime = st.st_mtime;
+    }
+    closedir(d);
+    qsort(list, n, sizeof(list[0]), older_first);
+    for (size_t i = 0; i + TEMPLATES_KEPT < n; i++)
+        if (strcmp(list[i].key, keep))
+            remove_template(dir, list[i].key);
 }
 
 /* ---- the guest says it is ready to be saved ---- */
@@ -166,6 +230,7 @@ static void save_template(struct vm *vm, const struct vm_config *cfg, const stru
     }
     persist_writer_free(&w);
     close(lock);
+    prune_templates(f->dir, f->key);
 }
 
 /* Sends the command (as kiln.run= would carry it) and runs the sandbox to its end. */

@@ -189,5 +189,25 @@ def a_damaged_template_is_replaced():
         check(rc == rc2 == 0 and abs(int(a) - int(b2)) <= 1, f"boot times {a!r} {b2!r}")
 
 
+@test
+def old_templates_are_pruned():
+    # every rebuilt kiln or kernel makes a new template; the cache keeps the 8 newest
+    with tempfile.TemporaryDirectory(prefix="kiln-rm-cache-") as cache:
+        d = os.path.join(cache, "kiln", "run-rm")
+        os.makedirs(d)
+        for i in range(10):
+            for ext in ("state", "mem", "lock"):
+                path = os.path.join(d, f"old{i:02d}.{ext}")
+                with open(path, "wb") as f:
+                    f.write(b"x")
+                os.utime(path, (1000000 + i, 1000000 + i))
+        expect(["true"], env={"XDG_CACHE_HOME": cache})
+        states = sorted(f for f in os.listdir(d) if f.endswith(".state"))
+        check(len(states) == 8, f"{len(states)} templates kept: {states}")
+        check(not any(f.startswith(("old00", "old01", "old02")) for f in os.listdir(d)),
+              f"the oldest are gone: {sorted(os.listdir(d))}")
+        check(any(not f.startswith("old") for f in states), "the new template is kept")
+
+
 if __name__ == "__main__":
     sys.exit(main())
