@@ -3,26 +3,15 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <net/if.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/stat.h>
 #include <sys/un.h>
 #include <unistd.h>
+#include "common/errmsg.h"
 #include "vm/config.h"
 #include "vm/resources.h"
 
-static int fail(char *err, size_t errlen, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
-static int fail(char *err, size_t errlen, const char *fmt, ...)
-{
-    if (err && errlen) {
-        va_list ap;
-        va_start(ap, fmt);
-        vsnprintf(err, errlen, fmt, ap);
-        va_end(ap);
-    }
-    return -1;
-}
 
 uint64_t res_host_mem_mib(void)
 {
@@ -41,7 +30,7 @@ uint64_t res_max_mem_mib(void)
 int res_check_vcpus(unsigned vcpus, char *err, size_t errlen)
 {
     if (vcpus < 1 || vcpus > KILN_MAX_CPUS)
-        return fail(err, errlen, "The number of vCPUs must be from 1 to %d, not %u.", KILN_MAX_CPUS, vcpus);
+        return errmsg(err, errlen, "The number of vCPUs must be from 1 to %d, not %u.", KILN_MAX_CPUS, vcpus);
     return 0;
 }
 
@@ -49,7 +38,7 @@ int res_check_mem(uint64_t mem_mib, char *err, size_t errlen)
 {
     uint64_t max = res_max_mem_mib();
     if (mem_mib < KILN_MIN_MEM_MIB || mem_mib > max)
-        return fail(err, errlen, "The memory size (MiB) is invalid: %llu (kiln needs at least %d MiB, "
+        return errmsg(err, errlen, "The memory size (MiB) is invalid: %llu (kiln needs at least %d MiB, "
                     "and at most the host's %llu MiB).", (unsigned long long)mem_mib, KILN_MIN_MEM_MIB,
                     (unsigned long long)max);
     return 0;
@@ -58,7 +47,7 @@ int res_check_mem(uint64_t mem_mib, char *err, size_t errlen)
 int res_check_machine(unsigned vcpus, uint64_t mem_mib, bool smt, char *err, size_t errlen)
 {
     if (smt)
-        return fail(err, errlen, "Enabling simultaneous multithreading is not supported on riscv64.");
+        return errmsg(err, errlen, "Enabling simultaneous multithreading is not supported on riscv64.");
     return res_check_vcpus(vcpus, err, errlen) || res_check_mem(mem_mib, err, errlen) ? -1 : 0;
 }
 
@@ -66,13 +55,13 @@ int res_check_id(const char *what, const char *id, size_t size, char *err, size_
 {
     size_t n = strnlen(id, size);
     if (n == 0)
-        return fail(err, errlen, "Invalid %s: it cannot be empty.", what);
+        return errmsg(err, errlen, "Invalid %s: it cannot be empty.", what);
     if (n == size || n > 64)
-        return fail(err, errlen, "Invalid %s: it is longer than 64 characters.", what);
+        return errmsg(err, errlen, "Invalid %s: it is longer than 64 characters.", what);
     for (size_t i = 0; i < n; i++) {
         char c = id[i];
         if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '_'))
-            return fail(err, errlen, "Invalid %s '%s': only letters, digits and '_' are allowed.", what, id);
+            return errmsg(err, errlen, "Invalid %s '%s': only letters, digits and '_' are allowed.", what, id);
     }
     return 0;
 }
@@ -81,18 +70,18 @@ int res_check_file(const char *what, const char *path, bool writable, bool allow
                    char *err, size_t errlen)
 {
     if (!path || !*path)
-        return fail(err, errlen, "The %s path is empty.", what);
+        return errmsg(err, errlen, "The %s path is empty.", what);
     int fd = open(path, (writable ? O_RDWR : O_RDONLY) | O_CLOEXEC);
     if (fd < 0)
-        return fail(err, errlen, "The %s file '%s' cannot be opened%s: %s", what, path,
+        return errmsg(err, errlen, "The %s file '%s' cannot be opened%s: %s", what, path,
                     writable ? " for reading and writing" : "", strerror(errno));
     struct stat st;
     int rc = fstat(fd, &st);
     close(fd);
     if (rc != 0)
-        return fail(err, errlen, "The %s file '%s' cannot be examined: %s", what, path, strerror(errno));
+        return errmsg(err, errlen, "The %s file '%s' cannot be examined: %s", what, path, strerror(errno));
     if (!S_ISREG(st.st_mode) && !(allow_blockdev && S_ISBLK(st.st_mode)))
-        return fail(err, errlen, "The %s file '%s' is not a regular file%s.", what, path,
+        return errmsg(err, errlen, "The %s file '%s' is not a regular file%s.", what, path,
                     allow_blockdev ? " or block device" : "");
     return 0;
 }
@@ -100,7 +89,7 @@ int res_check_file(const char *what, const char *path, bool writable, bool allow
 int res_check_drive(const struct disk_options *o, char *err, size_t errlen)
 {
     if (o->serial && strlen(o->serial) > KILN_DISK_SERIAL_MAX)
-        return fail(err, errlen, "The disk serial '%s' is longer than %d characters.", o->serial,
+        return errmsg(err, errlen, "The disk serial '%s' is longer than %d characters.", o->serial,
                     KILN_DISK_SERIAL_MAX);
     return res_check_file("drive", o->path, !o->readonly, true, err, errlen);
 }
@@ -108,20 +97,20 @@ int res_check_drive(const struct disk_options *o, char *err, size_t errlen)
 int res_check_tap_name(const char *name, char *err, size_t errlen)
 {
     if (!*name)
-        return fail(err, errlen, "the TAP name is empty.");
+        return errmsg(err, errlen, "the TAP name is empty.");
     if (strlen(name) >= IFNAMSIZ)
-        return fail(err, errlen, "the TAP name '%s' is longer than %d characters.", name, IFNAMSIZ - 1);
+        return errmsg(err, errlen, "the TAP name '%s' is longer than %d characters.", name, IFNAMSIZ - 1);
     /* what the kernel's dev_valid_name refuses, and ',' and ':' that the option syntax uses */
     for (const char *p = name; *p; p++)
         if (*p == '/' || *p == ',' || *p == ':' || *p <= ' ' || *p == 0x7f)
-            return fail(err, errlen, "'%s' is not a valid TAP name.", name);
+            return errmsg(err, errlen, "'%s' is not a valid TAP name.", name);
     return 0;
 }
 
 int res_check_mac(const uint8_t mac[6], char *err, size_t errlen)
 {
     if (mac[0] & 1)   /* the I/G bit: a multicast address cannot be a NIC's */
-        return fail(err, errlen, "the guest MAC address must be unicast.");
+        return errmsg(err, errlen, "the guest MAC address must be unicast.");
     return 0;
 }
 
@@ -130,22 +119,22 @@ int res_check_net(const struct net_options *o, char *err, size_t errlen)
     if (o->backend == NET_TAP && res_check_tap_name(o->tap ? o->tap : "", err, errlen))
         return -1;
     if (o->backend != NET_USER && o->nhostfwd)
-        return fail(err, errlen, "hostfwd= needs user-mode networking.");
+        return errmsg(err, errlen, "hostfwd= needs user-mode networking.");
     if (o->nhostfwd > KILN_MAX_HOSTFWD)
-        return fail(err, errlen, "at most %d hostfwd= per network interface.", KILN_MAX_HOSTFWD);
+        return errmsg(err, errlen, "at most %d hostfwd= per network interface.", KILN_MAX_HOSTFWD);
     return res_check_mac(o->mac, err, errlen);
 }
 
 int res_check_vsock(const struct vsock_options *o, char *err, size_t errlen)
 {
     if (o->guest_cid < 3)
-        return fail(err, errlen, "Invalid vsock guest_cid %u: it must be 3 or more (0-2 are reserved).",
+        return errmsg(err, errlen, "Invalid vsock guest_cid %u: it must be 3 or more (0-2 are reserved).",
                     o->guest_cid);
     size_t n = o->uds_path ? strlen(o->uds_path) : 0;
     if (n == 0)
-        return fail(err, errlen, "The vsock uds_path is empty.");
+        return errmsg(err, errlen, "The vsock uds_path is empty.");
     if (n >= sizeof(((struct sockaddr_un *)0)->sun_path))
-        return fail(err, errlen, "The vsock uds_path is longer than a Unix socket path can be (%zu).",
+        return errmsg(err, errlen, "The vsock uds_path is longer than a Unix socket path can be (%zu).",
                     sizeof(((struct sockaddr_un *)0)->sun_path) - 1);
     return 0;
 }
@@ -159,10 +148,10 @@ int res_check_entropy(const struct rng_options *o, char *err, size_t errlen)
 int res_check_balloon(const struct balloon_options *o, uint64_t mem_mib, char *err, size_t errlen)
 {
     if (o->amount_mib > mem_mib)
-        return fail(err, errlen, "Amount of pages requested is too large: %u MiB, the guest has %llu MiB.",
+        return errmsg(err, errlen, "Amount of pages requested is too large: %u MiB, the guest has %llu MiB.",
                     o->amount_mib, (unsigned long long)mem_mib);
     if (o->stats_polling_s > KILN_BALLOON_STATS_MAX_S)
-        return fail(err, errlen, "The balloon statistics polling interval must be at most %d seconds, "
+        return errmsg(err, errlen, "The balloon statistics polling interval must be at most %d seconds, "
                     "not %u.", KILN_BALLOON_STATS_MAX_S, o->stats_polling_s);
     return 0;
 }

@@ -1,21 +1,10 @@
 /* vm_build.c — a resource model becomes a vm_config: the single build for every front end. */
-#include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
+#include "common/errmsg.h"
 #include "vm/device_args.h"
 #include "vm/vm_build.h"
 
-static int fail(char *err, size_t errlen, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
-static int fail(char *err, size_t errlen, const char *fmt, ...)
-{
-    if (err && errlen) {
-        va_list ap;
-        va_start(ap, fmt);
-        vsnprintf(err, errlen, fmt, ap);
-        va_end(ap);
-    }
-    return -1;
-}
 
 bool vm_is_user_net(const char *host_dev_name)
 {
@@ -34,7 +23,7 @@ int vm_net_options_of(const struct vmm_net *n, unsigned index, char *buf, size_t
         snprintf(buf, bufsize, "%s", n->host_dev_name);
         char perr[384];
         if (parse_net_arg(buf, index, o, perr, sizeof(perr)) != 0)
-            return fail(err, errlen, "Invalid host_dev_name '%s': %s", n->host_dev_name, perr);
+            return errmsg(err, errlen, "Invalid host_dev_name '%s': %s", n->host_dev_name, perr);
     } else {
         /* A TAP name is taken as is, not through parse_net_arg: "tap=" + a name with a comma
          * would split. index still picks the default MAC, as on the command line. */
@@ -104,7 +93,7 @@ int vm_config_build(const struct vmm_config *r, struct vm_config *c, struct vm_b
             if (!memcmp(c->nets[j].mac, c->nets[i].mac, 6)) {
                 char mac[18];
                 vm_format_mac(c->nets[i].mac, mac);
-                return fail(err, errlen, "The guest MAC address %s is already in use (interfaces '%s' "
+                return errmsg(err, errlen, "The guest MAC address %s is already in use (interfaces '%s' "
                             "and '%s').", mac, r->nets[j].iface_id, r->nets[i].iface_id);
             }
     }

@@ -5,7 +5,6 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <pthread.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -27,17 +26,7 @@
 #define ERR_NO_BALLOON "No balloon device found."
 
 
-int vmm_fail(char *err, size_t errlen, const char *fmt, ...)
-{
-    if (err && errlen) {
-        va_list ap;
-        va_start(ap, fmt);
-        vsnprintf(err, errlen, fmt, ap);
-        va_end(ap);
-    }
-    return -1;
-}
-#define fail vmm_fail
+#define fail errmsg
 
 /* The callers hand in fixed-size structs filled from JSON: a string that fills its whole
  * buffer has lost its terminator (it was too long), and must not be read past the end. */

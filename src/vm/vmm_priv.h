@@ -3,6 +3,7 @@
 #ifndef KILN_VM_VMM_PRIV_H
 #define KILN_VM_VMM_PRIV_H
 #include <pthread.h>
+#include "common/errmsg.h"
 #include "vm/vm.h"
 #include "vm/vm_build.h"
 #include "vm/vmm.h"
@@ -25,7 +26,7 @@ struct vmm {
 };
 
 /* Writes a formatted message into err and returns -1. */
-int vmm_fail(char *err, size_t errlen, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+#define vmm_fail errmsg
 /* Builds the VM from v->cfg (copied to v->run) and starts it, booting the kernel (rs NULL) or
  * restoring rs; paused: every vCPU and device waits for vmm_resume. Lock held, state NOT_STARTED.
  * publish: enter state Running/Paused now (else the VM stays invisible, v->vm set, until
