@@ -1,7 +1,6 @@
 /* vm.c — builds a `virt` board from a vm_config, loads the guest, runs one thread per vCPU and
  * turns the way the guest stopped into kiln's exit status. */
 #include <errno.h>
-#include <linux/virtio_ids.h>
 #include <pthread.h>
 #include <signal.h>
 #include <stdio.h>
@@ -10,9 +9,9 @@
 #include <unistd.h>
 #include "board/virt.h"
 #include "common/persist.h"
+#include "dev/virtio/blk.h"
 #include "vm/console.h"
 #include "vm/devices.h"
-#include "dev/virtio/blk.h"
 #include "vm/guest_ram.h"
 #include "vm/loader.h"
 #include "vm/run_template.h"
@@ -477,18 +476,17 @@ void vm_dirty_harvest(struct vm *vm, uint64_t *bitmap)
 int vm_release_images(struct vm *vm)
 {
     int rc = 0;
-    for (unsigned i = 0; i < vm->board->nvirtio; i++)
-        if (vm->board->virtio[i]->ops->device_id == VIRTIO_ID_BLOCK &&
-            virtio_blk_release_image(vm->board->virtio[i]) != 0)
+    for (unsigned i = 0; i < vm->devices.n; i++)
+        if (vm->devices.dev[i].kind == VM_DEV_DRIVE && virtio_blk_release_image(vm->devices.dev[i].t) != 0)
             rc = -1;
     return rc;
 }
 
 int vm_reacquire_images(struct vm *vm, char *err, size_t errlen)
 {
-    for (unsigned i = 0; i < vm->board->nvirtio; i++)
-        if (vm->board->virtio[i]->ops->device_id == VIRTIO_ID_BLOCK &&
-            virtio_blk_reacquire_image(vm->board->virtio[i], err, errlen) != 0)
+    for (unsigned i = 0; i < vm->devices.n; i++)
+        if (vm->devices.dev[i].kind == VM_DEV_DRIVE &&
+            virtio_blk_reacquire_image(vm->devices.dev[i].t, err, errlen) != 0)
             return -1;
     return 0;
 }
