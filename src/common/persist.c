@@ -4,6 +4,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include "common/le.h"
 #include "common/persist.h"
 
 #define NAME_LEN 32
@@ -45,10 +46,8 @@ static uint8_t *reserve(struct persist_writer *w, size_t n)
 static void put_le(struct persist_writer *w, uint64_t v, unsigned n)
 {
     uint8_t *p = reserve(w, n);
-    if (!p)
-        return;
-    for (unsigned i = 0; i < n; i++)
-        p[i] = (uint8_t)(v >> (8 * i));
+    if (p)
+        le_put(p, v, n);
 }
 
 void persist_begin(struct persist_writer *w, const char *name, uint32_t version)
@@ -67,9 +66,7 @@ void persist_end(struct persist_writer *w)
 {
     if (w->section_start == SIZE_MAX || w->oom)
         return;
-    uint64_t n = w->len - w->section_start - 8;
-    for (unsigned i = 0; i < 8; i++)
-        w->buf[w->section_start + i] = (uint8_t)(n >> (8 * i));
+    le_put(w->buf + w->section_start, w->len - w->section_start - 8, 8);
     w->section_start = SIZE_MAX;
 }
 
@@ -135,11 +132,7 @@ static const uint8_t *take(struct persist_reader *r, size_t n)
 static uint64_t get_le(struct persist_reader *r, unsigned n)
 {
     const uint8_t *p = take(r, n);
-    uint64_t v = 0;
-    if (p)
-        for (unsigned i = 0; i < n; i++)
-            v |= (uint64_t)p[i] << (8 * i);
-    return v;
+    return p ? le_get(p, n) : 0;
 }
 
 const char *persist_peek(struct persist_reader *r, char name[32])

@@ -11,6 +11,7 @@
 #include <time.h>
 #include <unistd.h>
 #include "common/fd_io.h"
+#include "common/le.h"
 #include "vm/migration_link.h"
 
 #define HEADER_LEN 16   /* "KMIG", u32 type, u64 length */
@@ -131,11 +132,8 @@ int mig_accept(const char *url, unsigned timeout_s, char *err, size_t errlen)
 int mig_send(int fd, enum mig_msg type, const void *a, size_t alen, const void *b, size_t blen)
 {
     uint8_t h[HEADER_LEN] = { 'K', 'M', 'I', 'G' };
-    uint64_t len = alen + blen;
-    for (unsigned i = 0; i < 4; i++)
-        h[4 + i] = (uint8_t)((uint32_t)type >> (8 * i));
-    for (unsigned i = 0; i < 8; i++)
-        h[8 + i] = (uint8_t)(len >> (8 * i));
+    le_put(h + 4, (uint32_t)type, 4);
+    le_put(h + 8, alen + blen, 8);
     if (fd_send_all(fd, h, HEADER_LEN))
         return -1;
     if (alen && fd_send_all(fd, a, alen))
@@ -172,12 +170,8 @@ int mig_recv(int fd, void **buf, size_t *cap, size_t *len, unsigned timeout_ms, 
     uint8_t h[HEADER_LEN];
     if (recv_all(fd, h, HEADER_LEN, timeout_ms, err, errlen))
         return -1;
-    uint32_t type = 0;
-    uint64_t n = 0;
-    for (unsigned i = 0; i < 4; i++)
-        type |= (uint32_t)h[4 + i] << (8 * i);
-    for (unsigned i = 0; i < 8; i++)
-        n |= (uint64_t)h[8 + i] << (8 * i);
+    uint32_t type = (uint32_t)le_get(h + 4, 4);
+    uint64_t n = le_get(h + 8, 8);
     if (memcmp(h, "KMIG", 4) || type < MIG_HELLO || type > MIG_LAST) {
         snprintf(err, errlen, "the peer does not speak kiln's migration protocol");
         return -1;

@@ -10,6 +10,7 @@
 #include <unistd.h>
 #include <zlib.h>
 #include "common/fd_io.h"
+#include "common/le.h"
 #include "vm/snapshot_file.h"
 
 static const char MAGIC[8] = { 'K', 'I', 'L', 'N', 'S', 'N', 'A', 'P' };
@@ -60,20 +61,6 @@ int snapshot_info_restore(struct snapshot_info *i, struct persist_reader *r)
     return 0;
 }
 
-static void put_le(uint8_t *p, uint64_t v, unsigned n)
-{
-    for (unsigned i = 0; i < n; i++)
-        p[i] = (uint8_t)(v >> (8 * i));
-}
-
-static uint64_t get_le(const uint8_t *p, unsigned n)
-{
-    uint64_t v = 0;
-    for (unsigned i = 0; i < n; i++)
-        v |= (uint64_t)p[i] << (8 * i);
-    return v;
-}
-
 /* Opens "<path>.tmp.<pid>" for writing; *tmp receives its name. */
 static int open_temp(const char *path, char *tmp, size_t tmplen, char *err, size_t errlen)
 {
@@ -108,14 +95,14 @@ int snapshot_file_write(const char *path, const void *body, size_t len, char *er
         return -1;
     uint8_t header[HEADER_LEN];
     memcpy(header, MAGIC, 8);
-    put_le(header + 8, SNAPSHOT_FORMAT_VERSION, 4);
-    put_le(header + 12, 0, 4);
-    put_le(header + 16, len, 8);
+    le_put(header + 8, SNAPSHOT_FORMAT_VERSION, 4);
+    le_put(header + 12, 0, 4);
+    le_put(header + 16, len, 8);
     uLong crc = crc32(0L, Z_NULL, 0);
     crc = crc32(crc, header, HEADER_LEN);
     crc = crc32_z(crc, body, len);
     uint8_t trailer[4];
-    put_le(trailer, crc, 4);
+    le_put(trailer, crc, 4);
     bool ok = !fd_write_all(fd, header, HEADER_LEN) && !fd_write_all(fd, body, len) && !fd_write_all(fd, trailer, 4);
     if (!ok)
         snprintf(err, errlen, "cannot write '%s': %s", path, strerror(errno));
@@ -165,19 +152,19 @@ int snapshot_file_read(const char *path, void **body, size_t *len, char *err, si
         snprintf(err, errlen, "'%s' is not a kiln snapshot (bad magic)", path);
         goto out;
     }
-    uint32_t version = (uint32_t)get_le(buf + 8, 4);
+    uint32_t version = (uint32_t)le_get(buf + 8, 4);
     if (version != SNAPSHOT_FORMAT_VERSION) {
         snprintf(err, errlen, "the snapshot '%s' has format version %u; this kiln reads version %u", path,
                  version, SNAPSHOT_FORMAT_VERSION);
         goto out;
     }
-    uint64_t blen = get_le(buf + 16, 8);
+    uint64_t blen = le_get(buf + 16, 8);
     if (blen != size - HEADER_LEN - 4) {
         snprintf(err, errlen, "the snapshot '%s' is truncated or has trailing data", path);
         goto out;
     }
     uLong crc = crc32_z(crc32(0L, Z_NULL, 0), buf, size - 4);
-    if ((uint32_t)crc != (uint32_t)get_le(buf + size - 4, 4)) {
+    if ((uint32_t)crc != (uint32_t)le_get(buf + size - 4, 4)) {
         snprintf(err, errlen, "the snapshot '%s' is corrupt (checksum mismatch)", path);
         goto out;
     }
@@ -192,7 +179,7 @@ out:
     return rc;
 }
 
-static bool page_is_zero(const uint8_t *p)
+bool snapshot_page_is_zero(const uint8_t *p)
 {
     const uint64_t *w = (const uint64_t *)p;
     for (size_t i = 0; i < SNAPSHOT_PAGE / 8; i++)
@@ -211,13 +198,18 @@ uint8_t *snapshot_touched_pages(const uint8_t *ram, uint64_t size)
     return vec;
 }
 
+bool snapshot_page_has_data(const uint8_t *ram, uint64_t page, const uint8_t *touched)
+{
+    if (touched && !(touched[page] & 1))
+        return false;
+    return !snapshot_page_is_zero(ram + page * SNAPSHOT_PAGE);
+}
+
 static bool page_wanted(const uint8_t *ram, uint64_t page, const uint64_t *dirty, const uint8_t *touched)
 {
     if (dirty)
         return (dirty[page / 64] >> (page % 64)) & 1;
-    if (touched && !(touched[page] & 1))
-        return false;
-    return !page_is_zero(ram + page * SNAPSHOT_PAGE);
+    return snapshot_page_has_data(ram, page, touched);
 }
 
 int snapshot_mem_write(const char *path, const uint8_t *ram, uint64_t size, const uint64_t *dirty,

@@ -51,6 +51,10 @@ int snapshot_mem_write(const char *path, const uint8_t *ram, uint64_t size, cons
 /* mincore() of RAM: bit 0 of byte n is set if page n was ever touched (anonymous memory).
  * malloc'ed; NULL if unknown. */
 uint8_t *snapshot_touched_pages(const uint8_t *ram, uint64_t size);
+bool snapshot_page_is_zero(const uint8_t *page);
+/* Does page n of RAM hold anything but zeros? touched (snapshot_touched_pages, or NULL) lets an
+ * untouched anonymous page count as zero without reading it (a read would make the host map it). */
+bool snapshot_page_has_data(const uint8_t *ram, uint64_t page, const uint8_t *touched);
 /* Copies the pages a Diff memory file holds over a base memory file of the same size. */
 int snapshot_mem_merge(const char *base, const char *diff, char *err, size_t errlen);
 

@@ -13,6 +13,7 @@
 #include <sys/mman.h>
 #include <time.h>
 #include <unistd.h>
+#include "common/le.h"
 #include "vm/guest_ram.h"
 #include "vm/metrics.h"
 #include "vm/migration.h"
@@ -58,30 +59,6 @@ static bool bit(const uint64_t *map, uint64_t p)
     return (map[p / 64] >> (p % 64)) & 1;
 }
 
-static bool page_zero(const uint8_t *p)
-{
-    const uint64_t *w = (const uint64_t *)p;
-    for (size_t i = 0; i < PAGE / 8; i++)
-        if (w[i])
-            return false;
-    return true;
-}
-
-/* The first pass sends every page that is not zero; untouched anonymous pages are known to be
- * zero without reading them (touched: mincore's vector, or NULL). */
-static bool first_pass_wants(const struct sender *s, const uint8_t *touched, uint64_t p)
-{
-    if (touched && !(touched[p] & 1))
-        return false;
-    return !page_zero(s->ram + p * PAGE);
-}
-
-static void put_u64(uint8_t *p, uint64_t v)
-{
-    for (unsigned i = 0; i < 8; i++)
-        p[i] = (uint8_t)(v >> (8 * i));
-}
-
 static int flush_zero_runs(struct sender *s, struct zero_runs *z)
 {
     if (!z->len)
@@ -100,8 +77,8 @@ static int add_zero_run(struct sender *s, struct zero_runs *z, uint64_t first, u
 {
     if (z->len == sizeof(z->buf) && flush_zero_runs(s, z))
         return -1;
-    put_u64(z->buf + z->len, first);
-    put_u64(z->buf + z->len + 8, count);
+    le_put(z->buf + z->len, first, 8);
+    le_put(z->buf + z->len + 8, count, 8);
     z->len += 16;
     s->pages_sent += count;
     return 0;
@@ -110,7 +87,7 @@ static int add_zero_run(struct sender *s, struct zero_runs *z, uint64_t first, u
 static int send_run(struct sender *s, uint64_t first, uint64_t end)
 {
     uint8_t hdr[8];
-    put_u64(hdr, first);
+    le_put(hdr, first, 8);
     size_t n = (size_t)((end - first) * PAGE);
     uint64_t t0 = now_ns();
     if (mig_send(s->fd, MIG_PAGES, hdr, 8, s->ram + first * PAGE, n)) {
@@ -130,18 +107,18 @@ static int send_pages(struct sender *s, const uint64_t *map, const uint8_t *touc
     struct zero_runs *zeros = s->zeros;
     zeros->len = 0;
     for (uint64_t p = 0; p < s->pages;) {
-        bool want = map ? bit(map, p) : first_pass_wants(s, touched, p);
+        bool want = map ? bit(map, p) : snapshot_page_has_data(s->ram, p, touched);
         if (!want) {
             p++;
             continue;
         }
         /* a dirty page that is zero now: the destination clears it (the first pass skips them:
          * the destination's RAM starts zero) */
-        bool zero = map && page_zero(s->ram + p * PAGE);
+        bool zero = map && snapshot_page_is_zero(s->ram + p * PAGE);
         uint64_t end = p + 1;
         while (end < s->pages && end - p < PAGES_PER_MSG &&
-               (map ? bit(map, end) && page_zero(s->ram + end * PAGE) == zero
-                    : first_pass_wants(s, touched, end)))
+               (map ? bit(map, end) && snapshot_page_is_zero(s->ram + end * PAGE) == zero
+                    : snapshot_page_has_data(s->ram, end, touched)))
             end++;
         if (zero ? add_zero_run(s, zeros, p, end - p) : send_run(s, p, end))
             return -1;
@@ -397,11 +374,7 @@ static int store_zero_runs(struct receiver *r)
         return -1;
     }
     for (size_t off = 0; off < r->len; off += 16) {
-        uint64_t first = 0, count = 0;
-        for (unsigned i = 0; i < 8; i++) {
-            first |= (uint64_t)p[off + i] << (8 * i);
-            count |= (uint64_t)p[off + 8 + i] << (8 * i);
-        }
+        uint64_t first = le_get(p + off, 8), count = le_get(p + off + 8, 8);
         if (first >= pages || count > pages - first) {
             snprintf(r->err, r->errlen, "the source sent pages outside guest RAM");
             return -1;
@@ -422,9 +395,7 @@ static int store_pages(struct receiver *r)
         snprintf(r->err, r->errlen, "the source sent a malformed page message");
         return -1;
     }
-    uint64_t first = 0, n = (r->len - 8) / PAGE, pages = r->ram.size / PAGE;
-    for (unsigned i = 0; i < 8; i++)
-        first |= (uint64_t)p[i] << (8 * i);
+    uint64_t first = le_get(p, 8), n = (r->len - 8) / PAGE, pages = r->ram.size / PAGE;
     if (first >= pages || n > pages - first) {
         snprintf(r->err, r->errlen, "the source sent pages outside guest RAM");
         return -1;
