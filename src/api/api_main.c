@@ -16,6 +16,7 @@
 #include "api/models.h"
 #include "api/routes.h"
 #include "api/state_api.h"
+#include "common/threads.h"
 #include "vm/config.h"
 #include "vm/logger.h"
 #include "vm/metrics.h"
@@ -207,10 +208,7 @@ static void *signal_main(void *arg)
 {
     struct api_life *life = arg;
     sigset_t set;
-    sigemptyset(&set);
-    sigaddset(&set, SIGINT);
-    sigaddset(&set, SIGTERM);
-    sigaddset(&set, SIGHUP);
+    stop_signals_fill(&set);
     const struct timespec tick = { .tv_sec = 0, .tv_nsec = 100 * 1000 * 1000 };
     while (!atomic_load(&life->quit)) {
         int sig = sigtimedwait(&set, NULL, &tick);
@@ -333,12 +331,7 @@ int api_main(int argc, char **argv, uint64_t start_ns)
 
     /* Every thread created from here on inherits this mask, so the stop signals reach only the
      * threads that wait for them; a vanished client must not kill the process with SIGPIPE. */
-    sigset_t set;
-    sigemptyset(&set);
-    sigaddset(&set, SIGINT);
-    sigaddset(&set, SIGTERM);
-    sigaddset(&set, SIGHUP);
-    pthread_sigmask(SIG_BLOCK, &set, NULL);
+    stop_signals_block();
     signal(SIGPIPE, SIG_IGN);
 
     struct api_life life = { 0 };

@@ -2,6 +2,7 @@
  * thread started on first use, sleeping until the alarm time. */
 #include <time.h>
 #include "common/persist.h"
+#include "common/threads.h"
 #include "dev/goldfish_rtc.h"
 
 enum {
@@ -86,7 +87,7 @@ static void rtc_write(void *opaque, uint64_t off, uint64_t value, unsigned size)
         r->alarm_ns = ((uint64_t)r->alarm_high << 32) | v;
         r->alarm_armed = true;
         if (!r->thread_running)
-            r->thread_running = pthread_create(&r->alarm_thread, NULL, alarm_thread, r) == 0;
+            r->thread_running = thread_create_unsignalled(&r->alarm_thread, alarm_thread, r) == 0;
         break;
     case IRQ_ENABLED: r->irq_enabled = v & 1; break;
     case CLEAR_ALARM: r->alarm_armed = false; break;
@@ -152,7 +153,7 @@ int goldfish_rtc_restore(struct goldfish_rtc *r, struct persist_reader *pr)
     r->irq_pending = t.irq_pending;
     /* an armed alarm needs its thread; one already past fires at once */
     if (r->alarm_armed && !r->thread_running)
-        r->thread_running = pthread_create(&r->alarm_thread, NULL, alarm_thread, r) == 0;
+        r->thread_running = thread_create_unsignalled(&r->alarm_thread, alarm_thread, r) == 0;
     update_irq(r);
     pthread_cond_broadcast(&r->changed);
     pthread_mutex_unlock(&r->lock);

@@ -6,6 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
+#include "common/threads.h"
 #include "vm/console.h"
 
 /* the terminal to restore if kiln exits without console_close (exit() from anywhere) */
@@ -110,7 +111,7 @@ static void start_flusher(struct console *c)
     pthread_cond_init(&c->out_space, NULL);
     c->out_buf = malloc(CONSOLE_OUT_BUF);
     c->out_spare = malloc(CONSOLE_OUT_BUF);
-    if (c->out_buf && c->out_spare && pthread_create(&c->out_thread, NULL, flusher_thread, c) == 0)
+    if (c->out_buf && c->out_spare && thread_create_unsignalled(&c->out_thread, flusher_thread, c) == 0)
         c->out_running = true;   /* otherwise console_tx writes directly */
 }
 
@@ -255,7 +256,7 @@ static int open_console(struct console *c, int in_fd, int out_fd, struct uart165
     }
     start_flusher(c);
     c->open = true;
-    if (pthread_create(&c->thread, NULL, input_thread, c) != 0) {
+    if (thread_create_unsignalled(&c->thread, input_thread, c) != 0) {
         console_close(c);
         return -1;
     }

@@ -15,6 +15,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "common/threads.h"
 #include "vm/logger.h"
 
 struct kiln_metrics kiln_metrics;
@@ -378,7 +379,7 @@ int metrics_configure(const char *path, char *err, size_t errlen)
     pthread_cond_init(&tick, &ca);
     pthread_condattr_destroy(&ca);
     stop = false;
-    int rc = pthread_create(&flusher, NULL, flusher_main, NULL);
+    int rc = thread_create_unsignalled(&flusher, flusher_main, NULL);
     if (rc) {
         pthread_cond_destroy(&tick);
         close(fd);

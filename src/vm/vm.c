@@ -9,6 +9,7 @@
 #include <unistd.h>
 #include "board/virt.h"
 #include "common/persist.h"
+#include "common/threads.h"
 #include "dev/virtio/blk.h"
 #include "vm/console.h"
 #include "vm/devices.h"
@@ -63,10 +64,7 @@ static void on_console_quit(void *opaque)
 /* The signals that stop the VM, and kiln's own SIGUSR2. */
 static void stop_signal_set(sigset_t *set)
 {
-    sigemptyset(set);
-    sigaddset(set, SIGINT);
-    sigaddset(set, SIGTERM);
-    sigaddset(set, SIGHUP);
+    stop_signals_fill(set);
     sigaddset(set, SIGUSR2);
 }
 
@@ -559,6 +557,9 @@ int vm_finish(struct vm *vm)
 
 int vm_run(const struct vm_config *cfg, uint64_t start_ns)
 {
+    /* before vm_create: it starts the devices' I/O threads, which must never take a stop signal
+     * (the process would die by it: no 128+N status, a raw terminal, a vsock socket left) */
+    block_stop_signals();
     if (cfg->rm) {
         int status = run_rm_from_template(cfg, start_ns);
         if (status != RUN_TEMPLATE_UNUSABLE)

@@ -10,6 +10,7 @@ import os
 import random
 import re
 import shutil
+import signal
 import socket
 import subprocess
 import sys
@@ -299,6 +300,29 @@ def balloon_takes_memory_from_the_guest():
         poweroff(vm)
     finally:
         vm.kill()
+
+
+@test
+def stop_signals_end_kiln_cleanly_with_devices():
+    """SIGTERM, SIGHUP and SIGINT stop a VM with every kind of device attached the documented
+    way: status 128+N, one 'stopped by signal' line, the vsock socket removed. (The devices' I/O
+    threads once took the signal and the process died by it.)"""
+    for sig in (signal.SIGTERM, signal.SIGHUP, signal.SIGINT):
+        uds = os.path.join(TMP, f"sig{int(sig)}.sock")
+        disk = scratch_image(f"sig{int(sig)}.img")
+        vm = boot(["--disk", disk, "--net", "user", "--rng", "--vsock", f"cid=3,uds={uds}",
+                   "--balloon=size=16"])
+        try:
+            check(os.path.exists(uds), f"no vsock socket {uds} while the VM runs")
+            vm.proc.send_signal(sig)
+            rc = vm.wait(30)
+            check(rc == 128 + sig, f"{sig.name}: exit status {rc}, expected {128 + sig}; stderr={vm.err!r}")
+            vm.t_err.join(5)
+            line = f"kiln: stopped by signal {int(sig)} ("
+            check(vm.err.count(line) == 1, f"{sig.name}: stderr lacks one {line!r}: {vm.err!r}")
+            check(not os.path.exists(uds), f"{sig.name}: the vsock socket {uds} was left behind")
+        finally:
+            vm.kill()
 
 
 if __name__ == "__main__":

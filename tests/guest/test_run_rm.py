@@ -8,6 +8,7 @@ usage: test_run_rm.py KILN GUEST_DIR [test-name ...]
 import hashlib
 import os
 import random
+import signal
 import subprocess
 import sys
 import tempfile
@@ -207,6 +208,41 @@ def old_templates_are_pruned():
         check(not any(f.startswith(("old00", "old01", "old02")) for f in os.listdir(d)),
               f"the oldest are gone: {sorted(os.listdir(d))}")
         check(any(not f.startswith("old") for f in states), "the new template is kept")
+
+
+def signalled_sandbox(flags, env, sig):
+    """Starts `run --rm FLAGS -- ...` whose command says 'ready' and sleeps, sends sig once it
+    runs; returns (status, stderr)."""
+    e = dict(os.environ, KILN_GUEST_DIR=GUEST, **env)
+    p = subprocess.Popen([KILN, "run", "--rm", *flags, "--", "sh", "-c", "echo ready; sleep 60"],
+                         stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=e)
+    try:
+        line = p.stdout.readline()   # the sandbox's own stdout: 'ready' once the command runs
+        check(line == b"ready\n", f"sandbox printed {line!r} before its command ran")
+        p.send_signal(sig)
+        _, err = p.communicate(timeout=30)
+        return p.returncode, err
+    finally:
+        if p.poll() is None:
+            p.kill()
+            p.wait()
+
+
+@test
+def stop_signals_end_a_sandbox_with_128_plus_n():
+    # cold with a disk, the template's first boot, and a restored template (its rng device's
+    # thread is created before the guest runs): each ends by the documented status and line
+    with tempfile.TemporaryDirectory(prefix="kiln-rm-cache-") as cache, \
+            tempfile.NamedTemporaryFile() as disk:
+        disk.truncate(1 << 20)
+        disk.flush()
+        env = {"XDG_CACHE_HOME": cache}
+        for flags, sig in ((["--disk", disk.name], signal.SIGTERM), (["--rng"], signal.SIGHUP),
+                           (["--rng"], signal.SIGINT)):
+            rc, err = signalled_sandbox(flags, env, sig)
+            check(rc == 128 + sig, f"{flags} {sig.name}: status {rc}, expected {128 + sig}; stderr={err!r}")
+            check(f"kiln: stopped by signal {int(sig)} (".encode() in err,
+                  f"{flags} {sig.name}: no 'stopped by signal' line: {err!r}")
 
 
 if __name__ == "__main__":

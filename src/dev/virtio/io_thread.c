@@ -6,6 +6,7 @@
 #include <sys/timerfd.h>
 #include <time.h>
 #include <unistd.h>
+#include "common/threads.h"
 #include "dev/virtio/io_thread.h"
 
 static void close_fds(struct io_thread *io)
@@ -73,7 +74,7 @@ int io_thread_start(struct io_thread *io, void *(*fn)(void *), void *arg)
 {
     io->fn = fn;
     io->arg = arg;
-    int e = pthread_create(&io->thread, NULL, trampoline, io);
+    int e = thread_create_unsignalled(&io->thread, trampoline, io);
     io->running = e == 0;
     return e;
 }
