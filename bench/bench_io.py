@@ -25,10 +25,12 @@ MIB = 1 << 20
 
 
 def commands(kiln, image, rootfs, scratch, mem, append):
-    """The same machine for both VMMs: root disk, scratch disk, user-mode network."""
+    """The same machine for both VMMs: root disk, scratch disk, user-mode network. The host's
+    sink and source listen on 127.0.0.1, which a kiln guest reaches only with host-loopback=on
+    (QEMU's -netdev user allows it always)."""
     return {
         "kiln": [kiln, "run", "--kernel", image, "--mem", str(mem), "--disk", rootfs,
-                 "--disk", scratch, "--net", "user", "--cmdline", append],
+                 "--disk", scratch, "--net", "user,host-loopback=on", "--cmdline", append],
         "qemu": ["qemu-system-riscv64", "-machine", "virt", "-m", str(mem), "-nographic",
                  "-bios", OPENSBI, "-kernel", image, "-append", append,
                  "-drive", f"file={rootfs},if=none,id=d0,format=raw",

@@ -80,7 +80,8 @@ struct net_backend {
 };
 
 /* User-mode networking like QEMU's -netdev user: 10.0.2.0/24, gateway 10.0.2.2, DNS 10.0.2.3,
- * DHCP from 10.0.2.15, IPv6 fec0::/64; opts->hostfwd become listening host ports. Returns NULL
+ * DHCP from 10.0.2.15, IPv6 fec0::/64; opts->hostfwd become listening host ports. The host's
+ * loopback services are reachable through 10.0.2.2 only with opts->host_loopback. Returns NULL
  * with a one-line reason in err (e.g. a host port that cannot be bound). */
 struct net_backend *net_slirp_create(const struct net_options *opts, net_backend_rx_fn *rx,
                                      void *rx_opaque, char *err, size_t errlen);

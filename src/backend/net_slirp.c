@@ -517,6 +517,10 @@ struct net_backend *net_slirp_create(const struct net_options *opts, net_backend
         .vdhcp_start = ip4("10.0.2.15"),
         .vnameserver = ip4("10.0.2.3"),
         .vnameserver6 = ip6("fec0::3"),
+        /* Without this, a guest connecting to 10.0.2.2 reaches whatever listens on the host's
+         * 127.0.0.1 (databases, admin ports, other VMs' forwards): opt-in only. DNS through
+         * 10.0.2.3 and the guest's outbound NAT are unaffected. */
+        .disable_host_loopback = !opts->host_loopback,
     };
     s->slirp = slirp_new(&cfg, &slirp_callbacks, s);
     if (!s->slirp) {

@@ -163,6 +163,15 @@ int parse_net_arg(char *arg, unsigned index, struct net_options *o, char *err, s
             if (parse_hostfwd(v, &o->hostfwd[o->nhostfwd]) != 0)
                 FAIL("bad hostfwd '%s' (expected tcp:[HOSTADDR]:HOSTPORT-[GUESTADDR]:GUESTPORT)", v);
             o->nhostfwd++;
+        } else if ((v = value_of(item, "host-loopback"))) {
+            if (o->backend != NET_USER)
+                FAIL("host-loopback= needs user-mode networking (--net user,...)");
+            if (!strcmp(v, "on"))
+                o->host_loopback = true;
+            else if (!strcmp(v, "off"))
+                o->host_loopback = false;
+            else
+                FAIL("host-loopback must be 'on' or 'off', not '%s'", v);
         } else if ((r = bucket_item(item, "rx_bw", &o->rx_limit.bandwidth, err, errlen)) ||
                    (r = bucket_item(item, "rx_ops", &o->rx_limit.ops, err, errlen)) ||
                    (r = bucket_item(item, "tx_bw", &o->tx_limit.bandwidth, err, errlen)) ||
@@ -170,7 +179,7 @@ int parse_net_arg(char *arg, unsigned index, struct net_options *o, char *err, s
             if (r < 0)
                 return -1;
         } else
-            FAIL("unknown network option '%s' (mac=, hostfwd=, rx_bw=, rx_ops=, tx_bw=, tx_ops=)", item);
+            FAIL("unknown network option '%s' (mac=, hostfwd=, host-loopback=, rx_bw=, rx_ops=, tx_bw=, tx_ops=)", item);
     }
     return 0;
 }

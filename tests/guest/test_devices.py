@@ -131,13 +131,29 @@ class _Page(http.server.BaseHTTPRequestHandler):
         pass
 
 
-@test
-def network_user_mode_both_directions():
+def _loopback_page_server():
+    """An HTTP server on the host's 127.0.0.1 only: what a guest must not reach unless allowed."""
     _Page.body = f"host-page-{random.randint(0, 10**9)}\n".encode()
     server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), _Page)
     threading.Thread(target=server.serve_forever, daemon=True).start()
+    return server
+
+
+def _fetch_forwarded(hport):
+    """The page the guest's httpd (port 8080) serves, fetched through the host port forward."""
+    for _ in range(50):
+        try:
+            return urllib.request.urlopen(f"http://127.0.0.1:{hport}/", timeout=10).read().decode()
+        except OSError:
+            time.sleep(0.2)
+    return ""
+
+
+@test
+def network_user_mode_both_directions():
+    server = _loopback_page_server()
     hport = free_port()
-    vm = boot(["--net", f"user,hostfwd=tcp:127.0.0.1:{hport}-:8080"])
+    vm = boot(["--net", f"user,hostfwd=tcp:127.0.0.1:{hport}-:8080,host-loopback=on"])
     try:
         ip = vm.run("ip -4 addr show eth0 | awk '/inet /{print $2}'")
         check(ip == "10.0.2.15/24", f"eth0 has {ip!r}, expected the DHCP address 10.0.2.15/24")
@@ -145,13 +161,33 @@ def network_user_mode_both_directions():
         check(page == _Page.body.decode().strip(), f"guest fetched {page!r} from the host")
         token = f"guest-page-{random.randint(0, 10**9)}"
         vm.run(f"mkdir -p /tmp/www && echo {token} > /tmp/www/index.html && httpd -p 8080 -h /tmp/www")
-        body = ""
-        for _ in range(50):
-            try:
-                body = urllib.request.urlopen(f"http://127.0.0.1:{hport}/", timeout=10).read().decode()
-                break
-            except OSError:
-                time.sleep(0.2)
+        body = _fetch_forwarded(hport)
+        check(body.strip() == token, f"host fetched {body!r} through the port forward, expected {token}")
+        poweroff(vm)
+    finally:
+        vm.kill()
+        server.shutdown()
+
+
+@test
+def network_user_mode_host_loopback_refused_by_default():
+    # issue 11: without host-loopback=on, 10.0.2.2 must not lead to the host's 127.0.0.1
+    server = _loopback_page_server()
+    hport = free_port()
+    vm = boot(["--net", f"user,hostfwd=tcp:127.0.0.1:{hport}-:8080"])
+    try:
+        t0 = time.monotonic()
+        out = vm.run(f"wget -q -T 10 -O - http://10.0.2.2:{server.server_port}/ 2>&1; echo rc=$?")
+        took = time.monotonic() - t0
+        check(_Page.body.decode().strip() not in out, f"guest fetched the host's loopback-only page: {out!r}")
+        # slirp answers the SYN with an ICMP "network unreachable" (or a reset): either way at once
+        check(out.endswith("rc=1") and ("unreachable" in out or "refused" in out),
+              f"wget to the host's loopback: {out!r}, expected unreachable or refused")
+        check(took < 8, f"the refusal took {took:.1f}s: the guest should be told at once, not time out")
+        # the other direction (host port forwards) is not affected
+        token = f"guest-page-{random.randint(0, 10**9)}"
+        vm.run(f"mkdir -p /tmp/www && echo {token} > /tmp/www/index.html && httpd -p 8080 -h /tmp/www")
+        body = _fetch_forwarded(hport)
         check(body.strip() == token, f"host fetched {body!r} through the port forward, expected {token}")
         poweroff(vm)
     finally:

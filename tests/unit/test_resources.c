@@ -7,6 +7,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 #include "vm/config.h"
+#include "vm/device_args.h"
 #include "vm/devices.h"
 #include "vm/resources.h"
 #include "vm/vm_build.h"
@@ -190,6 +191,7 @@ static void same_vm_config(const struct vm_config *a, const struct vm_config *b)
         cr_assert_arr_eq(a->nets[i].mac, b->nets[i].mac, 6);
         cr_assert_eq(a->nets[i].nhostfwd, b->nets[i].nhostfwd);
         cr_assert_arr_eq(a->nets[i].hostfwd, b->nets[i].hostfwd, sizeof(a->nets[i].hostfwd));
+        cr_assert_eq(a->nets[i].host_loopback, b->nets[i].host_loopback, "net %u", i);
         cr_assert_arr_eq(&a->nets[i].rx_limit, &b->nets[i].rx_limit, sizeof(a->nets[i].rx_limit));
         cr_assert_arr_eq(&a->nets[i].tx_limit, &b->nets[i].tx_limit, sizeof(a->nets[i].tx_limit));
     }
@@ -212,7 +214,7 @@ Test(front_ends, kiln_run_builds_what_the_api_builds)
 {
     char k[] = "/tmp/kiln-test-res-k-XXXXXX", a[] = "/tmp/kiln-test-res-a-XXXXXX", b[] = "/tmp/kiln-test-res-b-XXXXXX";
     temp_file(k), temp_file(a), temp_file(b);
-    char b_ro[64], hostfwd[] = "user,hostfwd=tcp::8022-:22";
+    char b_ro[64], hostfwd[] = "user,hostfwd=tcp::8022-:22,host-loopback=on";
     snprintf(b_ro, sizeof(b_ro), "%s,readonly", b);
     char *argv[] = { "run", "--kernel", k, "--disk", a, "--disk", b_ro, "--net", hostfwd, "--rng", "--cpus", "2",
                      "--mem", "256", "--balloon=size=64", NULL };
@@ -230,7 +232,7 @@ Test(front_ends, kiln_run_builds_what_the_api_builds)
     snprintf(d2.path_on_host, sizeof(d2.path_on_host), "%s", b);
     assert_ok(vmm_put_drive(v, &d1, err, sizeof(err)));
     assert_ok(vmm_put_drive(v, &d2, err, sizeof(err)));
-    struct vmm_net n = { .iface_id = "eth0", .host_dev_name = "user,hostfwd=tcp::8022-:22" };
+    struct vmm_net n = { .iface_id = "eth0", .host_dev_name = "user,hostfwd=tcp::8022-:22,host-loopback=on" };
     assert_ok(vmm_put_net(v, &n, err, sizeof(err)));
     struct vmm_entropy e = { 0 };
     assert_ok(vmm_put_entropy(v, &e, err, sizeof(err)));
@@ -244,6 +246,7 @@ Test(front_ends, kiln_run_builds_what_the_api_builds)
     same_vm_config(&cli, &api);
     cr_assert_eq(cli.disks[1].readonly, true);
     cr_assert_eq(cli.nets[0].nhostfwd, 1);
+    cr_assert_eq(cli.nets[0].host_loopback, true);
     vmm_free(v);
     unlink(k), unlink(a), unlink(b);
 }
@@ -259,4 +262,25 @@ Test(front_ends, kiln_run_refuses_what_the_api_refuses)
     cr_assert_eq(config_parse_run(&cli, 5, argv3), KILN_EXIT_USAGE);
     char *argv4[] = { "run", "--kernel", "/nonexistent", "--cpus", "33", NULL };
     cr_assert_eq(config_parse_run(&cli, 5, argv4), KILN_EXIT_USAGE);
+}
+
+/* The guest reaches the host's 127.0.0.1 through 10.0.2.2 only when asked (issue 11). */
+Test(front_ends, host_loopback_is_opt_in)
+{
+    struct net_options o;
+    char user[] = "user", on[] = "user,host-loopback=on", off[] = "user,host-loopback=off";
+    assert_ok(parse_net_arg(user, 0, &o, err, sizeof(err)));
+    cr_assert_eq(o.host_loopback, false, "host loopback must be off by default");
+    assert_ok(parse_net_arg(on, 0, &o, err, sizeof(err)));
+    cr_assert_eq(o.host_loopback, true);
+    assert_ok(parse_net_arg(off, 0, &o, err, sizeof(err)));
+    cr_assert_eq(o.host_loopback, false);
+    char bad[] = "user,host-loopback=yes", tap[] = "tap=tap0,host-loopback=on";
+    assert_fails_with(parse_net_arg(bad, 0, &o, err, sizeof(err)), "host-loopback must be 'on' or 'off', not 'yes'");
+    assert_fails_with(parse_net_arg(tap, 0, &o, err, sizeof(err)), "host-loopback= needs user-mode networking");
+    /* the API's host_dev_name goes through the same parser */
+    struct vmm *v = vmm_new(0);
+    struct vmm_net n = { .iface_id = "eth0", .host_dev_name = "user,host-loopback=maybe" };
+    assert_fails_with(vmm_put_net(v, &n, err, sizeof(err)), "host-loopback must be 'on' or 'off'");
+    vmm_free(v);
 }

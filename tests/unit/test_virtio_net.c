@@ -488,37 +488,57 @@ static void build_ip(uint8_t *f, uint8_t proto, size_t l4_len)
     put16(ip + 10, ip_checksum(ip, 20));
 }
 
-Test(virtio_net, partial_udp_checksum_is_completed_for_slirp)
+/* Sends msg from the guest as one UDP datagram (checksum left to the device) to 10.0.2.2, the
+ * port of a host socket on 127.0.0.1; returns what that socket got within wait_s (-1: nothing). */
+static ssize_t udp_to_host_loopback(bool host_loopback, const char *msg, size_t len, char *buf, size_t bufsize,
+                                    int wait_s)
 {
     struct vdrv d;
     struct net_options o = user_opts();
+    o.host_loopback = host_loopback;
     net_open(&d, &o, WANT_OFFLOADS);
     int s = socket(AF_INET, SOCK_DGRAM, 0);
     struct sockaddr_in a = { .sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK) };
     cr_assert_eq(bind(s, (struct sockaddr *)&a, sizeof(a)), 0);
     socklen_t alen = sizeof(a);
     getsockname(s, (struct sockaddr *)&a, &alen);
-    struct timeval tv = { 3, 0 };
+    struct timeval tv = { wait_s, 0 };
     setsockopt(s, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
 
-    static const char msg[] = "checksummed-by-the-device";   /* odd length on purpose */
     uint8_t f[128];
-    size_t l4 = 8 + sizeof(msg);
+    size_t l4 = 8 + len;
+    cr_assert_leq(34 + l4, sizeof(f));
     build_ip(f, IPPROTO_UDP, l4);
     uint8_t *udp = f + 34;
     put16(udp, 40000);
     put16(udp + 2, ntohs(a.sin_port));
     put16(udp + 4, (uint16_t)l4);
     put16(udp + 6, pseudo_sum(f + 14, IPPROTO_UDP, (uint16_t)l4));   /* slirp drops a wrong one */
-    memcpy(udp + 8, msg, sizeof(msg));
+    memcpy(udp + 8, msg, len);
     struct virtio_net_hdr_v1 h = { .flags = VIRTIO_NET_HDR_F_NEEDS_CSUM, .csum_start = 34, .csum_offset = 6 };
     send_frame_hdr(&d, &h, f, 34 + l4);
-    char buf[64];
-    ssize_t n = recv(s, buf, sizeof(buf), 0);
-    cr_assert_eq(n, (ssize_t)sizeof(msg), "the datagram did not reach the host (%zd)", n);
-    cr_assert_eq(memcmp(buf, msg, sizeof(msg)), 0);
+    ssize_t n = recv(s, buf, bufsize, 0);
     close(s);
     vdrv_fini(&d);
+    return n;
+}
+
+Test(virtio_net, partial_udp_checksum_is_completed_for_slirp)
+{
+    static const char msg[] = "checksummed-by-the-device";   /* odd length on purpose */
+    char buf[64];
+    ssize_t n = udp_to_host_loopback(true, msg, sizeof(msg), buf, sizeof(buf), 3);
+    cr_assert_eq(n, (ssize_t)sizeof(msg), "the datagram did not reach the host (%zd)", n);
+    cr_assert_eq(memcmp(buf, msg, sizeof(msg)), 0);
+}
+
+/* issue 11: by default 10.0.2.2 does not lead to services bound to the host's 127.0.0.1 */
+Test(virtio_net, host_loopback_is_unreachable_by_default)
+{
+    static const char msg[] = "must-not-arrive";
+    char buf[64];
+    ssize_t n = udp_to_host_loopback(false, msg, sizeof(msg), buf, sizeof(buf), 1);
+    cr_assert_eq(n, -1, "a datagram to 10.0.2.2 reached the host's loopback (%zd bytes)", n);
 }
 
 Test(virtio_net, tso_frame_reaches_host_stream_whole)
@@ -996,6 +1016,7 @@ Test(virtio_net, frames_before_save_and_after_restore_reach_the_host)
 {
     struct vdrv d;
     struct net_options o = user_opts();
+    o.host_loopback = true;   /* the host's socket is on 127.0.0.1, reached as 10.0.2.2 */
     net_open(&d, &o, WANT_ALL);
     post_rx(&d, 32, 2048);
     uint16_t port;

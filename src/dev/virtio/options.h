@@ -33,6 +33,9 @@ struct net_options {
     uint8_t mac[6];
     unsigned nhostfwd;
     struct hostfwd hostfwd[KILN_MAX_HOSTFWD];
+    /* NET_USER: 10.0.2.2 (fec0::2) reaches services bound to the host's loopback. Off by
+     * default: those are often meant for the host's own users only (a sandbox escape). */
+    bool host_loopback;
     struct rate_limiter_config rx_limit, tx_limit;
 };
 
