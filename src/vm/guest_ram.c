@@ -6,6 +6,7 @@
 #include <sys/mman.h>
 #include <sys/stat.h>
 #include <unistd.h>
+#include "common/fd_io.h"
 #include "vm/guest_ram.h"
 
 int guest_ram_create(struct guest_ram *r, uint64_t size)
@@ -31,9 +32,10 @@ int guest_ram_map_file(struct guest_ram *r, const char *path, uint64_t size, cha
                  (unsigned long long)size);
         return -1;
     }
-    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    char why[128];
+    int fd = fd_open_user(path, O_RDONLY, 0, FD_REGULAR, why, sizeof(why));
     if (fd < 0) {
-        snprintf(err, errlen, "cannot open the memory file %s: %s", path, strerror(errno));
+        snprintf(err, errlen, "cannot open the memory file %s: %s", path, why);
         return -1;
     }
     struct stat st;

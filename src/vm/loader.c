@@ -3,10 +3,13 @@
  * write outside it or outside guest RAM. */
 #include <elf.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <unistd.h>
+#include "common/fd_io.h"
 #include "vm/config.h"
 #include "vm/loader.h"
 
@@ -27,14 +30,20 @@ struct riscv_image_header {
 
 static int read_file(const char *path, uint8_t **buf, size_t *len, uint64_t max, char *err, size_t errlen)
 {
-    FILE *f = fopen(path, "rb");
+    char why[128];
+    int fd = fd_open_user(path, O_RDONLY, 0, FD_REGULAR, why, sizeof(why));
+    FILE *f = fd < 0 ? NULL : fdopen(fd, "rb");
     if (!f) {
-        snprintf(err, errlen, "cannot open '%s': %s", path, strerror(errno));
+        if (fd >= 0) {
+            snprintf(why, sizeof(why), "%s", strerror(errno));
+            close(fd);
+        }
+        snprintf(err, errlen, "cannot open '%s': %s", path, why);
         return KILN_EXIT_NO_INPUT;
     }
     struct stat st;
-    if (fstat(fileno(f), &st) != 0 || !S_ISREG(st.st_mode)) {
-        snprintf(err, errlen, "'%s' is not a regular file", path);
+    if (fstat(fileno(f), &st) != 0) {
+        snprintf(err, errlen, "cannot examine '%s': %s", path, strerror(errno));
         fclose(f);
         return KILN_EXIT_NO_INPUT;
     }

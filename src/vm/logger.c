@@ -19,6 +19,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "common/fd_io.h"
 #include "vm/metrics.h"
 
 static pthread_mutex_t lock = PTHREAD_MUTEX_INITIALIZER;
@@ -33,13 +34,17 @@ int log_sink_open(const char *path, char *err, size_t errlen)
 {
     struct stat st;
     int fd;
+    char why[128];
+    /* Firecracker takes a FIFO here too. Opened read-write: open() does not wait for a reader and
+     * writes never raise SIGPIPE; fd_open_user keeps it non-blocking and never waits on the
+     * open either (a FIFO put in the path's place after the stat fails with ENXIO) */
     if (stat(path, &st) == 0 && S_ISFIFO(st.st_mode))
-        /* read-write: open() does not wait for a reader and writes never raise SIGPIPE */
-        fd = open(path, O_RDWR | O_NONBLOCK | O_CLOEXEC);
+        fd = fd_open_user(path, O_RDWR, 0, FD_FIFO, why, sizeof(why));
     else
-        fd = open(path, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0644);
+        fd = fd_open_user(path, O_WRONLY | O_APPEND | O_CREAT, 0644,
+                          FD_REGULAR | FD_FIFO | FD_CHARDEV, why, sizeof(why));
     if (fd < 0 && err && errlen)
-        snprintf(err, errlen, "cannot open %s: %s", path, strerror(errno));
+        snprintf(err, errlen, "cannot open %s: %s", path, why);
     return fd;
 }
 

@@ -9,6 +9,7 @@
 #include <sys/un.h>
 #include <unistd.h>
 #include "common/errmsg.h"
+#include "common/fd_io.h"
 #include "vm/config.h"
 #include "vm/resources.h"
 
@@ -71,18 +72,13 @@ int res_check_file(const char *what, const char *path, bool writable, bool allow
 {
     if (!path || !*path)
         return errmsg(err, errlen, "The %s path is empty.", what);
-    int fd = open(path, (writable ? O_RDWR : O_RDONLY) | O_CLOEXEC);
+    char why[128];
+    int fd = fd_open_user(path, writable ? O_RDWR : O_RDONLY, 0, FD_REGULAR | (allow_blockdev ? FD_BLOCKDEV : 0),
+                          why, sizeof(why));
     if (fd < 0)
         return errmsg(err, errlen, "The %s file '%s' cannot be opened%s: %s", what, path,
-                    writable ? " for reading and writing" : "", strerror(errno));
-    struct stat st;
-    int rc = fstat(fd, &st);
+                    writable ? " for reading and writing" : "", why);
     close(fd);
-    if (rc != 0)
-        return errmsg(err, errlen, "The %s file '%s' cannot be examined: %s", what, path, strerror(errno));
-    if (!S_ISREG(st.st_mode) && !(allow_blockdev && S_ISBLK(st.st_mode)))
-        return errmsg(err, errlen, "The %s file '%s' is not a regular file%s.", what, path,
-                    allow_blockdev ? " or block device" : "");
     return 0;
 }
 
@@ -91,7 +87,8 @@ int res_check_drive(const struct disk_options *o, char *err, size_t errlen)
     if (o->serial && strlen(o->serial) > KILN_DISK_SERIAL_MAX)
         return errmsg(err, errlen, "The disk serial '%s' is longer than %d characters.", o->serial,
                     KILN_DISK_SERIAL_MAX);
-    return res_check_file("drive", o->path, !o->readonly, true, err, errlen);
+    /* raw image files only: the block device refuses anything else (blk.c open_image) */
+    return res_check_file("drive", o->path, !o->readonly, false, err, errlen);
 }
 
 int res_check_tap_name(const char *name, char *err, size_t errlen)

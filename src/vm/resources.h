@@ -31,13 +31,14 @@ int res_check_machine(unsigned vcpus, uint64_t mem_mib, bool smt, char *err, siz
  * the buffer holding id (a full buffer means the JSON string was too long). */
 int res_check_id(const char *what, const char *id, size_t size, char *err, size_t errlen);
 /* Opens path the way the VM will (read-only or read-write) to find permission problems now;
- * `access` would answer for the real uid and miss a read-only filesystem. what names the file
- * in the message ("kernel", "drive"). */
+ * `access` would answer for the real uid and miss a read-only filesystem. A FIFO or anything
+ * else that is not a regular file (or, if allowed, a block device) is refused at once, never
+ * waited on (fd_open_user). what names the file in the message ("kernel", "drive"). */
 int res_check_file(const char *what, const char *path, bool writable, bool allow_blockdev,
                    char *err, size_t errlen);
 
-/* drive: the image opens as the VM will open it (read-write unless readonly; a regular file or
- * a block device) and the serial fits the device's 20 bytes */
+/* drive: the image opens as the VM will open it (read-write unless readonly; a regular file,
+ * which is all the block device takes) and the serial fits the device's 20 bytes */
 int res_check_drive(const struct disk_options *o, char *err, size_t errlen);
 
 /* network interface: a TAP name the kernel accepts, a unicast MAC, at most KILN_MAX_HOSTFWD

@@ -113,9 +113,10 @@ int snapshot_file_read(const char *path, void **body, size_t *len, char *err, si
 {
     *body = NULL;
     *len = 0;
-    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    char why[128];
+    int fd = fd_open_user(path, O_RDONLY, 0, FD_REGULAR, why, sizeof(why));
     if (fd < 0) {
-        snprintf(err, errlen, "cannot open the snapshot '%s': %s", path, strerror(errno));
+        snprintf(err, errlen, "cannot open the snapshot '%s': %s", path, why);
         return -1;
     }
     struct stat st;
@@ -244,12 +245,14 @@ int snapshot_mem_write(const char *path, const uint8_t *ram, uint64_t size, cons
 
 int snapshot_mem_merge(const char *base, const char *diff, char *err, size_t errlen)
 {
-    int bfd = open(base, O_WRONLY | O_CLOEXEC), dfd = open(diff, O_RDONLY | O_CLOEXEC);
+    char why[128];
+    int bfd = fd_open_user(base, O_WRONLY, 0, FD_REGULAR, why, sizeof(why));
+    int dfd = bfd < 0 ? -1 : fd_open_user(diff, O_RDONLY, 0, FD_REGULAR, why, sizeof(why));
     int rc = -1;
     uint8_t *buf = NULL;
     struct stat bs, ds;
     if (bfd < 0 || dfd < 0) {
-        snprintf(err, errlen, "cannot open '%s': %s", bfd < 0 ? base : diff, strerror(errno));
+        snprintf(err, errlen, "cannot open '%s': %s", bfd < 0 ? base : diff, why);
         goto out;
     }
     if (fstat(bfd, &bs) || fstat(dfd, &ds) || bs.st_size != ds.st_size) {

@@ -11,6 +11,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 #include "board/virt.h"
+#include "common/fd_io.h"
 #include "dev/virtio/balloon.h"
 #include "dev/virtio/blk.h"
 #include "dev/virtio/net.h"
@@ -380,6 +381,8 @@ int vmm_put_serial(struct vmm *v, const char *serial_out_path, char *err, size_t
         if (stat(p, &st) == 0) {
             if (S_ISDIR(st.st_mode))
                 return fail(err, errlen, "The serial output '%s' is a directory.", p);
+            if (!S_ISREG(st.st_mode) && !S_ISFIFO(st.st_mode))
+                return fail(err, errlen, "The serial output '%s' is not a regular file or a FIFO.", p);
             if (access(p, W_OK) != 0)
                 return fail(err, errlen, "The serial output '%s' is not writable: %s", p, strerror(errno));
         } else {
@@ -428,9 +431,12 @@ static int build_vm_config(struct vmm *v, char *err, size_t errlen)
  * for the rest of the process (kiln in API mode writes nothing else to stdout). */
 static int redirect_serial(const char *path, char *err, size_t errlen)
 {
-    int fd = open(path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC | O_NOCTTY, 0644);
+    /* a FIFO is allowed (Firecracker's "file or named pipe"); it stays non-blocking, so a reader
+     * that stops reading loses output instead of stalling the guest */
+    char why[128];
+    int fd = fd_open_user(path, O_WRONLY | O_CREAT | O_APPEND, 0644, FD_REGULAR | FD_FIFO, why, sizeof(why));
     if (fd < 0)
-        return fail(err, errlen, "Cannot open the serial output '%s': %s", path, strerror(errno));
+        return fail(err, errlen, "Cannot open the serial output '%s': %s.", path, why);
     int rc = dup2(fd, STDOUT_FILENO) < 0 ? -1 : 0;
     int e = errno;
     close(fd);
@@ -548,7 +554,7 @@ int vmm_patch_drive(struct vmm *v, const char *drive_id, const char *path_on_hos
     if (!rc && i < 0)
         rc = fail(err, errlen, "Invalid drive ID - not found: '%s'.", drive_id);
     if (!rc && path_on_host)
-        rc = res_check_file("drive", path_on_host, !v->run.drives[i].is_read_only, true, err, errlen);
+        rc = res_check_file("drive", path_on_host, !v->run.drives[i].is_read_only, false, err, errlen);
     if (!rc) {
         rc = virtio_blk_update(vm_device(v->vm, VM_DEV_DRIVE, drive_id), path_on_host, limit, err, errlen);
         if (!rc) {

@@ -457,6 +457,61 @@ class TestProcess(unittest.TestCase):
             shutil.rmtree(d, ignore_errors=True)
 
 
+class TestFifoPaths(ApiTest):
+    """A FIFO where a file belongs is refused at once: a plain open() of a FIFO waits for its
+    other end, and once hung the API thread for good (issue 11). Every request has a short
+    timeout, so a hang fails the test instead of stalling the suite."""
+
+    def fifo(self, name):
+        path = os.path.join(self.k.dir, name)
+        os.mkfifo(path)
+        return path
+
+    def refused(self, method, path, body, contains):
+        status, resp = self.k.req(method, path, body, timeout=10)
+        self.assertEqual(status, 400, resp)
+        self.assertIn(contains, resp["fault_message"])
+
+    def test_fifo_paths_are_refused_without_waiting(self):
+        f = self.fifo("f")
+        not_file = "it is a FIFO, not a regular file"
+        self.refused("PUT", "/boot-source", {"kernel_image_path": f}, not_file)
+        self.refused("PUT", "/boot-source", {"kernel_image_path": IMAGE, "initrd_path": f}, not_file)
+        for ro in (True, False):
+            self.refused("PUT", "/drives/d", {"drive_id": "d", "path_on_host": f, "is_root_device": False,
+                                              "is_read_only": ro}, not_file)
+        self.refused("PUT", "/snapshot/load", {"snapshot_path": f, "mem_backend": {"backend_type": "File",
+                                                                                  "backend_path": self.file}},
+                     not_file)
+        # logger and metrics take a FIFO (as Firecracker's do) and never wait for its reader
+        self.assertEqual(self.k.req("PUT", "/logger", {"log_path": self.fifo("log")}, timeout=10)[0], 204)
+        self.assertEqual(self.k.req("PUT", "/metrics", {"metrics_path": self.fifo("met")}, timeout=10)[0], 204)
+        self.assertEqual(self.k.req("GET", "/", timeout=10)[1]["state"], "Not started")
+
+    def test_serial_fifo_without_reader_fails_instance_start(self):
+        # a FIFO is a valid serial output (Firecracker's "file or named pipe"), but with nobody
+        # reading it the boot fails at once instead of waiting for a reader
+        self.ok("PUT", "/boot-source", {"kernel_image_path": IMAGE, "initrd_path": INITRD})
+        self.ok("PUT", "/serial", {"serial_out_path": self.fifo("serial")})
+        self.refused("PUT", "/actions", {"action_type": "InstanceStart"}, "it is a FIFO with no reader")
+        self.assertEqual(self.k.req("GET", "/", timeout=10)[1]["state"], "Not started")
+        self.refused("PUT", "/serial", {"serial_out_path": "/dev/zero"}, "not a regular file or a FIFO")
+
+    def test_patch_read_only_drive_with_fifo_after_boot(self):
+        ro = os.path.join(self.k.dir, "ro.img")
+        with open(ro, "wb") as f:
+            f.truncate(1 << 20)
+        self.ok("PUT", "/boot-source", {"kernel_image_path": IMAGE, "initrd_path": INITRD})
+        self.ok("PUT", "/drives/ro", {"drive_id": "ro", "path_on_host": ro, "is_root_device": False,
+                                      "is_read_only": True})
+        self.ok("PUT", "/actions", {"action_type": "InstanceStart"})
+        self.refused("PATCH", "/drives/ro", {"drive_id": "ro", "path_on_host": self.fifo("swap")},
+                     "it is a FIFO, not a regular file")
+        self.assertEqual(self.k.req("GET", "/", timeout=10)[1]["state"], "Running")
+        self.k.proc.send_signal(signal.SIGTERM)
+        self.assertEqual(self.k.wait(30), 128 + signal.SIGTERM)
+
+
 class TestBooted(unittest.TestCase):
     """One default guest booted through the API, shared by the tests below (run in name order)."""
 

@@ -147,6 +147,25 @@ def bad_input_is_rejected_cleanly():
                   f"{args}: expected a one-line message, got {r.stderr!r}")
 
 
+@test
+def fifo_paths_are_refused_not_waited_on():
+    """A FIFO named as the kernel, initrd, firmware or a disk is refused at once with the
+    documented status 66: opening it plainly would wait for a writer forever (issue 11)."""
+    with tempfile.TemporaryDirectory() as d:
+        fifo = os.path.join(d, "fifo")
+        os.mkfifo(fifo)
+        cases = [["--kernel", fifo], ["--kernel", IMAGE, "--initrd", fifo], ["--firmware", fifo],
+                 ["--kernel", IMAGE, "--disk", f"{fifo},readonly"], ["--kernel", IMAGE, "--disk", fifo]]
+        for args in cases:
+            try:
+                r = run_kiln(args, timeout=20)
+            except subprocess.TimeoutExpired:
+                raise GuestError(f"{args}: kiln hung on the FIFO")
+            check(r.returncode == 66, f"{args}: exit {r.returncode}, expected 66; stderr={r.stderr!r}")
+            check("it is a FIFO, not a regular file" in r.stderr and len(r.stderr.strip().splitlines()) == 1,
+                  f"{args}: expected one line naming the FIFO, got {r.stderr!r}")
+
+
 def garbage_image(path, seed):
     """A file with a valid RISC-V Linux Image header (so the loader accepts it) and random code."""
     rnd = random.Random(seed)

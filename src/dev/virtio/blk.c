@@ -19,6 +19,7 @@
 #include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
+#include "common/fd_io.h"
 #include "dev/virtio/blk.h"
 #include "dev/virtio/io_thread.h"
 #include "vm/metrics.h"
@@ -424,10 +425,10 @@ static const struct virtio_dev_ops blk_ops = {
 /* Opens, locks and sizes the image. Returns 0 or -1 with err filled. */
 static int open_image(struct virtio_blk *b, const struct disk_options *opts, char *err, size_t errlen)
 {
-    b->fd = open(opts->path, (opts->readonly ? O_RDONLY : O_RDWR) | O_CLOEXEC);
+    char why[128];
+    b->fd = fd_open_user(opts->path, opts->readonly ? O_RDONLY : O_RDWR, 0, FD_REGULAR, why, sizeof(why));
     if (b->fd < 0) {
-        snprintf(err, errlen, "disk %s: cannot open%s: %s", opts->path,
-                 opts->readonly ? "" : " read-write", strerror(errno));
+        snprintf(err, errlen, "disk %s: cannot open%s: %s", opts->path, opts->readonly ? "" : " read-write", why);
         return -1;
     }
     if (flock(b->fd, (opts->readonly ? LOCK_SH : LOCK_EX) | LOCK_NB) < 0) {
