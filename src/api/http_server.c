@@ -8,7 +8,14 @@
  * One thread polls the listening socket, a wake-up eventfd and every connection (all
  * non-blocking), so the handler runs for one request at a time and a slow or stuck client only
  * ever costs its own slot. Each connection has an input buffer (the request being received, and
- * any pipelined ones after it) and an output buffer (responses the client has not read yet). */
+ * any pipelined ones after it) and an output buffer (responses the client has not read yet).
+ *
+ * Hostile clients (issue 11): every connection may buffer CONN_SMALL bytes of input on its own
+ * (a head and a small body); a larger body must first reserve its whole size from one budget
+ * shared by all connections (http_server_buffer_budget), else it is refused with 503 before it
+ * arrives. At the connection limit a new client evicts the connection that has waited longest
+ * without completing a request, instead of being refused: idle or trickling connections cannot
+ * lock everyone else out. */
 #include "api/http_server.h"
 #include <errno.h>
 #include <poll.h>
@@ -33,6 +40,9 @@
 #define OUT_HIGH (64 * 1024)
 #define OUT_MAX (1024 * 1024)
 #define READ_CHUNK 65536
+/* input any connection may hold without drawing on the shared budget: a full head and a body
+ * of 8 KiB, so ordinary requests never wait for memory */
+#define CONN_SMALL 16384
 /* after accept() fails for lack of fds or memory: retrying at once would spin */
 #define ACCEPT_BACKOFF_MS 100
 
@@ -47,11 +57,13 @@ struct conn {
     bool eof;             /* the client will send nothing more */
     bool closing;         /* no more requests: close once the output is out (and discard done) */
     int64_t deadline;     /* CLOCK_MONOTONIC ms: dropped if still here with no progress by then */
+    int64_t since;        /* accepted or last answered: the eviction order at the connection limit */
 };
 
 struct http_server {
     int listen_fd, wake_fd;
-    size_t max_payload, max_in;
+    size_t max_payload;
+    size_t in_total, budget;   /* input buffer capacity of all connections, and its cap */
     http_handler_fn *fn;
     void *cls;
     pthread_t thread;
@@ -104,6 +116,14 @@ int http_listen_unix(const char *path, char *err, size_t errlen)
         return seterr(err, errlen, "cannot bind the API socket %s: %s", path, strerror(e));
     }
     return fd;
+}
+
+size_t http_server_buffer_budget(size_t max_payload)
+{
+    /* two of the largest requests at once (one being handled, one arriving), and never less
+     * than a few ordinary bodies: with the default limit, 16 MiB */
+    size_t two = 2 * (HTTP_MAX_HEAD + max_payload);
+    return two > HTTP_MIN_BUFFER_BUDGET ? two : HTTP_MIN_BUFFER_BUDGET;
 }
 
 static int64_t now_ms(void)
@@ -182,23 +202,77 @@ static bool queue_response(struct conn *c, int minor, int status, const char *bo
 }
 
 /* msg is the parser's or a fixed text: printable ASCII without quotes, fit for JSON as is */
-static bool queue_fault(struct conn *c, int minor, const char *msg, bool keep_alive)
+static bool queue_fault_status(struct conn *c, int minor, int status, const char *msg, bool keep_alive)
 {
     char body[320];
     int n = snprintf(body, sizeof(body), "{\"fault_message\":\"%s\"}", msg);
-    return queue_response(c, minor, 400, body, (size_t)n < sizeof(body) ? (size_t)n : sizeof(body) - 1, keep_alive);
+    return queue_response(c, minor, status, body, (size_t)n < sizeof(body) ? (size_t)n : sizeof(body) - 1,
+                          keep_alive);
 }
 
-static void consume(struct conn *c, size_t n)
+static bool queue_fault(struct conn *c, int minor, const char *msg, bool keep_alive)
+{
+    return queue_fault_status(c, minor, 400, msg, keep_alive);
+}
+
+/* Every change of an input buffer's capacity goes through here, to keep s->in_total true. */
+static bool in_resize(struct http_server *s, struct conn *c, size_t cap)
+{
+    char *q = NULL;
+    if (cap) {
+        q = realloc(c->in, cap);
+        if (!q)
+            return false;
+    } else {
+        free(c->in);
+    }
+    s->in_total = s->in_total - c->in_cap + cap;
+    c->in = q;
+    c->in_cap = cap;
+    return true;
+}
+
+static void consume(struct http_server *s, struct conn *c, size_t n)
 {
     memmove(c->in, c->in + n, c->in_len - n);
     c->in_len -= n;
-    /* a connection that once sent a large body should not keep its buffer while idle */
-    if (!c->in_len && c->in_cap > 16384) {
-        free(c->in);
-        c->in = NULL;
-        c->in_cap = 0;
-    }
+    /* a large body's reservation ends with it: the budget is for requests in progress */
+    if (!c->in_len && c->in_cap > CONN_SMALL)
+        in_resize(s, c, 0);
+    else if (c->in_cap > CONN_SMALL && c->in_len <= CONN_SMALL)
+        in_resize(s, c, CONN_SMALL);   /* shrinking: cannot fail in practice, harmless if it does */
+}
+
+/* Room for a whole request of total bytes in c's input buffer: free up to CONN_SMALL, from the
+ * shared budget past that. false: the budget is spent (the caller refuses with 503). */
+static bool reserve(struct http_server *s, struct conn *c, size_t total)
+{
+    if (total <= c->in_cap || total <= CONN_SMALL)
+        return true;
+    if (s->in_total - c->in_cap + total > s->budget)
+        return false;
+    /* one allocation of the known size: no doubling, no copies of a growing body */
+    return in_resize(s, c, total);
+}
+
+/* Answers the request whose head h is at the start of c->in without running it, and reads its
+ * body only to drop it: not leaving it unread, which would reset the connection under a client
+ * still sending it and lose this answer, unless the client waits for 100 Continue (it then
+ * sends none, and the connection closes). */
+static bool refuse_body(struct http_server *s, struct conn *c, const struct http_head *h, int status, const char *msg)
+{
+    bool keep = h->keep_alive && !h->expect_continue;
+    if (!queue_fault_status(c, h->minor, status, msg, keep))
+        return false;
+    size_t have = c->in_len - h->head_len;
+    size_t take = h->content_length < have ? (size_t)h->content_length : have;
+    consume(s, c, h->head_len + take);
+    if (keep)
+        c->discard = h->content_length - take;
+    c->closing = !keep;
+    c->continued = false;
+    c->deadline = now_ms() + HTTP_CONNECTION_TIMEOUT_S * 1000;
+    return true;
 }
 
 /* Parses and answers the complete requests in c->in, in order. false: drop the connection. */
@@ -217,25 +291,25 @@ static bool process(struct http_server *s, struct conn *c)
             return queue_fault(c, 1, err, false);
         }
         if (h.content_length > s->max_payload) {
-            /* Firecracker's micro_http message. The body is still read and dropped (not left
-             * unread, which would reset the connection under a client still sending it and
-             * lose this answer) unless the client waits for 100 Continue: it then sends none. */
+            /* Firecracker's micro_http message */
             snprintf(err, sizeof(err), "Request payload with size %llu is larger than the limit of %zu allowed by server.",
                      (unsigned long long)h.content_length, s->max_payload);
-            bool keep = h.keep_alive && !h.expect_continue;
-            if (!queue_fault(c, h.minor, err, keep))
+            if (!refuse_body(s, c, &h, 400, err))
                 return false;
-            size_t have = c->in_len - h.head_len;
-            size_t take = h.content_length < have ? (size_t)h.content_length : have;
-            consume(c, h.head_len + take);
-            if (keep)
-                c->discard = h.content_length - take;
-            c->closing = !keep;
-            c->continued = false;
-            c->deadline = now_ms() + HTTP_CONNECTION_TIMEOUT_S * 1000;
             continue;
         }
         size_t total = h.head_len + (size_t)h.content_length;
+        if (!reserve(s, c, total)) {
+            /* other connections' unfinished bodies hold the budget: this one would push kiln's
+             * memory past it. Refused before its body arrives; a retry later can succeed. */
+            LOG_DEBUG("http: %zu-byte request refused: %zu of %zu buffer bytes in use", total, s->in_total,
+                      s->budget);
+            snprintf(err, sizeof(err), "The API server is buffering other requests (%zu of %zu bytes): retry later.",
+                     s->in_total, s->budget);
+            if (!refuse_body(s, c, &h, 503, err))
+                return false;
+            continue;
+        }
         if (c->in_len < total) {
             if (h.expect_continue && !c->continued) {
                 static const char cont[] = "HTTP/1.1 100 Continue\r\n\r\n";
@@ -261,10 +335,11 @@ static bool process(struct http_server *s, struct conn *c)
         free(resp);
         if (!ok)
             return false;
-        consume(c, total);
+        consume(s, c, total);
         c->continued = false;
         c->closing = !h.keep_alive;
         c->deadline = now_ms() + HTTP_CONNECTION_TIMEOUT_S * 1000;
+        c->since = now_ms();
     }
     return true;
 }
@@ -284,19 +359,25 @@ static bool flush(struct conn *c)
     return true;
 }
 
-static bool wants_read(const struct http_server *s, const struct conn *c)
+/* What c's input buffer may fill to now: CONN_SMALL, or a larger request's reservation. */
+static size_t in_room(const struct conn *c)
+{
+    return c->in_cap > CONN_SMALL ? c->in_cap : CONN_SMALL;
+}
+
+static bool wants_read(const struct conn *c)
 {
     if (c->eof)
         return false;
     if (c->discard)
         return true;
-    return !c->closing && out_pending(c) < OUT_HIGH && c->in_len < s->max_in;
+    return !c->closing && out_pending(c) < OUT_HIGH && c->in_len < in_room(c);
 }
 
 /* One read's worth. false: drop the connection. */
 static bool readable(struct http_server *s, struct conn *c)
 {
-    if (!wants_read(s, c))
+    if (!wants_read(c))
         return true;
     ssize_t n;
     if (c->discard) {
@@ -306,14 +387,12 @@ static bool readable(struct http_server *s, struct conn *c)
             c->discard -= (uint64_t)n;
     } else {
         if (c->in_len == c->in_cap) {
+            /* grows by itself only up to CONN_SMALL; past that, reserve() sized it already */
             size_t cap = c->in_cap ? c->in_cap * 2 : 4096;
-            if (cap > s->max_in)
-                cap = s->max_in;
-            char *q = realloc(c->in, cap);
-            if (!q)
+            if (cap > CONN_SMALL)
+                cap = CONN_SMALL;
+            if (!in_resize(s, c, cap))
                 return false;
-            c->in = q;
-            c->in_cap = cap;
         }
         n = read(c->fd, c->in + c->in_len, c->in_cap - c->in_len);
         if (n > 0)
@@ -352,12 +431,34 @@ static bool service(struct http_server *s, struct conn *c, short revents)
     return !(c->closing && !out_pending(c) && (!c->discard || c->eof));
 }
 
-static void conn_free(struct conn *c)
+static void conn_free(struct http_server *s, struct conn *c)
 {
+    in_resize(s, c, 0);
     close(c->fd);
-    free(c->in);
     free(c->out);
     free(c);
+}
+
+/* At the connection limit: the connection that has gone longest without a request answered
+ * (idle since it connected or since its last answer, or trickling one request) makes room. A
+ * client that connects and asks at once is then always served, however many connections
+ * others hold open. */
+static bool evict_stalest(struct http_server *s)
+{
+    size_t victim = s->nconns;
+    for (size_t i = 0; i < s->nconns; i++) {
+        const struct conn *c = s->conns[i];
+        if (out_pending(c))
+            continue;                        /* being answered: it will finish soon */
+        if (victim == s->nconns || c->since < s->conns[victim]->since)
+            victim = i;
+    }
+    if (victim == s->nconns)
+        return false;
+    LOG_DEBUG("http: %zu connections open: closing the one idle longest", s->nconns);
+    conn_free(s, s->conns[victim]);
+    s->conns[victim] = s->conns[--s->nconns];
+    return true;
 }
 
 static void accept_all(struct http_server *s)
@@ -373,6 +474,8 @@ static void accept_all(struct http_server *s)
             }
             return;
         }
+        if (s->nconns == HTTP_CONNECTION_LIMIT)
+            evict_stalest(s);
         struct conn *c = s->nconns < HTTP_CONNECTION_LIMIT ? calloc(1, sizeof(*c)) : NULL;
         if (!c) {
             LOG_DEBUG("http: connection refused: %zu open", s->nconns);
@@ -380,7 +483,8 @@ static void accept_all(struct http_server *s)
             continue;
         }
         c->fd = fd;
-        c->deadline = now_ms() + HTTP_CONNECTION_TIMEOUT_S * 1000;
+        c->since = now_ms();
+        c->deadline = c->since + HTTP_CONNECTION_TIMEOUT_S * 1000;
         s->conns[s->nconns++] = c;
     }
 }
@@ -396,7 +500,7 @@ static void *server_main(void *arg)
             struct conn *c = s->conns[i];
             if (now >= c->deadline) {
                 LOG_DEBUG("http: connection timed out");
-                conn_free(c);
+                conn_free(s, c);
                 continue;
             }
             s->conns[keep++] = c;
@@ -414,7 +518,7 @@ static void *server_main(void *arg)
         for (size_t i = 0; i < npoll; i++) {
             struct conn *c = s->conns[i];
             s->pfds[i + 2] = (struct pollfd){ .fd = c->fd,
-                                              .events = (short)((wants_read(s, c) ? POLLIN : 0) |
+                                              .events = (short)((wants_read(c) ? POLLIN : 0) |
                                                                 (out_pending(c) ? POLLOUT : 0)) };
         }
         int timeout = next < 0 ? -1 : (int)(next - now + 1);
@@ -427,13 +531,10 @@ static void *server_main(void *arg)
         }
         if (s->pfds[0].revents)
             break;                                  /* http_server_stop */
-        /* connections accepted now are appended past npoll and polled next round */
-        if (s->pfds[1].revents)
-            accept_all(s);
         for (size_t i = 0; i < npoll; i++) {
             short re = s->pfds[i + 2].revents;
             if (re && !service(s, s->conns[i], re)) {
-                conn_free(s->conns[i]);
+                conn_free(s, s->conns[i]);
                 s->conns[i] = NULL;
             }
         }
@@ -442,6 +543,10 @@ static void *server_main(void *arg)
             if (s->conns[i])
                 s->conns[keep++] = s->conns[i];
         s->nconns = keep;
+        /* after the others are served (an eviction reorders the list); new connections are
+         * polled next round */
+        if (s->pfds[1].revents)
+            accept_all(s);
     }
     return NULL;
 }
@@ -457,8 +562,7 @@ struct http_server *http_server_start(int listen_fd, size_t max_payload, http_ha
     }
     s->listen_fd = listen_fd;
     s->max_payload = max_payload;
-    /* one request's head and largest body; pipelined requests after it wait in the kernel */
-    s->max_in = HTTP_MAX_HEAD + max_payload;
+    s->budget = http_server_buffer_budget(max_payload);
     s->fn = fn;
     s->cls = cls;
     s->wake_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
@@ -489,7 +593,7 @@ void http_server_stop(struct http_server *s)
     }
     pthread_join(s->thread, NULL);
     for (size_t i = 0; i < s->nconns; i++)
-        conn_free(s->conns[i]);
+        conn_free(s, s->conns[i]);
     close(s->listen_fd);
     close(s->wake_fd);
     free(s);

@@ -8,6 +8,8 @@ KILN=$(realpath "${1:-$HERE/../../build/kiln}")
 fail=0
 echo "== API: test_api.py"
 python3 "$HERE/test_api.py" "$KILN" || fail=1
+echo "== API: test_api_limits.py (connection and memory limits against hostile clients)"
+python3 "$HERE/test_api_limits.py" "$KILN" || fail=1
 echo "== API: test_state.py (snapshots, live migration)"
 python3 "$HERE/test_state.py" "$KILN" || fail=1
 echo "== API: test_state_devices.py (snapshot of a guest using disk, net, vsock, rng)"
