@@ -19,7 +19,7 @@ KILN     := $(BUILD)/kiln
 UNIT_SRCS := $(wildcard tests/unit/test_*.c)
 UNIT_BINS := $(UNIT_SRCS:tests/unit/%.c=$(BUILD)/tests/%)
 
-.PHONY: all deps guest run test unit-test baremetal-test guest-test api-test bench clean
+.PHONY: all deps guest run test unit-test baremetal-test guest-test api-test scripts-test bench clean
 all: $(KILN)
 
 deps:
@@ -66,10 +66,14 @@ guest-test: $(KILN) guest
 api-test: $(KILN) guest
 	@bash tests/api/run.sh $(KILN)
 
+# the project's own scripts (install-deps.sh on fake /etc/apt trees)
+scripts-test:
+	@bash tests/scripts/test_install_deps.sh
+
 # the guest is built first: some unit tests (test_vmm) also boot it when it is there
 test: deps
 	@$(MAKE) --no-print-directory guest
-	@$(MAKE) --no-print-directory unit-test baremetal-test guest-test api-test
+	@$(MAKE) --no-print-directory unit-test baremetal-test guest-test api-test scripts-test
 
 bench: deps
 	@$(MAKE) --no-print-directory all guest
