@@ -11,7 +11,13 @@ set -euo pipefail
 PKGS=(build-essential pkg-config libfdt-dev libcriterion-dev libslirp-dev libglib2.0-dev libjansson-dev zlib1g-dev curl
       gcc-riscv64-linux-gnu libc6-dev-riscv64-cross binutils-riscv64-linux-gnu
       linux-source-6.1 flex bison bc cpio e2fsprogs xz-utils dpkg-dev
-      qemu-system-misc opensbi python3 time)
+      qemu-system-misc opensbi python3 time
+      libelf-dev qemu-system-x86 busybox-static)
+
+# the KVM tests' nested VM (tests/kvm/nested.sh): Debian's x86-64 kernel package, downloaded and
+# unpacked into the cache, never installed (quick when it is already there)
+bash "$(dirname "$0")/../tests/kvm/nested.sh" --fetch ||
+    echo "[deps] warning: the nested-KVM VM could not be prepared (make kvm-test will retry)" >&2
 
 APT_ETC=${KILN_APT_ETC:-/etc/apt}
 OS_RELEASE=${KILN_OS_RELEASE:-/etc/os-release}
