@@ -20,8 +20,10 @@ static void finisher_write(void *opaque, uint64_t offset, uint64_t value, unsign
     switch (value & 0xffff) {
     case CMD_PASS: f->on_event(f->opaque, FINISHER_POWEROFF, 0); break;
     case CMD_RESET: f->on_event(f->opaque, FINISHER_RESET, 0); break;
-    /* a failure always exits non-zero, whatever code the guest chose */
-    case CMD_FAIL: f->on_event(f->opaque, FINISHER_FAIL, code ? (int)code : 1); break;
+    /* The code becomes kiln's exit status, of which a process keeps only the low 8 bits: so
+     * 256 would read as success. A failure always exits non-zero, whatever code the guest
+     * chose: codes whose low 8 bits are 0 (0, 256, 512, ...) report 1. */
+    case CMD_FAIL: f->on_event(f->opaque, FINISHER_FAIL, (code & 0xff) ? (int)(code & 0xff) : 1); break;
     }
 }
 

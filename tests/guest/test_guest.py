@@ -84,6 +84,14 @@ def finisher_failure_code_is_exit_status():
         check(rc == 5, f"exit status {rc}, expected 5 from the finisher")
     finally:
         vm.kill()
+    # code 256: an exit status keeps 8 bits, and it once read as a clean power-off (0)
+    vm = boot()
+    try:
+        vm.send("devmem 0x100000 32 0x01003333")
+        rc = vm.wait()
+        check(rc == 1, f"failure code 256 gave exit status {rc}, expected 1")
+    finally:
+        vm.kill()
 
 
 @test

@@ -888,7 +888,7 @@ Test(finisher, fail_with_code)
     wr(&freg, 0, (0xffffu << 16) | 0x3333, 4);
     cr_assert_eq(fin_log.calls, 2);
     cr_assert_eq(fin_log.ev, FINISHER_FAIL);
-    cr_assert_eq(fin_log.code, 0xffff);
+    cr_assert_eq(fin_log.code, 0xff, "an exit status keeps the low 8 bits");
     wr(&freg, 0, (7ull << 16) | 0x3333, 8);
     cr_assert_eq(fin_log.calls, 3);
     cr_assert_eq(fin_log.code, 7);
@@ -900,6 +900,22 @@ Test(finisher, fail_with_code_zero_reports_one)
     cr_assert_eq(fin_log.calls, 1);
     cr_assert_eq(fin_log.ev, FINISHER_FAIL);
     cr_assert_eq(fin_log.code, 1);
+}
+
+/* 256 (devmem 0x100000 32 0x1003333) once exited 0, a clean power-off: the exit status keeps
+ * only the low 8 bits, so every code whose low 8 bits are 0 must report 1 (issue 11) */
+Test(finisher, fail_codes_never_read_as_success)
+{
+    unsigned codes[] = { 0x100, 0x200, 0xff00, 0x8000 };
+    for (unsigned i = 0; i < sizeof(codes) / sizeof(codes[0]); i++) {
+        wr(&freg, 0, ((uint64_t)codes[i] << 16) | 0x3333, 4);
+        cr_assert_eq(fin_log.ev, FINISHER_FAIL);
+        cr_assert_eq(fin_log.code, 1, "code %#x reports %d", codes[i], fin_log.code);
+    }
+    wr(&freg, 0, (0x101u << 16) | 0x3333, 4);
+    cr_assert_eq(fin_log.code, 1, "0x101's low 8 bits");
+    wr(&freg, 0, (0x1ffu << 16) | 0x3333, 4);
+    cr_assert_eq(fin_log.code, 0xff);
 }
 
 Test(finisher, other_values_do_nothing)
