@@ -146,6 +146,10 @@ def bad_input_is_rejected_cleanly():
             (["--kernel", huge, "--mem", "32"], 65, "larger than guest RAM"),
             (["--kernel", IMAGE, "--initrd", os.path.join(d, "missing")], 66, "cannot open"),
             (["--firmware", garbage, "--mem", "32"], 70, "guest crashed"),
+            # a balloon larger than the guest's RAM (the default 256 MiB too): once accepted,
+            # the guest panicked and kiln ran on (issue 11)
+            (["--kernel", IMAGE, "--balloon=size=300", "--mem", "256"], 64, "Amount of pages requested is too large"),
+            (["--kernel", IMAGE, "--balloon=size=257"], 64, "the guest has 256 MiB"),
         ]
         for args, want, text in cases:
             r = run_kiln(args)
