@@ -66,9 +66,10 @@ guest-test: $(KILN) guest
 api-test: $(KILN) guest
 	@bash tests/api/run.sh $(KILN)
 
-# the project's own scripts (install-deps.sh on fake /etc/apt trees)
+# the project's own scripts: install-deps.sh on fake /etc/apt trees, the runners' tally
 scripts-test:
 	@bash tests/scripts/test_install_deps.sh
+	@bash tests/scripts/test_tally.sh
 
 # the guest is built first: some unit tests (test_vmm) also boot it when it is there
 test: deps

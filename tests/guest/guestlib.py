@@ -29,6 +29,14 @@ def check(cond, msg):
         raise GuestError(msg)
 
 
+class Skip(Exception):
+    """Raised by a test that cannot run here (no rights, no device): counted as skipped."""
+
+
+def skip(reason):
+    raise Skip(reason)
+
+
 def boot(extra=(), cpus=1, mem=256, cmdline="console=ttyS0", initrd=True):
     args = ["--kernel", IMAGE, "--cpus", str(cpus), "--mem", str(mem), "--cmdline", cmdline]
     if initrd:
@@ -45,8 +53,10 @@ def poweroff(vm):
 
 
 def main():
+    """Runs the selected tests; the last line, "N passed, M failed, K skipped", is what
+    tests/guest/run.sh adds up. A skipped test is never counted as passed."""
     selected = sys.argv[3:]
-    passed = failed = 0
+    passed = failed = skipped = 0
     for fn in TESTS:
         if selected and fn.__name__ not in selected:
             continue
@@ -55,9 +65,12 @@ def main():
             fn()
             passed += 1
             print(f"PASS {fn.__name__} ({time.monotonic() - t0:.1f}s)", flush=True)
+        except Skip as e:
+            skipped += 1
+            print(f"SKIP {fn.__name__}: {e}", flush=True)
         except Exception:  # noqa: BLE001 - report every failure and go on
             failed += 1
             print(f"FAIL {fn.__name__} ({time.monotonic() - t0:.1f}s)", flush=True)
             traceback.print_exc()
-    print(f"{passed} passed, {failed} failed")
+    print(f"{passed} passed, {failed} failed, {skipped} skipped")
     return 1 if failed else 0

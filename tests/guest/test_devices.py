@@ -20,7 +20,7 @@ import time
 import urllib.request
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from guestlib import (ROOTFS, boot, check, main, poweroff, test)  # noqa: E402
+from guestlib import (ROOTFS, boot, check, main, poweroff, skip, test)  # noqa: E402
 from kilnvm import PROMPT, KilnVM  # noqa: E402,F401
 
 TMP = tempfile.mkdtemp(prefix="kiln-devtest-")
@@ -200,8 +200,7 @@ def network_tap_when_available():
     tap = f"kilntap{os.getpid() % 1000}"
     r = subprocess.run(["ip", "tuntap", "add", tap, "mode", "tap"], capture_output=True, text=True)
     if r.returncode != 0:
-        print(f"SKIP network_tap_when_available: cannot create a TAP device here ({r.stderr.strip()})")
-        return
+        skip(f"cannot create a TAP device here ({r.stderr.strip()})")
     try:
         subprocess.run(["ip", "addr", "add", "192.168.213.1/24", "dev", tap], check=True)
         subprocess.run(["ip", "link", "set", tap, "up"], check=True)
