@@ -14,11 +14,6 @@ PKGS=(build-essential pkg-config libfdt-dev libcriterion-dev libslirp-dev libgli
       qemu-system-misc opensbi python3 time
       libelf-dev qemu-system-x86 busybox-static)
 
-# the KVM tests' nested VM (tests/kvm/nested.sh): Debian's x86-64 kernel package, downloaded and
-# unpacked into the cache, never installed (quick when it is already there)
-bash "$(dirname "$0")/../tests/kvm/nested.sh" --fetch ||
-    echo "[deps] warning: the nested-KVM VM could not be prepared (make kvm-test will retry)" >&2
-
 APT_ETC=${KILN_APT_ETC:-/etc/apt}
 OS_RELEASE=${KILN_OS_RELEASE:-/etc/os-release}
 KILN_SRC=$APT_ETC/sources.list.d/kiln-src.sources
@@ -130,6 +125,12 @@ fi
 src_changed=0
 ensure_src && src_changed=1
 [ "$MODE" = "--src-only" ] && exit 0
+
+# the KVM tests' nested VM (tests/kvm/nested.sh): Debian's x86-64 kernel package, downloaded and
+# unpacked into the cache, never installed (quick when it is already there). Not in the
+# --print-src/--src-only modes: they only look at the apt sources.
+bash "$(dirname "$0")/../tests/kvm/nested.sh" --fetch ||
+    echo "[deps] warning: the nested-KVM VM could not be prepared (make kvm-test will retry)" >&2
 
 missing=()
 for p in "${PKGS[@]}"; do
