@@ -3,7 +3,7 @@ CC      ?= gcc
 CFLAGS  ?= -O2 -g
 CFLAGS  += -std=gnu11 -Wall -Wextra -Werror -D_GNU_SOURCE -Isrc -MMD -MP
 CFLAGS  += $(shell pkg-config --cflags slirp jansson 2>/dev/null)
-LDLIBS  += -lfdt -lz -lpthread -lm $(shell pkg-config --libs slirp jansson 2>/dev/null)
+LDLIBS  += -lfdt -lz -lpthread -lm -lseccomp $(shell pkg-config --libs slirp jansson 2>/dev/null)
 
 BUILD   ?= build
 ifeq ($(SANITIZE),1)

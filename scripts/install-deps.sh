@@ -8,7 +8,7 @@
 # env (for tests): KILN_APT_ETC (default /etc/apt), KILN_OS_RELEASE (default /etc/os-release)
 set -euo pipefail
 
-PKGS=(build-essential pkg-config libfdt-dev libcriterion-dev libslirp-dev libglib2.0-dev libjansson-dev zlib1g-dev curl
+PKGS=(build-essential pkg-config libfdt-dev libcriterion-dev libslirp-dev libglib2.0-dev libjansson-dev libseccomp-dev zlib1g-dev curl
       gcc-riscv64-linux-gnu libc6-dev-riscv64-cross binutils-riscv64-linux-gnu
       linux-source-6.1 flex bison bc cpio e2fsprogs xz-utils dpkg-dev
       qemu-system-misc opensbi python3 time

@@ -3,6 +3,7 @@
 #include <string.h>
 #include "api/api.h"
 #include "cli/state_cli.h"
+#include "sandbox/seccomp_policy.h"
 #include "cpu/rv64/hart.h"
 #include "vm/config.h"
 #include "version.h"
@@ -30,6 +31,11 @@ static void print_help(void)
 int main(int argc, char **argv)
 {
     uint64_t start_ns = rv64_host_ns();
+    argc = seccomp_policy_take_flag(argc, argv);
+    /* before any thread exists, so that every thread inherits it */
+    if (seccomp_policy_install(KILN_THREAD_MAIN))
+        return KILN_EXIT_HOST;
+    seccomp_policy_debug_probe(KILN_THREAD_MAIN);
     if (argc < 2) {
         print_help();
         return KILN_EXIT_USAGE;

@@ -4,6 +4,7 @@
 #include "common/persist.h"
 #include "common/threads.h"
 #include "dev/goldfish_rtc.h"
+#include "sandbox/seccomp_policy.h"
 
 enum {
     TIME_LOW = 0x00, TIME_HIGH = 0x04, ALARM_LOW = 0x08, ALARM_HIGH = 0x0c, IRQ_ENABLED = 0x10,
@@ -30,6 +31,7 @@ static void update_irq(struct goldfish_rtc *r)
 static void *alarm_thread(void *arg)
 {
     struct goldfish_rtc *r = arg;
+    seccomp_policy_enter(KILN_THREAD_DEVICE);
     pthread_mutex_lock(&r->lock);
     while (!r->stopping) {
         if (!r->alarm_armed) {

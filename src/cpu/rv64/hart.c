@@ -1,10 +1,12 @@
 /* hart.c — vCPU life cycle: reset, the run loop, WFI sleep, timers and cross-thread requests. */
 #include <errno.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
 #include <time.h>
 #include "cpu/rv64/hart.h"
+#include "sandbox/seccomp_policy.h"
 
 #define likely(x) __builtin_expect(!!(x), 1)
 #define unlikely(x) __builtin_expect(!!(x), 0)
@@ -265,6 +267,10 @@ static void park(struct rv64_hart *h)
 void *rv64_hart_thread(void *arg)
 {
     struct rv64_hart *h = arg;
+    char name[16];
+    snprintf(name, sizeof(name), "kiln-vcpu%u", h->hartid);
+    pthread_setname_np(pthread_self(), name); /* for ps, top and the seccomp message */
+    seccomp_policy_enter(KILN_THREAD_VCPU);
     while (!atomic_load(&h->m->exit_reason)) {
         if (atomic_load(&h->m->pause_requested)) {
             park(h);

@@ -8,6 +8,7 @@
 #include <unistd.h>
 #include "common/threads.h"
 #include "dev/virtio/io_thread.h"
+#include "sandbox/seccomp_policy.h"
 
 static void close_fds(struct io_thread *io)
 {
@@ -62,6 +63,7 @@ int io_thread_open(struct io_thread *io, unsigned ntimers)
 static void *trampoline(void *opaque)
 {
     struct io_thread *io = opaque;
+    seccomp_policy_enter(KILN_THREAD_DEVICE);
     void *ret = io->fn(io->arg);
     pthread_mutex_lock(&io->pause_lock);
     io->exited = true;
