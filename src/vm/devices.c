@@ -62,7 +62,8 @@ void vm_device_metrics_group(const struct vm_device *d, char *buf, size_t size)
     snprintf(buf, size, "%s%s", k->metrics_group, k->per_id ? d->id : "");
 }
 
-static int attach(struct virt_board *b, struct vm_devices *out, enum vm_device_kind kind, const void *opts)
+static int attach(struct virt_board *b, struct vm_devices *out, enum vm_device_kind kind, const void *opts,
+                  char *why, size_t whylen)
 {
     const struct vm_device_kind_info *k = &kinds[kind];
     const char *id = k->id ? k->id(opts) : NULL;
@@ -71,13 +72,25 @@ static int attach(struct virt_board *b, struct vm_devices *out, enum vm_device_k
     char err[512] = "";
     if (!id)
         id = k->name;   /* one-per-VM kinds go by their kind's name */
+    char msg[600];
     if (out->n == KILN_MAX_VIRTIO || !virt_next_virtio_irq(b, &irq)) {
-        fprintf(stderr, "kiln: no free virtio slot for %s\n", what);
+        snprintf(msg, sizeof(msg), "no free virtio slot for %s", what);
+        fprintf(stderr, "kiln: %s\n", msg);
+        if (why && whylen)
+            snprintf(why, whylen, "%s", msg);
         return KILN_EXIT_USAGE;
     }
     struct virtio_mmio *t = k->create(opts, &b->mem, irq, err, sizeof(err));
     if (!t) {
-        fprintf(stderr, "kiln: %s: %s\n", what, err);
+        /* the device's message may name its kind already ("vsock: ..."): not twice */
+        size_t n = strlen(what);
+        if (!strncmp(err, what, n) && err[n] == ':')
+            snprintf(msg, sizeof(msg), "%s", err);
+        else
+            snprintf(msg, sizeof(msg), "%s: %s", what, err);
+        fprintf(stderr, "kiln: %s\n", msg);
+        if (why && whylen)
+            snprintf(why, whylen, "%s", msg);
         return k->fail_status;
     }
     virt_attach_virtio(b, t);
@@ -89,12 +102,13 @@ static int attach(struct virt_board *b, struct vm_devices *out, enum vm_device_k
 }
 
 /* The vm_config comes from vm_config_build, which gives every drive and NIC its id. */
-int vm_create_devices(struct virt_board *b, const struct vm_config *cfg, struct vm_devices *out)
+int vm_create_devices(struct virt_board *b, const struct vm_config *cfg, struct vm_devices *out, char *why,
+                      size_t whylen)
 {
     memset(out, 0, sizeof(*out));
     for (int kind = 0; kind < VM_DEV_KINDS; kind++)
         for (unsigned i = 0; i < kinds[kind].count(cfg); i++) {
-            int rc = attach(b, out, (enum vm_device_kind)kind, kinds[kind].options(cfg, i));
+            int rc = attach(b, out, (enum vm_device_kind)kind, kinds[kind].options(cfg, i), why, whylen);
             if (rc)
                 return rc;
         }

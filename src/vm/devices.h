@@ -49,7 +49,8 @@ void vm_device_metrics_group(const struct vm_device *d, char *buf, size_t size);
 
 /* Creates the devices cfg asks for, attaches them to b and records them in out. Returns 0, or
  * a kiln exit status after printing a one-line reason. */
-int vm_create_devices(struct virt_board *b, const struct vm_config *cfg, struct vm_devices *out);
+int vm_create_devices(struct virt_board *b, const struct vm_config *cfg, struct vm_devices *out, char *why,
+                      size_t whylen);
 /* The device of that kind and id (id NULL: the first of the kind, for the one-per-VM kinds), or
  * NULL when there is none. */
 struct virtio_mmio *vm_devices_find(const struct vm_devices *d, enum vm_device_kind kind, const char *id);

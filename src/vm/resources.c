@@ -133,6 +133,31 @@ int res_check_vsock(const struct vsock_options *o, char *err, size_t errlen)
     if (n >= sizeof(((struct sockaddr_un *)0)->sun_path))
         return errmsg(err, errlen, "The vsock uds_path is longer than a Unix socket path can be (%zu).",
                     sizeof(((struct sockaddr_un *)0)->sun_path) - 1);
+    return res_check_vsock_dir(o->uds_path, err, errlen);
+}
+
+int res_check_vsock_dir(const char *path, char *err, size_t errlen)
+{
+    /* kiln creates the socket at boot, after removing a stale one: find a directory that is
+     * missing or closed to us now, where the client can still be told */
+    struct stat st;
+    if (lstat(path, &st) == 0 && !S_ISSOCK(st.st_mode))
+        return errmsg(err, errlen, "The vsock uds_path '%s' exists and is not a socket.", path);
+    char dir[sizeof(((struct sockaddr_un *)0)->sun_path)];
+    snprintf(dir, sizeof(dir), "%s", path);
+    char *slash = strrchr(dir, '/');
+    if (!slash)
+        snprintf(dir, sizeof(dir), ".");
+    else if (slash == dir)
+        dir[1] = 0;
+    else
+        *slash = 0;
+    if (stat(dir, &st) != 0)
+        return errmsg(err, errlen, "The vsock uds_path '%s' cannot be created: %s: %s.", path, dir, strerror(errno));
+    if (!S_ISDIR(st.st_mode))
+        return errmsg(err, errlen, "The vsock uds_path '%s' cannot be created: %s is not a directory.", path, dir);
+    if (access(dir, W_OK | X_OK) != 0)
+        return errmsg(err, errlen, "The vsock uds_path '%s' cannot be created: %s: %s.", path, dir, strerror(errno));
     return 0;
 }
 

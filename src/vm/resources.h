@@ -49,6 +49,8 @@ int res_check_net(const struct net_options *o, char *err, size_t errlen);
 
 /* vsock: cid 3 or more (0-2 are reserved), a uds path that fits a sockaddr_un */
 int res_check_vsock(const struct vsock_options *o, char *err, size_t errlen);
+/* The socket's directory exists and takes new files, and the path is free or a stale socket. */
+int res_check_vsock_dir(const char *path, char *err, size_t errlen);
 /* entropy: every rate limit is valid, so nothing to refuse today; kept so a rule has a home */
 int res_check_entropy(const struct rng_options *o, char *err, size_t errlen);
 /* balloon: the target fits in the guest's memory, the stats period in a day */

@@ -69,8 +69,8 @@ static int put_singletons(struct vmm *v, const struct vm_config *f)
     if (f->has_vsock) {
         struct vmm_vsock s = { .guest_cid = f->vsock.guest_cid };
         /* checked before the copy, which would cut a path that is too long */
-        if (res_check_vsock(&f->vsock, err, sizeof(err)))
-            return refused("--vsock", err, KILN_EXIT_USAGE);
+        if (res_check_vsock(&f->vsock, err, sizeof(err)))   /* a socket path kiln cannot create: 66 */
+            return refused("--vsock", err, f->vsock.guest_cid < 3 ? KILN_EXIT_USAGE : KILN_EXIT_NO_INPUT);
         snprintf(s.uds_path, sizeof(s.uds_path), "%s", f->vsock.uds_path);
         if (vmm_put_vsock(v, &s, err, sizeof(err)))
             return refused("--vsock", err, KILN_EXIT_USAGE);

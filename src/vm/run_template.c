@@ -303,7 +303,7 @@ int run_rm_from_template(const struct vm_config *cfg, uint64_t start_ns)
     snprintf(cmdline, sizeof(cmdline), "%.*s-", (int)prefix, cfg->cmdline);
     struct vm_config tcfg = *cfg;
     tcfg.cmdline = cmdline;
-    int status = vm_create(&tcfg, start_ns, &vm);
+    int status = vm_create(&tcfg, start_ns, &vm, NULL, 0);
     if (status)
         return status;
     struct ready ready = { PTHREAD_MUTEX_INITIALIZER, PTHREAD_COND_INITIALIZER, false };

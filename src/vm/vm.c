@@ -3,6 +3,7 @@
 #include <errno.h>
 #include <pthread.h>
 #include <signal.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -84,7 +85,22 @@ static void *signal_thread(void *arg)
     }
 }
 
-static int load_guest(struct vm *vm)
+/* A reason vm_create fails for: on stderr, as always, and to the caller's buffer if it gave one
+ * (the API's fault message; an API client cannot read kiln's stderr). */
+static void report(char *out, size_t outlen, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+static void report(char *out, size_t outlen, const char *fmt, ...)
+{
+    char msg[600];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(msg, sizeof(msg), fmt, ap);
+    va_end(ap);
+    fprintf(stderr, "kiln: %s\n", msg);
+    if (out && outlen)
+        snprintf(out, outlen, "%s", msg);
+}
+
+static int load_guest(struct vm *vm, char *why, size_t whylen)
 {
     const struct vm_config *cfg = vm->cfg;
     struct rv64_machine *m = &vm->board->m;
@@ -155,7 +171,7 @@ static int load_guest(struct vm *vm)
     }
     return 0;
 fail:
-    fprintf(stderr, "kiln: %s\n", err);
+    report(why, whylen, "%s", err);
     return rc;
 }
 
@@ -269,13 +285,14 @@ static void wait_and_join(struct vm *vm)
 }
 
 /* RAM for a new VM, a snapshot's memory file, or RAM a migration already filled. */
-static int create_ram(struct vm *vm, const struct vm_config *cfg, const struct vm_restore *rs)
+static int create_ram(struct vm *vm, const struct vm_config *cfg, const struct vm_restore *rs, char *why,
+                      size_t whylen)
 {
     uint64_t size = cfg->mem_mib << 20;
     if (rs && rs->ram) {
         if (rs->ram->size != size) {
-            fprintf(stderr, "kiln: the received RAM has %llu bytes, the configuration %llu\n",
-                    (unsigned long long)rs->ram->size, (unsigned long long)size);
+            report(why, whylen, "the received RAM has %llu bytes, the configuration %llu",
+                   (unsigned long long)rs->ram->size, (unsigned long long)size);
             return KILN_EXIT_BAD_IMAGE;
         }
         vm->ram = *rs->ram;
@@ -285,23 +302,21 @@ static int create_ram(struct vm *vm, const struct vm_config *cfg, const struct v
     if (rs && rs->mem_path) {
         char err[512];
         if (guest_ram_map_file(&vm->ram, rs->mem_path, size, err, sizeof(err)) != 0) {
-            fprintf(stderr, "kiln: %s\n", err);
-            if (rs->err)
-                snprintf(rs->err, rs->errlen, "%s", err);
+            report(why, whylen, "%s", err);
             return KILN_EXIT_BAD_IMAGE;
         }
         return 0;
     }
     if (guest_ram_create(&vm->ram, size) != 0) {
-        fprintf(stderr, "kiln: cannot create a VM with %llu MiB: out of host memory\n",
-                (unsigned long long)cfg->mem_mib);
+        report(why, whylen, "cannot create a VM with %llu MiB: out of host memory",
+               (unsigned long long)cfg->mem_mib);
         return KILN_EXIT_HOST;
     }
     return 0;
 }
 
 /* Loads the saved machine and device state into a VM whose devices were just created. */
-static int restore_state(struct vm *vm, const struct vm_restore *rs)
+static int restore_state(struct vm *vm, const struct vm_restore *rs, char *why, size_t whylen)
 {
     struct persist_reader *r = rs->state;
     struct virt_board *b = vm->board;
@@ -312,8 +327,8 @@ static int restore_state(struct vm *vm, const struct vm_restore *rs)
         persist_fail(r, "the state holds more devices than the configuration");
     if (!persist_ok(r)) {
         fprintf(stderr, "kiln: cannot restore the VM: %s\n", r->err);
-        if (rs->err)
-            snprintf(rs->err, rs->errlen, "%s", r->err);
+        if (why && whylen)
+            snprintf(why, whylen, "%s", r->err);
         return KILN_EXIT_BAD_IMAGE;
     }
     b->uart.rx_needs_irq = !(vm->cfg->firmware && !vm->cfg->kernel);
@@ -321,15 +336,22 @@ static int restore_state(struct vm *vm, const struct vm_restore *rs)
     return 0;
 }
 
-static int create(const struct vm_config *cfg, uint64_t start_ns, const struct vm_restore *rs, struct vm **out)
+static int create(const struct vm_config *cfg, uint64_t start_ns, const struct vm_restore *rs, struct vm **out,
+                  char *why, size_t whylen)
 {
+    if (why && whylen)
+        *why = 0;
     struct vm *vm = calloc(1, sizeof(*vm));
-    if (!vm)
+    if (!vm) {
+        report(why, whylen, "out of host memory");
         return KILN_EXIT_HOST;
+    }
     vm->cfg = cfg;
     vm->ram.fd = -1;
     vm->board = calloc(1, sizeof(*vm->board));
-    int status = vm->board ? create_ram(vm, cfg, rs) : KILN_EXIT_HOST;
+    int status = vm->board ? create_ram(vm, cfg, rs, why, whylen) : KILN_EXIT_HOST;
+    if (!vm->board)
+        report(why, whylen, "out of host memory");
     if (status) {
         free(vm->board);
         free(vm);
@@ -337,8 +359,8 @@ static int create(const struct vm_config *cfg, uint64_t start_ns, const struct v
     }
     if (virt_board_init(vm->board, cfg->cpus, vm->ram.host, vm->ram.size, start_ns,
                         console_tx, &vm->console) != 0) {
-        fprintf(stderr, "kiln: cannot create a VM with %llu MiB and %u vCPUs: out of host memory\n",
-                (unsigned long long)cfg->mem_mib, cfg->cpus);
+        report(why, whylen, "cannot create a VM with %llu MiB and %u vCPUs: out of host memory",
+               (unsigned long long)cfg->mem_mib, cfg->cpus);
         guest_ram_destroy(&vm->ram);
         free(vm->board);
         free(vm);
@@ -348,9 +370,9 @@ static int create(const struct vm_config *cfg, uint64_t start_ns, const struct v
         vm->board->m.console_out = stderr_tx;
         vm->board->m.console_opaque = NULL;
     }
-    status = vm_create_devices(vm->board, cfg, &vm->devices);
+    status = vm_create_devices(vm->board, cfg, &vm->devices, why, whylen);
     if (!status)
-        status = rs ? restore_state(vm, rs) : load_guest(vm);
+        status = rs ? restore_state(vm, rs, why, whylen) : load_guest(vm, why, whylen);
     if (status) {
         vm_destroy(vm);
         return status;
@@ -361,14 +383,14 @@ static int create(const struct vm_config *cfg, uint64_t start_ns, const struct v
     return 0;
 }
 
-int vm_create(const struct vm_config *cfg, uint64_t start_ns, struct vm **out)
+int vm_create(const struct vm_config *cfg, uint64_t start_ns, struct vm **out, char *err, size_t errlen)
 {
-    return create(cfg, start_ns, NULL, out);
+    return create(cfg, start_ns, NULL, out, err, errlen);
 }
 
 int vm_create_restored(const struct vm_config *cfg, uint64_t start_ns, const struct vm_restore *rs, struct vm **out)
 {
-    return create(cfg, start_ns, rs, out);
+    return create(cfg, start_ns, rs, out, rs->err, rs->errlen);
 }
 
 int vm_start(struct vm *vm)
@@ -566,7 +588,7 @@ int vm_run(const struct vm_config *cfg, uint64_t start_ns)
             return status;
     }
     struct vm *vm;
-    int status = vm_create(cfg, start_ns, &vm);
+    int status = vm_create(cfg, start_ns, &vm, NULL, 0);
     if (status)
         return status;
     status = vm_start(vm);

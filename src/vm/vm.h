@@ -27,8 +27,9 @@ struct vm_restore {
 
 /* Builds the VM described by cfg (which must outlive it): RAM, board, devices, guest loaded.
  * start_ns is the process start (CLOCK_MONOTONIC), the reference for the boot timer. Returns 0
- * or a kiln exit status after printing why. */
-int vm_create(const struct vm_config *cfg, uint64_t start_ns, struct vm **out);
+ * or a kiln exit status after printing why; err (if not NULL) receives the same one line, for an
+ * API client that cannot read kiln's stderr. */
+int vm_create(const struct vm_config *cfg, uint64_t start_ns, struct vm **out, char *err, size_t errlen);
 /* The same VM in the state it was saved in: devices are created from cfg (which must match the
  * saved ones, in the same order), then RAM and state come from rs. No kernel is loaded. */
 int vm_create_restored(const struct vm_config *cfg, uint64_t start_ns, const struct vm_restore *rs, struct vm **out);

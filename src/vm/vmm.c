@@ -465,11 +465,15 @@ int vmm_start_locked(struct vmm *v, const struct vm_restore *rs, bool paused, bo
                              status_meaning(status), status);
         }
     } else if (!rc) {
-        int status = vm_create(&v->vmcfg, v->start_ns, &vm);
+        /* the client gets the cause (a socket directory that vanished, a corrupt kernel), not
+         * only a status whose reason went to kiln's stderr */
+        char why[300] = "";
+        int status = vm_create(&v->vmcfg, v->start_ns, &vm, why, sizeof(why));
         if (status) {
             vm = NULL;
-            rc = fail(err, errlen, "Cannot start the microVM: %s (status %d, reason on kiln's stderr).",
-                      status_meaning(status), status);
+            rc = *why ? fail(err, errlen, "Cannot start the microVM: %s.", why)
+                      : fail(err, errlen, "Cannot start the microVM: %s (status %d, reason on kiln's stderr).",
+                             status_meaning(status), status);
         }
     }
     /* dirty pages are tracked from the first instruction, so a Diff snapshot misses nothing */

@@ -266,6 +266,22 @@ class TestPreBoot(ApiTest):
         self.assertEqual(cfg["vsock"]["guest_cid"], 3)
         self.assertEqual(cfg["entropy"]["rate_limiter"]["bandwidth"]["size"], 1000)
 
+    def test_vsock_socket_problems_are_named(self):
+        # PUT /vsock names a directory kiln cannot create the socket in ...
+        self.bad("PUT", "/vsock", {"guest_cid": 3, "uds_path": os.path.join(self.k.dir, "no", "v.sock")},
+                 f"cannot be created: {os.path.join(self.k.dir, 'no')}: No such file or directory")
+        # ... and a failure at InstanceStart gives the client its cause, not "reason on kiln's
+        # stderr" (issue 11): here the directory vanished after the PUT
+        sub = os.path.join(self.k.dir, "socks")
+        os.mkdir(sub)
+        self.ok("PUT", "/vsock", {"guest_cid": 3, "uds_path": os.path.join(sub, "v.sock")})
+        self.ok("PUT", "/boot-source", {"kernel_image_path": IMAGE, "initrd_path": INITRD})
+        os.rmdir(sub)
+        msg = self.bad("PUT", "/actions", {"action_type": "InstanceStart"},
+                       f"Cannot start the microVM: vsock: cannot listen on {sub}/v.sock: No such file or directory")
+        self.assertNotIn("kiln's stderr", msg)
+        self.assertEqual(self.ok("GET", "/", status=200)["state"], "Not started")
+
     def test_balloon(self):
         self.bad("GET", "/balloon")
         self.ok("PUT", "/balloon", {"amount_mib": 0, "deflate_on_oom": True, "stats_polling_interval_s": 1})

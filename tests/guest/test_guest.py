@@ -150,6 +150,11 @@ def bad_input_is_rejected_cleanly():
             # the guest panicked and kiln ran on (issue 11)
             (["--kernel", IMAGE, "--balloon=size=300", "--mem", "256"], 64, "Amount of pages requested is too large"),
             (["--kernel", IMAGE, "--balloon=size=257"], 64, "the guest has 256 MiB"),
+            # a vsock socket kiln cannot create is a file problem (66), named once: it was 71
+            # ("host refused memory or threads") with a doubled "vsock: vsock:" (issue 11)
+            (["--kernel", IMAGE, "--vsock", f"cid=3,uds={d}/missing/v.sock"], 66,
+             f"--vsock: The vsock uds_path '{d}/missing/v.sock' cannot be created: {d}/missing: No such file"),
+            (["--kernel", IMAGE, "--vsock", f"cid=3,uds={d}/{'s' * 120}"], 66, "longer than a Unix socket path"),
         ]
         for args, want, text in cases:
             r = run_kiln(args)

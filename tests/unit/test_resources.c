@@ -118,6 +118,14 @@ Test(resources, vsock_entropy_balloon)
     longp[sizeof(longp) - 1] = 0;
     s.uds_path = longp;
     assert_fails_with(res_check_vsock(&s, err, sizeof(err)), "Unix socket path");
+    /* the socket is created at boot: a directory that is missing or not one is refused now */
+    s.uds_path = "/nonexistent-kiln-dir/v.sock";
+    assert_fails_with(res_check_vsock(&s, err, sizeof(err)),
+                      "'/nonexistent-kiln-dir/v.sock' cannot be created: /nonexistent-kiln-dir: No such file");
+    s.uds_path = "/etc/passwd/v.sock";
+    assert_fails_with(res_check_vsock(&s, err, sizeof(err)), "/etc/passwd is not a directory");
+    s.uds_path = "/etc/passwd";
+    assert_fails_with(res_check_vsock(&s, err, sizeof(err)), "exists and is not a socket");
 
     struct rng_options r = { 0 };
     assert_ok(res_check_entropy(&r, err, sizeof(err)));

@@ -425,6 +425,29 @@ Test(vmm, vsock_rules)
     cr_assert_eq(c.vsock.guest_cid, 42);
 }
 
+/* The socket's directory vanished between PUT /vsock and InstanceStart: the fault message says
+ * why, once ("vsock: vsock:" was doubled), not "status 71, reason on kiln's stderr" (issue 11). */
+Test(vmm, vsock_start_failure_names_its_cause)
+{
+    char sub[128];
+    snprintf(sub, sizeof(sub), "%s/sockets", dir);
+    cr_assert_eq(mkdir(sub, 0700), 0);
+    struct vmm_vsock s = { .guest_cid = 3 };
+    snprintf(s.uds_path, sizeof(s.uds_path), "%s/v.sock", sub);
+    assert_ok(vmm_put_vsock(v, &s, err, sizeof(err)));
+    const char *kernel = file("Image", 4096, 0644);
+    struct vmm_boot_source b = boot(kernel, NULL, NULL);
+    assert_ok(vmm_put_boot_source(v, &b, err, sizeof(err)));
+    cr_assert_eq(rmdir(sub), 0);
+    assert_fails_with(vmm_start(v, err, sizeof(err)), "Cannot start the microVM: vsock: cannot listen on ");
+    cr_assert(strstr(err, "No such file or directory"), "%s", err);
+    cr_assert_null(strstr(err, "vsock: vsock:"), "%s", err);
+    cr_assert_eq(vmm_get_state(v), VMM_NOT_STARTED);
+    /* and PUT /vsock itself refuses a directory that is not there */
+    assert_fails_with(vmm_put_vsock(v, &s, err, sizeof(err)), "cannot be created: ");
+    cr_assert(strstr(err, "/sockets: No such file or directory"), "%s", err);
+}
+
 Test(vmm, entropy_is_stored)
 {
     struct vmm_entropy e = { .has_rate_limiter = true };
@@ -495,7 +518,10 @@ Test(vmm, failed_start_stays_not_started)
     assert_ok(vmm_put_boot_source(v, &b, err, sizeof(err)));
     struct vmm_machine_config m = { .vcpu_count = 1, .mem_size_mib = KILN_MIN_MEM_MIB };
     assert_ok(vmm_put_machine_config(v, &m, err, sizeof(err)));
-    assert_fails_with(vmm_start(v, err, sizeof(err)), "Cannot start the microVM");
+    /* the client gets the reason, not only a status whose reason went to kiln's stderr */
+    assert_fails_with(vmm_start(v, err, sizeof(err)), "Cannot start the microVM: ");
+    cr_assert(strstr(err, "huge-Image' is 64 MiB, larger than guest RAM"), "%s", err);
+    cr_assert_null(strstr(err, "reason on kiln's stderr"), "%s", err);
     cr_assert_eq(vmm_get_state(v), VMM_NOT_STARTED);
     m.mem_size_mib = 256;   /* still configurable afterwards */
     assert_ok(vmm_put_machine_config(v, &m, err, sizeof(err)));
