@@ -155,7 +155,8 @@ int load_kernel(const char *path, struct load_target *ram, uint64_t load_addr,
     uint64_t footprint = hdr.image_size > len ? hdr.image_size : len;
     if (!fits(ram, load_addr, footprint)) {
         snprintf(err, errlen, "kernel '%s' needs %llu MiB at 0x%llx but guest RAM ends at 0x%llx",
-                 path, (unsigned long long)((footprint + (1 << 20) - 1) >> 20),
+                 /* rounded up without adding first: an image_size near 2^64 wrapped to "0 MiB" */
+                 path, (unsigned long long)((footprint >> 20) + ((footprint & ((1 << 20) - 1)) != 0)),
                  (unsigned long long)load_addr, (unsigned long long)(ram->base + ram->size));
         free(buf);
         return KILN_EXIT_BAD_IMAGE;
