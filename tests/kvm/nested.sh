@@ -118,6 +118,8 @@ mount -t 9p -o $P9 run /run9p || fail "mount run share"
 mount -t 9p -o $P9,ro,cache=loose host /host || fail "mount host root"
 mount -t devtmpfs dev /host/dev
 mkdir -p /host/dev/pts /host/dev/shm
+ln -s /proc/self/fd /host/dev/fd
+ln -s fd/0 /host/dev/stdin; ln -s fd/1 /host/dev/stdout; ln -s fd/2 /host/dev/stderr
 mount -t devpts -o newinstance,ptmxmode=0666 devpts /host/dev/pts
 mount -t tmpfs shm /host/dev/shm
 mount -t proc proc /host/proc
@@ -126,6 +128,7 @@ mount -t tmpfs tmp /host/tmp
 chmod 1777 /host/tmp
 mount -t tmpfs run /host/run
 while read -r tag path; do
+  mkdir -p "/host$path" 2>/dev/null   # (in the new /tmp; elsewhere it is there, read-only)
   mount -t 9p -o $P9 "$tag" "/host$path" || fail "mount $path"
 done </run9p/rw
 stty -F /dev/ttyS1 raw -echo
