@@ -31,9 +31,26 @@ static char *read_file(const char *path, size_t *len, char *err, size_t errlen)
         snprintf(err, errlen, "cannot open %s: %s", path, strerror(errno));
         return NULL;
     }
-    char *buf = malloc(CONFIG_FILE_MAX + 1);
-    size_t n = buf ? fread(buf, 1, CONFIG_FILE_MAX + 1, f) : 0;
-    bool bad = !buf || ferror(f);
+    /* grown as needed: a real configuration is a few KiB, so no 4 MiB block per read */
+    char *buf = NULL;
+    size_t n = 0, cap = 0;
+    bool bad = false;
+    while (!bad && n == cap && cap <= CONFIG_FILE_MAX) {
+        size_t ncap = cap ? 2 * cap : 16384;
+        if (ncap > CONFIG_FILE_MAX + 1)
+            ncap = CONFIG_FILE_MAX + 1;
+        char *nbuf = realloc(buf, ncap);
+        if (!nbuf) {
+            free(buf);
+            buf = NULL;
+            bad = true;
+            break;
+        }
+        buf = nbuf;
+        cap = ncap;
+        n += fread(buf + n, 1, cap - n, f);
+        bad = ferror(f);
+    }
     fclose(f);
     if (bad || n > CONFIG_FILE_MAX) {
         snprintf(err, errlen, "cannot read %s: %s", path, !buf ? "out of memory" : bad ? "read error" : "file too large");

@@ -95,27 +95,29 @@ static int load_elf(const char *path, const uint8_t *buf, size_t len, struct loa
         snprintf(err, errlen, "'%s' has a corrupt ELF program header table", path);
         return KILN_EXIT_BAD_IMAGE;
     }
-    const Elf64_Phdr *ph = (const Elf64_Phdr *)(buf + eh->e_phoff);
     uint64_t lo = UINT64_MAX, hi = 0;
     for (unsigned i = 0; i < eh->e_phnum; i++) {
-        if (ph[i].p_type != PT_LOAD || ph[i].p_memsz == 0)
+        /* copied out: e_phoff need not be aligned, and a misaligned Elf64_Phdr access is UB */
+        Elf64_Phdr ph;
+        memcpy(&ph, buf + eh->e_phoff + (uint64_t)i * sizeof(ph), sizeof(ph));
+        if (ph.p_type != PT_LOAD || ph.p_memsz == 0)
             continue;
-        if (ph[i].p_filesz > ph[i].p_memsz || ph[i].p_offset > len || ph[i].p_filesz > len - ph[i].p_offset) {
+        if (ph.p_filesz > ph.p_memsz || ph.p_offset > len || ph.p_filesz > len - ph.p_offset) {
             snprintf(err, errlen, "'%s' has a corrupt ELF segment %u", path, i);
             return KILN_EXIT_BAD_IMAGE;
         }
-        if (!fits(ram, ph[i].p_paddr, ph[i].p_memsz)) {
+        if (!fits(ram, ph.p_paddr, ph.p_memsz)) {
             snprintf(err, errlen, "'%s' segment %u (0x%llx, %llu bytes) is outside guest RAM "
-                     "(0x%llx-0x%llx)", path, i, (unsigned long long)ph[i].p_paddr,
-                     (unsigned long long)ph[i].p_memsz, (unsigned long long)ram->base,
+                     "(0x%llx-0x%llx)", path, i, (unsigned long long)ph.p_paddr,
+                     (unsigned long long)ph.p_memsz, (unsigned long long)ram->base,
                      (unsigned long long)(ram->base + ram->size));
             return KILN_EXIT_BAD_IMAGE;
         }
-        uint8_t *dst = ram->host + (ph[i].p_paddr - ram->base);
-        memcpy(dst, buf + ph[i].p_offset, ph[i].p_filesz);
-        memset(dst + ph[i].p_filesz, 0, ph[i].p_memsz - ph[i].p_filesz);
-        if (ph[i].p_paddr < lo) lo = ph[i].p_paddr;
-        if (ph[i].p_paddr + ph[i].p_memsz > hi) hi = ph[i].p_paddr + ph[i].p_memsz;
+        uint8_t *dst = ram->host + (ph.p_paddr - ram->base);
+        memcpy(dst, buf + ph.p_offset, ph.p_filesz);
+        memset(dst + ph.p_filesz, 0, ph.p_memsz - ph.p_filesz);
+        if (ph.p_paddr < lo) lo = ph.p_paddr;
+        if (ph.p_paddr + ph.p_memsz > hi) hi = ph.p_paddr + ph.p_memsz;
     }
     if (hi == 0) {
         snprintf(err, errlen, "'%s' has no loadable segments", path);
