@@ -12,6 +12,7 @@
 #include <linux/falloc.h>
 #include <linux/virtio_blk.h>
 #include <linux/virtio_ids.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -22,6 +23,7 @@
 #include "common/fd_io.h"
 #include "dev/virtio/blk.h"
 #include "dev/virtio/io_thread.h"
+#include "vm/logger.h"
 #include "vm/metrics.h"
 
 #define SECTOR_SHIFT 9
@@ -42,6 +44,8 @@ struct virtio_blk {
     char serial[VIRTIO_BLK_ID_BYTES];  /* zero padded, not necessarily terminated */
     struct rate_limiter limiter;
     struct io_thread io;               /* timer_fd[0]: the limiter's wait */
+    char *path;                        /* the image, for messages */
+    _Atomic bool host_error_logged;    /* a failed host I/O was reported (once per image) */
     /* I/O-thread state */
     bool have_req;                     /* req was popped and is not completed yet */
     bool throttled;                    /* the timer is armed for req */
@@ -84,7 +88,8 @@ static void iov_advance(struct iovec **iov, unsigned *cnt, size_t n)
 }
 
 /* preadv/pwritev until done, retrying EINTR and short transfers. Returns bytes moved; stops
- * early on an error or end of file (the caller compares with what it asked). */
+ * early on an error (errno set) or end of file (errno 0); the caller compares with what it
+ * asked. */
 static uint64_t file_io(int fd, bool write, struct iovec *iov, unsigned cnt, off_t off)
 {
     uint64_t done = 0;
@@ -92,6 +97,8 @@ static uint64_t file_io(int fd, bool write, struct iovec *iov, unsigned cnt, off
         ssize_t r = write ? pwritev(fd, iov, (int)cnt, off) : preadv(fd, iov, (int)cnt, off);
         if (r < 0 && errno == EINTR)
             continue;
+        if (r == 0)
+            errno = 0;
         if (r <= 0)
             break;
         done += (uint64_t)r;
@@ -99,6 +106,21 @@ static uint64_t file_io(int fd, bool write, struct iovec *iov, unsigned cnt, off
         iov_advance(&iov, &cnt, (size_t)r);
     }
     return done;
+}
+
+/* The host refused the image's I/O (a full disk: ENOSPC, EIO, EFBIG...). The guest gets an I/O
+ * error for the request, which is right, but the operator must hear of it too: once per image,
+ * not once per request (a guest retrying would flood the log). */
+static void host_io_failed(struct virtio_blk *b, const char *what, int err)
+{
+    if (!err || atomic_exchange(&b->host_error_logged, true))
+        return;
+    char path[256];
+    pthread_mutex_lock(&b->t.lock);   /* PATCH /drives may swap the path meanwhile */
+    snprintf(path, sizeof(path), "%s", b->path ? b->path : "?");
+    pthread_mutex_unlock(&b->t.lock);
+    LOG_ERROR("disk %s: %s the image failed: %s; the guest gets I/O errors (logged once per image)",
+              path, what, strerror(err));
 }
 
 static bool range_ok(const struct virtio_blk *b, uint64_t sector, uint64_t nsectors)
@@ -136,6 +158,8 @@ static uint8_t do_read(struct virtio_blk *b, uint64_t sector, struct iovec *data
     if (len % SECTOR_SIZE || !range_ok(b, sector, len >> SECTOR_SHIFT))
         return VIRTIO_BLK_S_IOERR;
     uint64_t got = file_io(b->fd, false, data, ndata, (off_t)(sector << SECTOR_SHIFT));
+    if (got != len)
+        host_io_failed(b, "reading", errno);
     *written = got;
     metrics_dev_inc(b->metrics, METRIC_BLK_READ_COUNT);
     metrics_dev_add(b->metrics, METRIC_BLK_READ_BYTES, got);
@@ -148,6 +172,8 @@ static uint8_t do_write(struct virtio_blk *b, uint64_t sector, struct iovec *dat
     if (b->readonly || len % SECTOR_SIZE || !range_ok(b, sector, len >> SECTOR_SHIFT))
         return VIRTIO_BLK_S_IOERR;
     uint64_t put = file_io(b->fd, true, data, ndata, (off_t)(sector << SECTOR_SHIFT));
+    if (put != len)
+        host_io_failed(b, "writing", errno ? errno : ENOSPC);   /* 0 bytes written, no error: full */
     metrics_dev_inc(b->metrics, METRIC_BLK_WRITE_COUNT);
     metrics_dev_add(b->metrics, METRIC_BLK_WRITE_BYTES, put);
     return put == len ? VIRTIO_BLK_S_OK : VIRTIO_BLK_S_IOERR;
@@ -160,6 +186,8 @@ static uint8_t do_flush(struct virtio_blk *b)
     do
         r = fdatasync(b->fd);
     while (r < 0 && errno == EINTR);
+    if (r != 0)
+        host_io_failed(b, "flushing", errno);
     return r == 0 ? VIRTIO_BLK_S_OK : VIRTIO_BLK_S_IOERR;
 }
 
@@ -191,7 +219,10 @@ static uint8_t do_discard_or_zeroes(struct virtio_blk *b, uint32_t type)
     if (fallocate_retry(b->fd, mode, off, len) == 0)
         return VIRTIO_BLK_S_OK;
     /* e.g. tmpfs has no ZERO_RANGE: the zeros must still be there */
-    return write_zero_bytes(b->fd, off, (uint64_t)len) == 0 ? VIRTIO_BLK_S_OK : VIRTIO_BLK_S_IOERR;
+    if (write_zero_bytes(b->fd, off, (uint64_t)len) == 0)
+        return VIRTIO_BLK_S_OK;
+    host_io_failed(b, "zeroing", errno ? errno : ENOSPC);
+    return VIRTIO_BLK_S_IOERR;
 }
 
 static uint8_t do_get_id(struct virtio_blk *b, uint64_t avail, uint64_t *written)
@@ -363,6 +394,7 @@ static void blk_destroy(struct virtio_mmio *t)
     if (b->fd >= 0)
         close(b->fd);   /* also drops the flock */
     virtio_mmio_destroy(t);
+    free(b->path);
     free(b);
 }
 
@@ -505,6 +537,10 @@ struct virtio_mmio *virtio_blk_create(const struct disk_options *opts, const str
         snprintf(err, errlen, "virtio-blk: no image path");
         goto fail;
     }
+    if (!(b->path = strdup(opts->path))) {
+        snprintf(err, errlen, "virtio-blk: out of memory");
+        goto fail;
+    }
     if (open_image(b, opts, err, errlen) < 0)
         goto fail;
     fill_config(b);
@@ -534,8 +570,13 @@ int virtio_blk_update(struct virtio_mmio *t, const char *path, const struct rate
             snprintf(err, errlen, "out of memory");
             return -1;
         }
+        fresh->fd = -1;
         struct disk_options o = { .path = path, .readonly = b->readonly };
-        if (open_image(fresh, &o, err, errlen) < 0) {
+        char *name = strdup(path);
+        if (!name || open_image(fresh, &o, err, errlen) < 0) {
+            if (!name)
+                snprintf(err, errlen, "out of memory");
+            free(name);
             if (fresh->fd >= 0)
                 close(fresh->fd);
             free(fresh);
@@ -547,6 +588,9 @@ int virtio_blk_update(struct virtio_mmio *t, const char *path, const struct rate
         close(fresh->fd);
         pthread_mutex_lock(&t->lock);
         __atomic_store_n(&b->capacity, fresh->capacity, __ATOMIC_RELAXED);
+        free(b->path);
+        b->path = name;
+        atomic_store(&b->host_error_logged, false);   /* a new image: its first failure is news */
         fill_config(b);
         virtio_mmio_config_changed_locked(t);   /* the driver rereads the capacity */
         pthread_mutex_unlock(&t->lock);
