@@ -439,26 +439,30 @@ static void conn_free(struct http_server *s, struct conn *c)
     free(c);
 }
 
+/* true when a should be evicted before b: one whose answer is still going out comes last (it
+ * is about to finish, unless its client does not read), then the longest without an answer */
+static bool staler(const struct conn *a, const struct conn *b)
+{
+    if (!out_pending(a) != !out_pending(b))
+        return !out_pending(a);
+    return a->since < b->since;
+}
+
 /* At the connection limit: the connection that has gone longest without a request answered
  * (idle since it connected or since its last answer, or trickling one request) makes room. A
  * client that connects and asks at once is then always served, however many connections
  * others hold open. */
-static bool evict_stalest(struct http_server *s)
+static void evict_stalest(struct http_server *s)
 {
-    size_t victim = s->nconns;
-    for (size_t i = 0; i < s->nconns; i++) {
-        const struct conn *c = s->conns[i];
-        if (out_pending(c))
-            continue;                        /* being answered: it will finish soon */
-        if (victim == s->nconns || c->since < s->conns[victim]->since)
+    if (!s->nconns)
+        return;
+    size_t victim = 0;
+    for (size_t i = 1; i < s->nconns; i++)
+        if (staler(s->conns[i], s->conns[victim]))
             victim = i;
-    }
-    if (victim == s->nconns)
-        return false;
     LOG_DEBUG("http: %zu connections open: closing the one idle longest", s->nconns);
     conn_free(s, s->conns[victim]);
     s->conns[victim] = s->conns[--s->nconns];
-    return true;
 }
 
 static void accept_all(struct http_server *s)
