@@ -76,13 +76,14 @@ else
     done < "$KCONF"
     say "kernel: compiling Linux $LVER for x86-64 with $JOBS jobs (about 8 min on 2 cores, once)"
     run_with_progress kernel "$CACHE/kernel-x86_64-build.log" $KERNEL_FILES "${KMAKE[@]}" -j"$JOBS" vmlinux bzImage
-    # the PVH entry point is an ELF note (XEN_ELFNOTE_PHYS32_ENTRY, type 18, owner "Xen")
-    readelf -n "$KOBJ/vmlinux" | grep -q 'Xen.*0x00000012' || die "vmlinux has no PVH entry note"
     rm -rf "$KDIR.tmp" && mkdir -p "$KDIR.tmp"
     cp "$KOBJ/vmlinux" "$KOBJ/arch/x86/boot/bzImage" "$KOBJ/.config" "$KDIR.tmp/"
     rm -rf "$KDIR" && mv "$KDIR.tmp" "$KDIR"
 # -- end kernel
 fi
+# the PVH entry point is an ELF note (XEN_ELFNOTE_PHYS32_ENTRY, type 18, owner "Xen")
+notes=$(readelf -n "$KDIR/vmlinux" 2>/dev/null || true)
+[[ $notes == *"(0x00000012)"* ]] || die "$KDIR/vmlinux has no PVH entry note (CONFIG_PVH)"
 cp "$KDIR/vmlinux" "$KDIR/bzImage" "$OUT/"
 cp "$KDIR/.config" "$OUT/kernel.config"
 

@@ -218,21 +218,25 @@ done
 mkfifo "$RUN/out" "$RUN/err"
 cat "$RUN/out" & CAT_PIDS+=($!)
 cat "$RUN/err" >&2 & CAT_PIDS+=($!)
+# hold a write end of each pipe (an O_RDWR open does not block) so the cats start even if QEMU
+# never opens them; dropped after QEMU is gone, which gives the cats their end of file
+exec 5<>"$RUN/out" 6<>"$RUN/err"
 T0=$(date +%s.%N)
 set +e
 timeout -k 5 "$TIMEOUT" qemu-system-x86_64 -machine q35 -accel tcg,thread=multi \
     -cpu qemu64,+svm,+npt -smp "$CPUS" -m "$MEM" \
     -nodefaults -no-user-config -display none -no-reboot \
     -kernel "$VMLINUX" -initrd "$INITRD" \
-    -append "console=ttyS0 rdinit=/init panic=-1 quiet loglevel=4" \
+    -append "console=ttyS0 rdinit=/init panic=-1 quiet loglevel=4 ${KILN_NESTED_APPEND:-}" \
     -chardev file,id=con,path="$RUN/console.log" -serial chardev:con \
     -chardev file,id=out,path="$RUN/out" -serial chardev:out \
     -chardev file,id=err,path="$RUN/err" -serial chardev:err \
-    "${VIRTFS[@]}" </dev/null 2>"$RUN/qemu.log" &
+    "${VIRTFS[@]}" </dev/null 2>"$RUN/qemu.log" 5>&- 6>&- &
 QPID=$!
 wait $QPID
 QRC=$?
 QPID=
+exec 5>&- 6>&-
 set -e
 T1=$(date +%s.%N)
 [ -z "$CONSOLE_OUT" ] || cp "$RUN/console.log" "$CONSOLE_OUT"
@@ -240,12 +244,12 @@ for p in "${CAT_PIDS[@]}"; do wait "$p" 2>/dev/null || true; done
 CAT_PIDS=()
 if [ $QRC = 124 ]; then
     say "timed out after $TIMEOUT s; the nested VM's console:"
-    tail -40 "$RUN/console.log" >&2
+    tail -40 "$RUN/console.log" >&2 2>/dev/null || true
     exit 124
 fi
 if [ ! -f "$RUN/status" ]; then
     say "the nested VM did not run the command (qemu status $QRC); its console:"
-    tail -40 "$RUN/console.log" >&2
+    tail -40 "$RUN/console.log" >&2 2>/dev/null || true
     [ ! -s "$RUN/qemu.log" ] || { say "qemu:"; cat "$RUN/qemu.log" >&2; }
     exit 125
 fi
