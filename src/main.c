@@ -3,6 +3,7 @@
 #include <string.h>
 #include "api/api.h"
 #include "cli/state_cli.h"
+#include "sandbox/jail.h"
 #include "sandbox/seccomp_policy.h"
 #include "cpu/rv64/hart.h"
 #include "vm/config.h"
@@ -23,6 +24,7 @@ static void print_help(void)
            "       kiln restore --snapshot FILE --mem FILE [--api-sock PATH]\n"
            "       kiln migrate --api-sock SOCK --to unix:PATH|tcp:HOST:PORT [--downtime-ms N]\n"
            "       kiln receive --from unix:PATH|tcp:HOST:PORT [--api-sock PATH]\n"
+           "       kiln jail --id ID [options] -- COMMAND...   run a kiln command in a jail\n"
            "       kiln --version\n"
            "       kiln --help\n",
            KILN_VERSION);
@@ -32,6 +34,13 @@ int main(int argc, char **argv)
 {
     uint64_t start_ns = rv64_host_ns();
     argc = seccomp_policy_take_flag(argc, argv);
+    if (argc >= 2 && !strcmp(argv[1], "jail")) {
+        /* the jail is set up before any filter: it mounts and changes identity */
+        int status;
+        if (jail_main(argc - 1, argv + 1, &argc, &argv, &status) == JAIL_EXIT)
+            return status;
+        argc = seccomp_policy_take_flag(argc, argv);   /* jailed child: COMMAND's own flags */
+    }
     /* before any thread exists, so that every thread inherits it */
     if (seccomp_policy_install(KILN_THREAD_MAIN))
         return KILN_EXIT_HOST;

@@ -17,7 +17,7 @@ class GuestError(AssertionError):
 
 
 class KilnVM:
-    def __init__(self, kiln, args, timeout=180, env=None):
+    def __init__(self, kiln, args, timeout=180, env=None, command=("run",), pass_fds=()):
         self.kiln = kiln
         self.args = args
         self.timeout = timeout
@@ -25,9 +25,9 @@ class KilnVM:
         self.err = ""
         self.pos = 0
         self.lock = threading.Condition()
-        self.proc = subprocess.Popen([kiln, "run"] + args, stdin=subprocess.PIPE,
+        self.proc = subprocess.Popen([kiln] + list(command) + args, stdin=subprocess.PIPE,
                                      stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                                     env=env)
+                                     env=env, pass_fds=pass_fds)
         self.t_out = threading.Thread(target=self._pump, args=(self.proc.stdout, "out"), daemon=True)
         self.t_err = threading.Thread(target=self._pump, args=(self.proc.stderr, "err"), daemon=True)
         self.t_out.start()
