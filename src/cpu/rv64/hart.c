@@ -4,6 +4,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <sys/prctl.h>
 #include <time.h>
 #include "cpu/rv64/hart.h"
 #include "sandbox/seccomp_policy.h"
@@ -15,6 +16,10 @@
 /* Blocks between timer comparisons: frequent enough for ~10 µs timer latency, rare enough
  * that reading the clock costs nothing measurable. */
 #define TIMER_CHECK_BLOCKS 256
+/* the CPU limit is charged every 16 timer checks: every few hundred microseconds of guest code,
+ * so reading the thread's CPU clock (a syscall) costs well under 1 % */
+#define QUOTA_CHECK_TIMER_CHECKS 16
+#define QUOTA_SLEEP_SLICE_NS 2000000ull
 
 int rv64_hart_init(struct rv64_hart *h, struct rv64_machine *m, unsigned hartid)
 {
@@ -171,6 +176,20 @@ static bool handle_requests(struct rv64_hart *h)
     return false;
 }
 
+/* The VM has used its CPU quota for this period: wait for the next one, in slices so that a
+ * pause, stop or remote fence is not held up. */
+static void charge_cpu_quota(struct rv64_hart *h)
+{
+    uint64_t sleep = cpu_quota_charge(h->m->cpu_quota, &h->quota, cpu_quota_thread_ns(),
+                                      cpu_quota_now_ns());
+    while (sleep && !atomic_load_explicit(&h->requests, memory_order_relaxed)) {
+        uint64_t slice = sleep < QUOTA_SLEEP_SLICE_NS ? sleep : QUOTA_SLEEP_SLICE_NS;
+        struct timespec ts = {0, (long)slice};
+        nanosleep(&ts, NULL);
+        sleep -= slice;
+    }
+}
+
 /* The block to run after prev, which ended at h->pc through link slot `link`: its linked
  * successor, or the lookup's answer (which then becomes the link). */
 static struct rv64_block *next_block(struct rv64_hart *h, struct rv64_block *prev, uint64_t prev_pc,
@@ -203,6 +222,10 @@ void rv64_hart_run(struct rv64_hart *h, uint64_t budget)
         if (unlikely(--h->timer_countdown <= 0)) {
             h->timer_countdown = TIMER_CHECK_BLOCKS;
             rv64_hart_update_timers(h, rv64_time(h->m));
+            if (cpu_quota_limited(h->m->cpu_quota) && --h->quota_countdown <= 0) {
+                h->quota_countdown = QUOTA_CHECK_TIMER_CHECKS;
+                charge_cpu_quota(h);
+            }
         }
         if (unlikely(atomic_load_explicit(&h->mip, memory_order_relaxed) & h->mie)) {
             link = RV64_LINK_NONE; /* an interrupt may be taken: pc and privilege change */
@@ -270,6 +293,9 @@ void *rv64_hart_thread(void *arg)
     char name[16];
     snprintf(name, sizeof(name), "kiln-vcpu%u", h->hartid);
     pthread_setname_np(pthread_self(), name); /* for ps, top and the seccomp message */
+    /* the host's default 50 us timer slack would make every guest timer that late (WFI sleeps
+     * until the guest's next deadline) */
+    prctl(PR_SET_TIMERSLACK, 1UL, 0, 0, 0);
     seccomp_policy_enter(KILN_THREAD_VCPU);
     while (!atomic_load(&h->m->exit_reason)) {
         if (atomic_load(&h->m->pause_requested)) {

@@ -13,6 +13,7 @@
 #include <stdatomic.h>
 #include <stdbool.h>
 #include <stdint.h>
+#include "common/cpu_quota.h"
 #include "cpu/rv64/csr_bits.h"
 #include "dev/bus.h"
 
@@ -135,6 +136,8 @@ struct rv64_hart {
     pthread_t thread;
     unsigned trap_streak;        /* traps taken without retiring an instruction */
     int timer_countdown;
+    int quota_countdown;         /* timer checks until the CPU limit is charged again */
+    struct cpu_quota_vcpu quota;
 };
 
 /* Why the machine stopped. */
@@ -165,6 +168,9 @@ struct rv64_machine {
      * the last harvest), AMOs and SC, page-walk A/D updates, and device DMA. */
     _Atomic uint64_t *dirty;
     _Atomic bool dirty_tracking;
+
+    /* the VM's CPU bandwidth limit (NULL: none), charged by each hart at block boundaries */
+    struct cpu_quota *cpu_quota;
 
     /* time: mtime = (host monotonic ns - time_base_ns) / 100, frozen while paused */
     uint64_t time_base_ns;

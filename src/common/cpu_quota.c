@@ -1,0 +1,92 @@
+/* cpu_quota.c — the CPU bandwidth limit's accounting (see cpu_quota.h). */
+#include "common/cpu_quota.h"
+#include <stdio.h>
+#include <time.h>
+
+uint64_t cpu_quota_thread_ns(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts);
+    return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
+}
+
+uint64_t cpu_quota_now_ns(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
+}
+
+void cpu_quota_init(struct cpu_quota *q)
+{
+    *q = (struct cpu_quota){.period_ns = 100000000ull};
+    pthread_mutex_init(&q->lock, NULL);
+}
+
+void cpu_quota_destroy(struct cpu_quota *q)
+{
+    pthread_mutex_destroy(&q->lock);
+}
+
+int cpu_quota_set(struct cpu_quota *q, uint64_t quota_us, uint64_t period_us, char *err, size_t errlen)
+{
+    if (period_us < CPU_QUOTA_MIN_PERIOD_US || period_us > CPU_QUOTA_MAX_PERIOD_US) {
+        snprintf(err, errlen, "the CPU limit's period must be %u..%u us, not %llu",
+                 CPU_QUOTA_MIN_PERIOD_US, CPU_QUOTA_MAX_PERIOD_US, (unsigned long long)period_us);
+        return -1;
+    }
+    if (quota_us && (quota_us < CPU_QUOTA_MIN_QUOTA_US || quota_us > period_us * 1024)) {
+        snprintf(err, errlen, "the CPU limit's quota must be 0 (none) or %u us..1024 periods, not %llu",
+                 CPU_QUOTA_MIN_QUOTA_US, (unsigned long long)quota_us);
+        return -1;
+    }
+    pthread_mutex_lock(&q->lock);
+    q->quota_ns = quota_us * 1000;
+    q->period_ns = period_us * 1000;
+    q->period_start_ns = cpu_quota_now_ns();
+    q->used_ns = 0;
+    atomic_fetch_add(&q->epoch, 1);
+    atomic_store(&q->limited, quota_us != 0);
+    pthread_mutex_unlock(&q->lock);
+    return 0;
+}
+
+void cpu_quota_get(struct cpu_quota *q, uint64_t *quota_us, uint64_t *period_us)
+{
+    pthread_mutex_lock(&q->lock);
+    *quota_us = q->quota_ns / 1000;
+    *period_us = q->period_ns / 1000;
+    pthread_mutex_unlock(&q->lock);
+}
+
+uint64_t cpu_quota_charge(struct cpu_quota *q, struct cpu_quota_vcpu *v, uint64_t cpu_ns, uint64_t now_ns)
+{
+    /* the first charge under a new setting only starts the clock: the time used before it
+     * (perhaps with no limit at all) is not this limit's */
+    uint64_t epoch = atomic_load(&q->epoch);
+    uint64_t used = v->epoch == epoch && cpu_ns > v->last_cpu_ns ? cpu_ns - v->last_cpu_ns : 0;
+    v->last_cpu_ns = cpu_ns;
+    v->epoch = epoch;
+    uint64_t sleep = 0;
+    pthread_mutex_lock(&q->lock);
+    if (q->quota_ns) {
+        if (now_ns >= q->period_start_ns + q->period_ns) {
+            /* periods went by: each pays off one quota of debt */
+            uint64_t periods = (now_ns - q->period_start_ns) / q->period_ns;
+            q->period_start_ns += periods * q->period_ns;
+            if (periods > q->used_ns / q->quota_ns)
+                q->used_ns = 0;
+            else
+                q->used_ns -= periods * q->quota_ns;   /* <= used_ns: cannot overflow */
+            atomic_fetch_add(&q->nr_periods, periods);
+        }
+        q->used_ns += used;
+        if (q->used_ns >= q->quota_ns) {
+            sleep = q->period_start_ns + q->period_ns - now_ns;
+            atomic_fetch_add(&q->nr_throttled, 1);
+            atomic_fetch_add(&q->throttled_ns, sleep);
+        }
+    }
+    pthread_mutex_unlock(&q->lock);
+    return sleep;
+}

@@ -1,0 +1,56 @@
+/* cpu_quota.h — a VM's CPU bandwidth limit, enforced by kiln on its own vCPU threads: at most
+ * `quota` of CPU time per `period`, summed over all vCPUs (cgroup v2's cpu.max, on any host and
+ * without a cgroup). A vCPU thread charges the CPU time it used every so often; once the VM has
+ * used its quota for the period, each vCPU sleeps until the next period begins.
+ *
+ * Overuse is carried into the next periods (the check runs every few hundred microseconds, so a
+ * period can end slightly over quota): the long-run share is the quota's, not a bit more. Unused
+ * quota is not carried over, so an idle VM cannot save up a burst. */
+#ifndef KILN_COMMON_CPU_QUOTA_H
+#define KILN_COMMON_CPU_QUOTA_H
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <stdint.h>
+
+#define CPU_QUOTA_MIN_PERIOD_US 1000u      /* as cgroup's cpu.max: 1 ms .. 1 s */
+#define CPU_QUOTA_MAX_PERIOD_US 1000000u
+#define CPU_QUOTA_MIN_QUOTA_US  1000u
+
+struct cpu_quota {
+    pthread_mutex_t lock;
+    uint64_t quota_ns;          /* per period, all vCPUs together; 0: no limit */
+    uint64_t period_ns;
+    uint64_t period_start_ns;   /* host CLOCK_MONOTONIC */
+    uint64_t used_ns;           /* in the current period (may exceed quota: carried debt) */
+    _Atomic bool limited;       /* quota_ns != 0: vCPUs charge only then */
+    _Atomic uint64_t epoch;     /* bumped by every set: a vCPU's older reading is not charged */
+    /* cgroup cpu.stat's names */
+    _Atomic uint64_t nr_periods, nr_throttled, throttled_ns;
+};
+
+/* One vCPU thread's view: its CPU clock when it last charged. */
+struct cpu_quota_vcpu {
+    uint64_t last_cpu_ns;
+    uint64_t epoch;
+};
+
+void cpu_quota_init(struct cpu_quota *q);
+void cpu_quota_destroy(struct cpu_quota *q);
+/* quota_us 0 removes the limit. Returns 0, or -1 with a reason in err when out of range
+ * (period 1 ms .. 1 s; quota 0 or >= 1 ms, at most period × 1024 for 1024 vCPUs' worth). */
+int cpu_quota_set(struct cpu_quota *q, uint64_t quota_us, uint64_t period_us, char *err, size_t errlen);
+void cpu_quota_get(struct cpu_quota *q, uint64_t *quota_us, uint64_t *period_us);
+static inline bool cpu_quota_limited(struct cpu_quota *q)
+{
+    return q && atomic_load_explicit(&q->limited, memory_order_relaxed);
+}
+
+/* Adds the CPU time used since the last call (cpu_ns: the thread's CLOCK_THREAD_CPUTIME_ID) at
+ * host time now_ns. Returns how long the caller must sleep (0: go on). */
+uint64_t cpu_quota_charge(struct cpu_quota *q, struct cpu_quota_vcpu *v, uint64_t cpu_ns, uint64_t now_ns);
+/* The calling thread's CPU time and the host's monotonic time, in ns. */
+uint64_t cpu_quota_thread_ns(void);
+uint64_t cpu_quota_now_ns(void);
+
+#endif
