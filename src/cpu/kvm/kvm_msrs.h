@@ -1,0 +1,44 @@
+/* kvm_msrs.h — the MSR values a vCPU starts with (Firecracker's boot list), and the local APIC
+ * LINT wiring; both pure, so they are tested without /dev/kvm. */
+#ifndef KILN_CPU_KVM_KVM_MSRS_H
+#define KILN_CPU_KVM_KVM_MSRS_H
+#include <linux/kvm.h>
+
+#define MSR_IA32_TSC             0x00000010
+#define MSR_IA32_SYSENTER_CS     0x00000174
+#define MSR_IA32_SYSENTER_ESP    0x00000175
+#define MSR_IA32_SYSENTER_EIP    0x00000176
+#define MSR_IA32_MISC_ENABLE     0x000001a0
+#define MSR_MTRR_DEF_TYPE        0x000002ff
+#define MSR_EFER                 0xc0000080
+#define MSR_STAR                 0xc0000081
+#define MSR_LSTAR                0xc0000082
+#define MSR_CSTAR                0xc0000083
+#define MSR_SYSCALL_MASK         0xc0000084
+#define MSR_KERNEL_GS_BASE       0xc0000102
+
+#define MISC_ENABLE_FAST_STRING  (1ULL << 0)
+#define MTRR_DEF_ENABLE          (1ULL << 11)
+#define MTRR_TYPE_WRBACK         6ULL
+
+#define KVM_BOOT_MSRS 11
+
+/* Fills out[KVM_BOOT_MSRS] and returns KVM_BOOT_MSRS:
+ *   SYSENTER_CS/ESP/EIP, STAR, LSTAR, CSTAR, SYSCALL_MASK, KERNEL_GS_BASE = 0 (the kernel sets
+ *       its own entry points; zero means no stale host values)
+ *   TSC = 0 (every vCPU starts its clock together)
+ *   MISC_ENABLE = fast strings (rep movs/stos fast path, which Linux expects on real CPUs)
+ *   MTRR default type = enabled, write-back (all RAM cacheable with no variable MTRRs: without
+ *       this the guest runs uncached)
+ * EFER is not here: KVM_SET_SREGS sets it with the control registers. */
+unsigned kvm_boot_msrs(struct kvm_msr_entry *out);
+
+/* In a KVM_GET_LAPIC image: LINT0 delivers ExtINT (the 8259 PIC's output, for the BSP's timer
+ * before the IOAPIC is set up), LINT1 delivers NMI, as the MP table says. */
+#define APIC_LVT_LINT0 0x350
+#define APIC_LVT_LINT1 0x360
+#define APIC_MODE_NMI    0x4
+#define APIC_MODE_EXTINT 0x7
+void kvm_lapic_set_lint(struct kvm_lapic_state *l);
+
+#endif
