@@ -19,7 +19,7 @@ KILN     := $(BUILD)/kiln
 UNIT_SRCS := $(wildcard tests/unit/test_*.c)
 UNIT_BINS := $(UNIT_SRCS:tests/unit/%.c=$(BUILD)/tests/%)
 
-.PHONY: all deps guest guest-x86_64 run test unit-test baremetal-test guest-test api-test scripts-test kvm-test bench clean
+.PHONY: all deps guest guest-x86_64 run test unit-test baremetal-test guest-test api-test scripts-test kvm-test fuzz-test fuzz bench clean
 all: $(KILN)
 
 deps:
@@ -91,7 +91,20 @@ kvm-test: deps
 # the guest is built first: some unit tests (test_vmm) also boot it when it is there
 test: deps
 	@$(MAKE) --no-print-directory guest
-	@$(MAKE) --no-print-directory unit-test baremetal-test guest-test api-test scripts-test
+	@$(MAKE) --no-print-directory unit-test baremetal-test guest-test api-test scripts-test fuzz-test
+
+# libFuzzer harnesses (fuzz/, built with clang + ASan + UBSan in build/fuzz): each replays its
+# regressions and seeds, then fuzzes for 10^5 inputs or 20 s. Under SANITIZE=1 only the replay
+# (the harnesses are sanitized builds already). `make fuzz` runs long: FUZZ_SECONDS=600 each.
+fuzz-test:
+ifeq ($(SANITIZE),1)
+	@bash fuzz/run.sh replay
+else
+	@bash fuzz/run.sh test
+endif
+
+fuzz: deps
+	@bash fuzz/run.sh long
 
 bench: deps
 	@$(MAKE) --no-print-directory all guest

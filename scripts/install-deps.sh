@@ -12,7 +12,8 @@ PKGS=(build-essential pkg-config libfdt-dev libcriterion-dev libslirp-dev libgli
       gcc-riscv64-linux-gnu libc6-dev-riscv64-cross binutils-riscv64-linux-gnu
       linux-source-6.1 flex bison bc cpio e2fsprogs xz-utils dpkg-dev
       qemu-system-misc opensbi python3 time
-      libelf-dev qemu-system-x86 busybox-static)
+      libelf-dev qemu-system-x86 busybox-static
+      clang libclang-rt-14-dev llvm)   # fuzz/: clang's libFuzzer and sanitizer runtimes, llvm-symbolizer
 
 APT_ETC=${KILN_APT_ETC:-/etc/apt}
 OS_RELEASE=${KILN_OS_RELEASE:-/etc/os-release}
