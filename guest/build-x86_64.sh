@@ -49,7 +49,7 @@ LVER=$(dpkg-query -W -f='${Version}' linux-source-6.1)
 KCONF=$HERE/x86_64/kernel.config
 KKEY=$( (echo "x86_64 $LVER $GVER"; cat "$KCONF"; sed -n '/^# -- kernel/,/^# -- end kernel/p' "$0") | sha256sum | cut -c1-16)
 KDIR=$CACHE/kernel-x86_64-$KKEY
-KERNEL_FILES=2100   # files a full build compiles, for the progress estimate (not part of the key)
+KERNEL_FILES=1850   # files a full build compiles, for the progress estimate (not part of the key)
 if [ -f "$KDIR/vmlinux" ] && [ -f "$KDIR/bzImage" ]; then
     say "kernel: cached ($KDIR)"
 else
