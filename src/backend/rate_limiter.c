@@ -172,7 +172,8 @@ static int bucket_load(struct token_bucket *b, struct persist_reader *r, uint64_
         return persist_fail(r, "rate limiter: %s burst left exceeds the one-time burst", what);
     /* a refill point before this clock's zero is as good as zero: the bucket fills anyway */
     if (offset < 0)
-        b->last_refill_ns = (uint64_t)-offset > now_ns ? 0 : now_ns - (uint64_t)-offset;
+        /* -(uint64_t): INT64_MIN has no positive int64 */
+        b->last_refill_ns = -(uint64_t)offset > now_ns ? 0 : now_ns + (uint64_t)offset;
     else
         b->last_refill_ns = (uint64_t)offset > UINT64_MAX - now_ns ? UINT64_MAX : now_ns + (uint64_t)offset;
     return 0;
