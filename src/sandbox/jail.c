@@ -299,6 +299,7 @@ int jail_main(int argc, char **argv, int *cmd_argc, char ***cmd_argv, int *exit_
     }
     if (jail_fs_make_root(&fs, o.chroot_base, o.id, o.uid, o.gid, err, sizeof(err))) {
         fprintf(stderr, "kiln jail: %s\n", err);
+        jail_fs_remove(&fs);   /* what it made, if anything: never another jail's (root unset) */
         jail_cgroup_remove(&cg);
         *exit_status = EXIT_HOST;
         return JAIL_EXIT;
