@@ -144,6 +144,9 @@ static int add_rules(scmp_filter_ctx ctx, enum kiln_thread_kind kind)
                          SCMP_A0(SCMP_CMP_EQ, PR_SET_NAME)) ||
         seccomp_rule_add(ctx, SCMP_ACT_ALLOW, SCMP_SYS(prctl), 1,
                          SCMP_A0(SCMP_CMP_EQ, PR_GET_NAME)) ||
+        /* vCPU threads ask for exact timer wake-ups (hart.c) */
+        seccomp_rule_add(ctx, SCMP_ACT_ALLOW, SCMP_SYS(prctl), 1,
+                         SCMP_A0(SCMP_CMP_EQ, PR_SET_TIMERSLACK)) ||
         /* a thread stacks its own, narrower filter: libseccomp sets no_new_privs and loads;
          * more filters can only take rights away */
         seccomp_rule_add(ctx, SCMP_ACT_ALLOW, SCMP_SYS(prctl), 1,
