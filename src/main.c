@@ -3,9 +3,9 @@
 #include <string.h>
 #include "api/api.h"
 #include "cli/state_cli.h"
+#include "common/clock.h"
 #include "sandbox/jail.h"
 #include "sandbox/seccomp_policy.h"
-#include "cpu/rv64/hart.h"
 #include "vm/config.h"
 #include "version.h"
 #include "vm/vm.h"
@@ -32,7 +32,7 @@ static void print_help(void)
 
 int main(int argc, char **argv)
 {
-    uint64_t start_ns = rv64_host_ns();
+    uint64_t start_ns = clock_monotonic_ns();
     argc = seccomp_policy_take_flag(argc, argv);
     if (argc >= 2 && !strcmp(argv[1], "jail")) {
         /* the jail is set up before any filter: it mounts and changes identity */

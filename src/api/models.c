@@ -226,7 +226,7 @@ int model_parse_machine(json_t *j, bool partial, struct model_machine *out, char
     if ((rc = get_bool(j, "track_dirty_pages", false, &out->track_dirty_pages, err, errlen)) < 0)
         return -1;
     out->has_track = rc;
-    /* CPU templates mask x86/arm CPUID features: nothing to mask on kiln's rv64 harts */
+    /* CPU templates mask x86/arm CPUID features: kiln offers none (its vCPUs show what they have) */
     if (get_enum(j, "cpu_template", tmpl_ok, tmpl_known, err, errlen) < 0 ||
         get_enum(j, "huge_pages", huge_ok, huge_known, err, errlen) < 0)
         return -1;

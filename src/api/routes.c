@@ -107,7 +107,7 @@ static int patch_machine(struct routes *r, const char *id, json_t *body, json_t 
         return bad_body(err, errlen);
     if (!m.has_vcpus && !m.has_mem && !m.has_smt && !m.has_track)
         return api_fail(err, errlen, "Empty PATCH request.");
-    /* the controller has no SMT setting to patch: it is always off on rv64 */
+    /* the controller has no SMT setting to patch: kiln's vCPUs never have SMT siblings */
     if (m.has_smt && m.smt)
         return api_fail(err, errlen, "Enabling simultaneous multithreading is not supported on riscv64.");
     return vmm_patch_machine_config(r->vmm, m.has_vcpus, m.vcpus, m.has_mem, m.mem_mib, m.has_track,

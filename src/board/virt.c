@@ -1,35 +1,41 @@
-/* virt.c — wires the `virt` board's devices to the bus and the harts, and describes them in a
+/* virt.c — wires the `virt` board's devices to the bus and the vCPUs, and describes them in a
  * device tree (libfdt) the way QEMU's virt machine does, so the same kernels and firmware boot. */
 #include <libfdt.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
+#include "board/riscv_image.h"
 #include "board/virt.h"
 #include "common/persist.h"
 
-#define RISCV_ISA_STRING "rv64imafdc_zicsr_zifencei_sstc"
+/* RISC-V interrupt numbers (privileged spec): the harts' inputs the board's lines drive, the
+ * same whichever backend runs the harts */
+#define IRQ_M_SOFT  3
+#define IRQ_M_TIMER 7
+#define IRQ_S_EXT   9
+#define IRQ_M_EXT   11
 
-/* PLIC context n → hart n/2's machine (even) or supervisor (odd) external interrupt bit. */
+/* PLIC context n → hart n/2's machine (even) or supervisor (odd) external interrupt input. */
 static void plic_context_irq(void *opaque, unsigned ctx, bool level)
 {
     struct virt_board *b = opaque;
-    rv64_hart_set_mip(b->m.harts[ctx / 2], (ctx & 1) ? MIP_SEIP : MIP_MEIP, level);
+    vcpus_set_irq(b->base.cpus, ctx / 2, (ctx & 1) ? IRQ_S_EXT : IRQ_M_EXT, level);
 }
 
 static void finisher_event(void *opaque, enum finisher_event ev, int code)
 {
     struct virt_board *b = opaque;
     switch (ev) {
-    case FINISHER_POWEROFF: rv64_machine_exit(&b->m, RV64_EXIT_POWEROFF, 0); break;
-    case FINISHER_RESET: rv64_machine_exit(&b->m, RV64_EXIT_RESET, 0); break;
-    case FINISHER_FAIL: rv64_machine_exit(&b->m, RV64_EXIT_FAIL, code); break;
+    case FINISHER_POWEROFF: vcpus_stop(b->base.cpus, VCPU_EXIT_POWEROFF, 0); break;
+    case FINISHER_RESET: vcpus_stop(b->base.cpus, VCPU_EXIT_RESET, 0); break;
+    case FINISHER_FAIL: vcpus_stop(b->base.cpus, VCPU_EXIT_FAIL, code); break;
     }
 }
 
-/* a device wrote guest RAM: decoded code there is stale, and the pages are dirty */
+/* a device wrote guest RAM: the vCPUs' backend may hold decoded code or dirty bits for it */
 static void ram_written(void *opaque, uint64_t gpa, uint64_t len)
 {
-    rv64_invalidate_code(opaque, gpa, len);
-    rv64_mark_dirty(opaque, gpa, len);
+    vcpus_ram_written(opaque, gpa, len);
 }
 
 bool virt_next_virtio_irq(struct virt_board *b, struct irq_line *irq)
@@ -47,45 +53,58 @@ void virt_attach_virtio(struct virt_board *b, struct virtio_mmio *t)
     bus_add(&b->bus, &r);   /* slots are fixed and disjoint: cannot fail */
 }
 
-int virt_board_init(struct virt_board *b, unsigned cpus, uint8_t *ram, uint64_t ram_bytes,
-                    uint64_t start_ns,
-                    void (*console_tx)(void *opaque, const uint8_t *buf, size_t len), void *console_opaque)
+static struct vcpus *create_cpus(struct virt_board *b, const struct board_params *p)
+{
+    if (p->cpus == 0 || p->cpus > VIRT_MAX_CPUS || p->cpus > p->backend->max_cpus)
+        return NULL;
+    struct vcpu_params cp = { .ram = p->ram, .ram_base = VIRT_RAM_BASE, .ram_size = p->ram_size,
+                              .cpus = p->cpus, .bus = &b->bus, .console_out = p->pv_console_tx,
+                              .console_opaque = p->pv_console_opaque };
+    return p->backend->create(&cp);
+}
+
+int virt_board_init(struct virt_board *b, const struct board_params *p)
 {
     memset(b, 0, sizeof(*b));
-    if (rv64_machine_init(&b->m, ram, ram_bytes, cpus, &b->bus) != 0)
+    b->base.type = &virt_board_type;
+    b->boot = p->boot;
+    b->ncpus = p->cpus;
+    if (!(b->base.cpus = create_cpus(b, p)))
         return -1;
-    b->m.console_out = console_tx;
-    b->mem = (struct guest_mem){ .host = b->m.ram, .base = RV64_RAM_BASE, .size = b->m.ram_size,
-                                 .written = ram_written, .written_opaque = &b->m };
-    b->m.console_opaque = console_opaque;
+    b->base.mem = (struct guest_mem){ .host = p->ram, .base = VIRT_RAM_BASE, .size = p->ram_size,
+                                      .written = ram_written, .written_opaque = b->base.cpus };
 
-    struct irq_line ctx_lines[2 * RV64_MAX_HARTS];
-    for (unsigned i = 0; i < 2 * cpus; i++)
+    struct irq_line ctx_lines[PLIC_MAX_CONTEXTS];
+    for (unsigned i = 0; i < 2 * p->cpus; i++)
         ctx_lines[i] = (struct irq_line){ .set = plic_context_irq, .opaque = b, .n = i };
-    if (plic_init(&b->plic, cpus, ctx_lines) != 0) {
-        rv64_machine_destroy(&b->m);
+    if (plic_init(&b->plic, p->cpus, ctx_lines) != 0) {
+        vcpus_destroy(b->base.cpus);
         return -1;
     }
-    clint_init(&b->clint, &b->m);
-    uart16550_init(&b->uart, plic_source_line(&b->plic, VIRT_UART_IRQ), console_tx, console_opaque);
+    uart16550_init(&b->uart, plic_source_line(&b->plic, VIRT_UART_IRQ), p->console_tx, p->console_opaque);
+    /* a bare-metal program alone polls the UART; an OS takes input by interrupt once it listens */
+    b->uart.rx_needs_irq = !(p->boot && p->boot->firmware && !p->boot->kernel);
     goldfish_rtc_init(&b->rtc, plic_source_line(&b->plic, VIRT_RTC_IRQ));
     finisher_init(&b->finisher, finisher_event, b);
-    boot_timer_init(&b->boot_timer, start_ns, stderr);
+    boot_timer_init(&b->boot_timer, p->start_ns, stderr);
 
-    struct mmio_region regions[] = {
+    struct mmio_region regions[7] = {
         finisher_region(&b->finisher, VIRT_FINISHER_BASE),
         goldfish_rtc_region(&b->rtc, VIRT_RTC_BASE),
         boot_timer_region(&b->boot_timer, VIRT_BOOT_TIMER_BASE),
-        clint_region(&b->clint, VIRT_CLINT_BASE),
         plic_region(&b->plic, VIRT_PLIC_BASE),
         uart16550_region(&b->uart, VIRT_UART_BASE),
     };
-    for (size_t i = 0; i < sizeof(regions) / sizeof(regions[0]); i++)
+    size_t n = 5;
+    if (b->base.cpus->be->local_region(b->base.cpus, VIRT_CLINT_BASE, &regions[n]))
+        n++;
+    b->initialized = true;
+    for (size_t i = 0; i < n; i++)
         if (bus_add(&b->bus, &regions[i]) != 0) {
             fprintf(stderr, "kiln: internal error: overlapping device %s\n", regions[i].name);
+            virt_board_destroy(b);
             return -1;
         }
-    b->initialized = true;
     return 0;
 }
 
@@ -99,7 +118,8 @@ void virt_board_destroy(struct virt_board *b)
     goldfish_rtc_destroy(&b->rtc);
     uart16550_destroy(&b->uart);
     plic_destroy(&b->plic);
-    rv64_machine_destroy(&b->m);
+    vcpus_destroy(b->base.cpus);
+    b->base.cpus = NULL;
     b->initialized = false;
 }
 
@@ -107,19 +127,18 @@ void virt_board_destroy(struct virt_board *b)
 
 void virt_board_save(struct virt_board *b, struct persist_writer *w)
 {
-    rv64_machine_save(&b->m, w);
     plic_save(&b->plic, w);
     uart16550_save(&b->uart, w);
     goldfish_rtc_save(&b->rtc, w);
 }
 
-/* The machine first: the PLIC then drives the harts' external interrupt bits from its own
+/* After the vCPUs: the PLIC then drives the harts' external interrupt inputs from its own
  * restored state. The CLINT's state lives in the harts; the finisher and the boot timer have
  * none the guest can observe. */
-int virt_board_restore(struct virt_board *b, struct persist_reader *r, uint64_t advance_ns)
+int virt_board_restore(struct virt_board *b, struct persist_reader *r)
 {
-    if (rv64_machine_restore(&b->m, r, advance_ns) != 0 || plic_restore(&b->plic, r) != 0 ||
-        uart16550_restore(&b->uart, r) != 0 || goldfish_rtc_restore(&b->rtc, r) != 0)
+    if (plic_restore(&b->plic, r) != 0 || uart16550_restore(&b->uart, r) != 0 ||
+        goldfish_rtc_restore(&b->rtc, r) != 0)
         return -1;
     return 0;
 }
@@ -136,12 +155,12 @@ static int prop_reg(void *fdt, uint64_t base, uint64_t size)
 
 enum { PHANDLE_PLIC = 1, PHANDLE_TEST = 2, PHANDLE_INTC0 = 16 };
 
-static int fdt_cpus(void *fdt, unsigned n)
+static int fdt_cpus(void *fdt, unsigned n, uint64_t timebase_hz, const char *isa)
 {
     CHECK(fdt_begin_node(fdt, "cpus"));
     CHECK(fdt_property_u32(fdt, "#address-cells", 1));
     CHECK(fdt_property_u32(fdt, "#size-cells", 0));
-    CHECK(fdt_property_u32(fdt, "timebase-frequency", (uint32_t)RV64_TIMEBASE_HZ));
+    CHECK(fdt_property_u32(fdt, "timebase-frequency", (uint32_t)timebase_hz));
     for (unsigned i = 0; i < n; i++) {
         char name[32];
         snprintf(name, sizeof(name), "cpu@%u", i);
@@ -150,7 +169,7 @@ static int fdt_cpus(void *fdt, unsigned n)
         CHECK(fdt_property_u32(fdt, "reg", i));
         CHECK(fdt_property_string(fdt, "status", "okay"));
         CHECK(fdt_property_string(fdt, "compatible", "riscv"));
-        CHECK(fdt_property_string(fdt, "riscv,isa", RISCV_ISA_STRING));
+        CHECK(fdt_property_string(fdt, "riscv,isa", isa));
         CHECK(fdt_property_string(fdt, "mmu-type", "riscv,sv48"));
         CHECK(fdt_begin_node(fdt, "interrupt-controller"));
         CHECK(fdt_property_u32(fdt, "#interrupt-cells", 1));
@@ -167,7 +186,7 @@ static int fdt_cpus(void *fdt, unsigned n)
 /* interrupts-extended = <&intc_i irq_a &intc_i irq_b ...> for every hart */
 static int prop_per_hart_irqs(void *fdt, unsigned n, uint32_t irq_a, uint32_t irq_b)
 {
-    fdt32_t cells[4 * RV64_MAX_HARTS];
+    fdt32_t cells[4 * VIRT_MAX_CPUS];
     for (unsigned i = 0; i < n; i++) {
         cells[4 * i + 0] = cpu_to_fdt32(PHANDLE_INTC0 + i);
         cells[4 * i + 1] = cpu_to_fdt32(irq_a);
@@ -177,7 +196,7 @@ static int prop_per_hart_irqs(void *fdt, unsigned n, uint32_t irq_a, uint32_t ir
     return fdt_property(fdt, "interrupts-extended", cells, 4 * n * sizeof(fdt32_t));
 }
 
-static int fdt_soc(void *fdt, unsigned n, unsigned nvirtio)
+static int fdt_soc(void *fdt, unsigned n, unsigned nvirtio, uint64_t clint_size)
 {
     CHECK(fdt_begin_node(fdt, "soc"));
     CHECK(fdt_property_u32(fdt, "#address-cells", 2));
@@ -188,7 +207,7 @@ static int fdt_soc(void *fdt, unsigned n, unsigned nvirtio)
     CHECK(fdt_begin_node(fdt, "clint@2000000"));
     static const char clint_compat[] = "sifive,clint0\0riscv,clint0";
     CHECK(fdt_property(fdt, "compatible", clint_compat, sizeof(clint_compat)));
-    CHECK(prop_reg(fdt, VIRT_CLINT_BASE, CLINT_SIZE));
+    CHECK(prop_reg(fdt, VIRT_CLINT_BASE, clint_size));
     CHECK(prop_per_hart_irqs(fdt, n, IRQ_M_SOFT, IRQ_M_TIMER));
     CHECK(fdt_end_node(fdt));
 
@@ -275,11 +294,15 @@ int virt_build_fdt(struct virt_board *b, const struct virt_boot_info *info, void
 
     CHECK(fdt_begin_node(fdt, "memory@80000000"));
     CHECK(fdt_property_string(fdt, "device_type", "memory"));
-    CHECK(prop_reg(fdt, RV64_RAM_BASE, b->m.ram_size));
+    CHECK(prop_reg(fdt, VIRT_RAM_BASE, b->base.mem.size));
     CHECK(fdt_end_node(fdt));
 
-    CHECK(fdt_cpus(fdt, b->m.nharts));
-    CHECK(fdt_soc(fdt, b->m.nharts, b->nvirtio));
+    const struct vcpu_backend *be = b->base.cpus->be;
+    struct mmio_region clint;
+    if (!be->local_region(b->base.cpus, VIRT_CLINT_BASE, &clint))
+        return -1;   /* a backend without one would describe its own timer here */
+    CHECK(fdt_cpus(fdt, b->ncpus, be->timebase_hz, be->isa));
+    CHECK(fdt_soc(fdt, b->ncpus, b->nvirtio, clint.size));
     /* no syscon-poweroff node: the guest powers off through SBI SRST (kiln's or OpenSBI's), and
      * Linux complains when both claim pm_power_off */
     CHECK(fdt_syscon_action(fdt, "reboot", "syscon-reboot", 0x7777));
@@ -288,3 +311,80 @@ int virt_build_fdt(struct virt_board *b, const struct virt_boot_info *info, void
     CHECK(fdt_finish(fdt));
     return (int)fdt_totalsize(fdt);
 }
+
+/* ---- the board_type ---- */
+
+static int create(const struct board_params *p, struct board **out)
+{
+    struct virt_board *b = calloc(1, sizeof(*b));
+    if (!b)
+        return -1;
+    if (virt_board_init(b, p) != 0) {
+        free(b);
+        return -1;
+    }
+    *out = &b->base;
+    return 0;
+}
+
+static void destroy(struct board *base)
+{
+    virt_board_destroy((struct virt_board *)base);
+    free(base);
+}
+
+static int load(struct board *b, struct vcpu_boot *out, char *err, size_t errlen)
+{
+    return virt_load((struct virt_board *)b, out, err, errlen);
+}
+
+static bool next_virtio(struct board *b, struct irq_line *irq)
+{
+    return virt_next_virtio_irq((struct virt_board *)b, irq);
+}
+
+static void attach_virtio(struct board *b, struct virtio_mmio *t)
+{
+    virt_attach_virtio((struct virt_board *)b, t);
+}
+
+static void save(struct board *b, struct persist_writer *w)
+{
+    virt_board_save((struct virt_board *)b, w);
+}
+
+static int restore(struct board *b, struct persist_reader *r)
+{
+    return virt_board_restore((struct virt_board *)b, r);
+}
+
+static struct uart16550 *console(struct board *b)
+{
+    return &((struct virt_board *)b)->uart;
+}
+
+static struct boot_timer *boot_timer(struct board *b)
+{
+    return &((struct virt_board *)b)->boot_timer;
+}
+
+static bool probe(const uint8_t *head, size_t len)
+{
+    return riscv_image_probe(head, len);
+}
+
+const struct board_type virt_board_type = {
+    .name = "virt",
+    .arch = "riscv64",
+    .ram_base = VIRT_RAM_BASE,
+    .probe = probe,
+    .create = create,
+    .destroy = destroy,
+    .load = load,
+    .next_virtio = next_virtio,
+    .attach_virtio = attach_virtio,
+    .save = save,
+    .restore = restore,
+    .console = console,
+    .boot_timer = boot_timer,
+};

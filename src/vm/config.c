@@ -9,6 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
+#include "vm/backends.h"
 #include "vm/config.h"
 #include "vm/device_args.h"
 #include "vm/resources.h"
@@ -17,10 +18,12 @@
 
 void config_print_run_help(void)
 {
+    char accels[128];
+    vm_accel_list(accels, sizeof(accels));
     printf(
         "usage: kiln run [options]\n"
         "       kiln run --rm [options] -- CMD [ARGS...]\n"
-        "Boot a RISC-V (rv64) virtual machine with its console on this terminal.\n"
+        "Boot a virtual machine with its console on this terminal.\n"
         "\n"
         "  --kernel FILE    Linux kernel: a RISC-V Image or an ELF (vmlinux). Default: the\n"
         "                   default guest's build/guest/Image (with its initramfs).\n"
@@ -33,6 +36,8 @@ void config_print_run_help(void)
         "  --mem SIZE       guest RAM in MiB (suffix M or G allowed), %d MiB up to the host's\n"
         "                   RAM (default %d)\n"
         "  --dtb-out FILE   also write the generated device tree blob to FILE\n"
+        "  --accel NAME     the vCPU backend, one of: %s (default auto: the one for the\n"
+        "                   kernel's architecture)\n"
         "  --rm -- CMD [ARGS...]\n"
         "                   one-shot sandbox: boot the guest from its initramfs (nothing is\n"
         "                   written), run CMD with its stdout on stdout and its stderr on\n"
@@ -70,7 +75,7 @@ void config_print_run_help(void)
         "code to the test finisher; 64 bad usage; 65 bad or oversized kernel/firmware/initrd;\n"
         "66 file not found; 70 the guest crashed beyond recovery; 71 host resources refused;\n"
         "128+N when stopped by signal N.\n",
-        KILN_MAX_CPUS, KILN_MIN_MEM_MIB, KILN_DEFAULT_MEM_MIB, KILN_MAX_VIRTIO);
+        KILN_MAX_CPUS, KILN_MIN_MEM_MIB, KILN_DEFAULT_MEM_MIB, accels, KILN_MAX_VIRTIO);
 }
 
 static int usage_error(const char *fmt, const char *arg)
@@ -218,6 +223,7 @@ static int parse_flags(struct vm_config *cfg, int argc, char **argv)
         { "cpus", required_argument, 0, 'n' },
         { "mem", required_argument, 0, 'm' },
         { "dtb-out", required_argument, 0, 'd' },
+        { "accel", required_argument, 0, 'a' },
         { "disk", required_argument, 0, 'D' },
         { "net", required_argument, 0, 'N' },
         { "rng", optional_argument, 0, 'R' },
@@ -248,6 +254,11 @@ static int parse_flags(struct vm_config *cfg, int argc, char **argv)
         case 'c': cfg->cmdline = optarg; break;
         case 'f': cfg->firmware = optarg; break;
         case 'd': cfg->dtb_out = optarg; break;
+        case 'a':
+            if (!vm_accel_known(optarg, err, sizeof(err)))
+                return refused("--accel", err, KILN_EXIT_USAGE);
+            cfg->accel = optarg;
+            break;
         case 'n':
             if (!parse_uint(optarg, &v, &unit) || unit != 1 || v > UINT_MAX) {
                 fprintf(stderr, "kiln: --cpus must be a whole number from 1 to %d, not '%s'\n",
@@ -320,6 +331,7 @@ int config_parse_run(struct vm_config *cfg, int argc, char **argv)
     cfg->cmdline = flags.cmdline;
     cfg->firmware = flags.firmware;
     cfg->dtb_out = flags.dtb_out;
+    cfg->accel = flags.accel;
     cfg->rm = flags.rm;
     cfg->guest_argc = flags.guest_argc;
     cfg->guest_argv = flags.guest_argv;

@@ -9,12 +9,12 @@
 #include "dev/virtio/options.h"
 
 /* vCPUs per VM, for every front end: Firecracker's limit, which its API clients size VMs
- * within (the rv64 machine itself could take RV64_MAX_HARTS) */
+ * within (a backend may take more) */
 #define KILN_MAX_CPUS 32
 #define KILN_MIN_MEM_MIB 16
 #define KILN_DEFAULT_MEM_MIB 256
 #define KILN_DEFAULT_CMDLINE "console=ttyS0"
-#define KILN_MAX_VIRTIO 8        /* the virt board's virtio-mmio slots */
+#define KILN_MAX_VIRTIO 8        /* virtio-mmio slots (the virt board has 8) */
 
 /* Exit statuses for errors kiln detects (sysexits.h values). A guest's own finisher code is
  * passed through unchanged. */
@@ -35,6 +35,7 @@ struct vm_config {
     const char *cmdline;     /* CLI: --cmdline, or the one carrying --rm's command */
     const char *firmware;    /* CLI only */
     const char *dtb_out;     /* CLI only: write the generated device tree here (debugging) */
+    const char *accel;       /* CLI only: the vCPU backend by name (vm/backends.h); NULL: auto */
     bool sbi_console_to_stderr; /* CLI only: the SBI console (guest /dev/hvc0) goes to stderr (run --rm) */
     /* virtio devices, in slot order: disks, network interfaces, rng, vsock, balloon */
     unsigned ndisks, nnets;

@@ -62,7 +62,7 @@ void vm_device_metrics_group(const struct vm_device *d, char *buf, size_t size)
     snprintf(buf, size, "%s%s", k->metrics_group, k->per_id ? d->id : "");
 }
 
-static int attach(struct virt_board *b, struct vm_devices *out, enum vm_device_kind kind, const void *opts,
+static int attach(struct board *b, struct vm_devices *out, enum vm_device_kind kind, const void *opts,
                   char *why, size_t whylen)
 {
     const struct vm_device_kind_info *k = &kinds[kind];
@@ -73,7 +73,7 @@ static int attach(struct virt_board *b, struct vm_devices *out, enum vm_device_k
     if (!id)
         id = k->name;   /* one-per-VM kinds go by their kind's name */
     char msg[600];
-    if (out->n == KILN_MAX_VIRTIO || !virt_next_virtio_irq(b, &irq)) {
+    if (out->n == KILN_MAX_VIRTIO || !b->type->next_virtio(b, &irq)) {
         snprintf(msg, sizeof(msg), "no free virtio slot for %s", what);
         fprintf(stderr, "kiln: %s\n", msg);
         if (why && whylen)
@@ -93,7 +93,7 @@ static int attach(struct virt_board *b, struct vm_devices *out, enum vm_device_k
             snprintf(why, whylen, "%s", msg);
         return k->fail_status;
     }
-    virt_attach_virtio(b, t);
+    b->type->attach_virtio(b, t);
     struct vm_device *d = &out->dev[out->n++];
     d->kind = kind;
     snprintf(d->id, sizeof(d->id), "%s", id);
@@ -102,7 +102,7 @@ static int attach(struct virt_board *b, struct vm_devices *out, enum vm_device_k
 }
 
 /* The vm_config comes from vm_config_build, which gives every drive and NIC its id. */
-int vm_create_devices(struct virt_board *b, const struct vm_config *cfg, struct vm_devices *out, char *why,
+int vm_create_devices(struct board *b, const struct vm_config *cfg, struct vm_devices *out, char *why,
                       size_t whylen)
 {
     memset(out, 0, sizeof(*out));

@@ -7,7 +7,7 @@
  * vsock, balloon) so /dev/vda is the first drive. */
 #ifndef KILN_VM_DEVICES_H
 #define KILN_VM_DEVICES_H
-#include "board/virt.h"
+#include "board/board.h"
 #include "vm/config.h"
 
 enum vm_device_kind { VM_DEV_DRIVE, VM_DEV_NET, VM_DEV_RNG, VM_DEV_VSOCK, VM_DEV_BALLOON, VM_DEV_KINDS };
@@ -49,7 +49,7 @@ void vm_device_metrics_group(const struct vm_device *d, char *buf, size_t size);
 
 /* Creates the devices cfg asks for, attaches them to b and records them in out. Returns 0, or
  * a kiln exit status after printing a one-line reason. */
-int vm_create_devices(struct virt_board *b, const struct vm_config *cfg, struct vm_devices *out, char *why,
+int vm_create_devices(struct board *b, const struct vm_config *cfg, struct vm_devices *out, char *why,
                       size_t whylen);
 /* The device of that kind and id (id NULL: the first of the kind, for the one-per-VM kinds), or
  * NULL when there is none. */

@@ -22,7 +22,7 @@ uint64_t res_host_mem_mib(void);
 /* The largest guest RAM allowed: the host's RAM, at most KILN_MAX_MEM_MIB (that when unknown). */
 uint64_t res_max_mem_mib(void);
 
-/* vCPUs 1..KILN_MAX_CPUS; memory KILN_MIN_MEM_MIB..res_max_mem_mib(); no SMT on rv64 */
+/* vCPUs 1..KILN_MAX_CPUS; memory KILN_MIN_MEM_MIB..res_max_mem_mib(); no SMT (kiln's vCPUs have no siblings) */
 int res_check_vcpus(unsigned vcpus, char *err, size_t errlen);
 int res_check_mem(uint64_t mem_mib, char *err, size_t errlen);
 int res_check_machine(unsigned vcpus, uint64_t mem_mib, bool smt, char *err, size_t errlen);

@@ -12,8 +12,8 @@
 #include <time.h>
 #include <unistd.h>
 #include <zlib.h>
-#include "board/virt.h"
 #include "common/persist.h"
+#include "dev/boot_timer.h"
 #include "version.h"
 #include "vm/run_template.h"
 #include "vm/snapshot.h"
@@ -214,8 +214,9 @@ static void save_template(struct vm *vm, const struct vm_config *cfg, const stru
     uint8_t *ram = vm_ram(vm, &size);
     struct persist_writer w;
     persist_writer_init(&w);
-    struct snapshot_info info = { .arch = SNAPSHOT_ARCH, .mem_size = size, .vcpus = cfg->cpus,
-                                  .type = SNAPSHOT_FULL, .saved_realtime_ns = snapshot_realtime_ns() };
+    struct snapshot_info info = { .mem_size = size, .vcpus = cfg->cpus, .type = SNAPSHOT_FULL,
+                                  .saved_realtime_ns = snapshot_realtime_ns() };
+    snprintf(info.arch, sizeof(info.arch), "%s", vm_arch(vm));
     char config[96];
     snprintf(config, sizeof(config), "{\"kiln_run_rm_template\":\"%s\"}", f->key);
     snapshot_info_save(&info, &w);
@@ -264,7 +265,7 @@ static bool restore_template(const struct vm_config *cfg, const struct template_
         snapshot_image_open(f->state, &img, err, sizeof(err)) == 0) {
         if (!strcmp(img.config_json, want) && img.info.vcpus == cfg->cpus &&
             img.info.mem_size == cfg->mem_mib << 20) {
-            struct vm_restore rs = { .mem_path = f->mem, .state = &img.state,
+            struct vm_restore rs = { .mem_path = f->mem, .arch = img.info.arch, .state = &img.state,
                                      .advance_ns = snapshot_advance_ns(img.info.saved_realtime_ns) };
             ok = vm_create_restored(cfg, start_ns, &rs, out) == 0;
         }
@@ -307,8 +308,8 @@ int run_rm_from_template(const struct vm_config *cfg, uint64_t start_ns)
     if (status)
         return status;
     struct ready ready = { PTHREAD_MUTEX_INITIALIZER, PTHREAD_COND_INITIALIZER, false };
-    vm_board(vm)->boot_timer.on_ready = on_ready;
-    vm_board(vm)->boot_timer.ready_opaque = &ready;
+    vm_boot_timer(vm)->on_ready = on_ready;
+    vm_boot_timer(vm)->ready_opaque = &ready;
     status = vm_start_opts(vm, VM_START_HOLD_INPUT);
     if (!status && wait_ready(&ready, vm)) {
         vm_pause(vm);

@@ -11,6 +11,7 @@
 #include <zlib.h>
 #include "common/fd_io.h"
 #include "common/le.h"
+#include "vm/backends.h"
 #include "vm/snapshot_file.h"
 
 static const char MAGIC[8] = { 'K', 'I', 'L', 'N', 'S', 'N', 'A', 'P' };
@@ -50,8 +51,9 @@ int snapshot_info_restore(struct snapshot_info *i, struct persist_reader *r)
     i->saved_realtime_ns = persist_get_u64(r);
     if (persist_close(r))
         return -1;
-    if (strcmp(i->arch, SNAPSHOT_ARCH))
-        return persist_fail(r, "the snapshot is of a %s VM; this kiln runs %s guests", i->arch, SNAPSHOT_ARCH);
+    if (!vm_machine_for_arch(i->arch))
+        return persist_fail(r, "the snapshot is of a %s VM; this kiln has no backend for %s guests", i->arch,
+                            i->arch);
     if (type > SNAPSHOT_DIFF)
         return persist_fail(r, "unknown snapshot type %u", type);
     i->type = (enum snapshot_type)type;

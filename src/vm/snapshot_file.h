@@ -19,14 +19,13 @@
 #include "common/persist.h"
 
 #define SNAPSHOT_FORMAT_VERSION 1
-#define SNAPSHOT_ARCH "riscv64"
 #define SNAPSHOT_PAGE 4096ull
 
 enum snapshot_type { SNAPSHOT_FULL = 0, SNAPSHOT_DIFF = 1 };
 
 /* The first section of every state file (and of a migration's state). */
 struct snapshot_info {
-    char arch[16];                /* SNAPSHOT_ARCH */
+    char arch[16];                /* the guest architecture (vm_arch): picks the backend on restore */
     uint64_t mem_size;            /* bytes of guest RAM: the memory file's size */
     uint32_t vcpus;
     enum snapshot_type type;
@@ -34,7 +33,7 @@ struct snapshot_info {
 };
 
 void snapshot_info_save(const struct snapshot_info *i, struct persist_writer *w);
-/* Reads and checks the info section (architecture, type, sizes). */
+/* Reads and checks the info section (an architecture this kiln has a backend for, type, sizes). */
 int snapshot_info_restore(struct snapshot_info *i, struct persist_reader *r);
 
 /* Writes header + body + checksum to path (through a temporary file renamed over it, so a

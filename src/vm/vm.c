@@ -1,40 +1,34 @@
-/* vm.c — builds a `virt` board from a vm_config, loads the guest, runs one thread per vCPU and
- * turns the way the guest stopped into kiln's exit status. */
+/* vm.c — builds a board and its vCPUs from a vm_config (whichever machine runs the guest's
+ * architecture: vm/backends.h), loads the guest, runs the vCPUs and turns the way the guest
+ * stopped into kiln's exit status. */
 #include <errno.h>
 #include <pthread.h>
 #include <signal.h>
 #include <stdarg.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
-#include "board/virt.h"
 #include "common/persist.h"
 #include "common/threads.h"
 #include "dev/virtio/blk.h"
+#include "dev/virtio/mmio.h"
+#include "vm/backends.h"
 #include "vm/console.h"
 #include "vm/devices.h"
 #include "vm/guest_ram.h"
-#include "vm/loader.h"
 #include "vm/run_template.h"
 #include "vm/vm.h"
 
-#define KERNEL_OFFSET   0x200000ull   /* RISC-V Linux wants a 2 MiB aligned load address */
-#define FDT_MAX_SIZE    0x10000ull
-#define FW_DYNAMIC_MAGIC 0x4942534full /* "OSBI" */
-
-/* OpenSBI's fw_dynamic handoff (include/sbi/fw_dynamic.h), version 2 */
-struct fw_dynamic_info {
-    uint64_t magic, version, next_addr, next_mode, options, boot_hart;
-};
-
 struct vm {
     const struct vm_config *cfg;
-    struct virt_board *board;
+    const struct vm_machine *machine;
+    struct board *board;          /* owns the vCPUs (board->cpus) and the devices */
+    struct board_boot boot;       /* what the board loads (from cfg) */
     struct guest_ram ram;         /* the board's RAM: the VM owns it, the board borrows it */
     struct console console;
     bool console_open;
-    uint64_t entry, fdt_addr, dyninfo_addr;
     pthread_t signal_thread;
     bool signal_thread_running;
     _Atomic int signal_number;
@@ -59,7 +53,7 @@ static void stderr_tx(void *opaque, const uint8_t *buf, size_t len)
 static void on_console_quit(void *opaque)
 {
     struct vm *vm = opaque;
-    rv64_machine_exit(&vm->board->m, RV64_EXIT_HOST, 0);
+    vcpus_stop(vm->board->cpus, VCPU_EXIT_HOST, 0);
 }
 
 /* The signals that stop the VM, and kiln's own SIGUSR2. */
@@ -81,7 +75,7 @@ static void *signal_thread(void *arg)
         if (sigwait(&set, &sig) != 0 || sig == SIGUSR2)
             return NULL;
         atomic_store(&vm->signal_number, sig);
-        rv64_machine_exit(&vm->board->m, RV64_EXIT_HOST, 0);
+        vcpus_stop(vm->board->cpus, VCPU_EXIT_HOST, 0);
     }
 }
 
@@ -100,125 +94,37 @@ static void report(char *out, size_t outlen, const char *fmt, ...)
         snprintf(out, outlen, "%s", msg);
 }
 
+/* The board loads what cfg names and says how the vCPUs start. */
 static int load_guest(struct vm *vm, char *why, size_t whylen)
 {
-    const struct vm_config *cfg = vm->cfg;
-    struct rv64_machine *m = &vm->board->m;
-    struct load_target ram = { m->ram, RV64_RAM_BASE, m->ram_size };
     char err[512];
-    int rc;
-    uint64_t ram_end = RV64_RAM_BASE + m->ram_size;
-    vm->fdt_addr = (ram_end - FDT_MAX_SIZE) & ~(KERNEL_OFFSET - 1);
-    vm->dyninfo_addr = vm->fdt_addr + FDT_MAX_SIZE;
-    uint64_t floor = RV64_RAM_BASE;
-
-    if (cfg->firmware) {
-        struct loaded_image fw;
-        if ((rc = load_firmware(cfg->firmware, &ram, RV64_RAM_BASE, &fw, err, sizeof(err))))
-            goto fail;
-        vm->entry = fw.entry;
-        floor = fw.end;
+    struct vcpu_boot boot;
+    int rc = vm->board->type->load(vm->board, &boot, err, sizeof(err));
+    if (rc) {
+        report(why, whylen, "%s", err);
+        return rc;
     }
-    struct loaded_image kernel = { 0, 0, 0 };
-    if (cfg->kernel) {
-        if (floor > RV64_RAM_BASE + KERNEL_OFFSET) {
-            snprintf(err, sizeof(err), "firmware '%s' overlaps the kernel load address 0x%llx",
-                     cfg->firmware, (unsigned long long)(RV64_RAM_BASE + KERNEL_OFFSET));
-            rc = KILN_EXIT_BAD_IMAGE;
-            goto fail;
-        }
-        if ((rc = load_kernel(cfg->kernel, &ram, RV64_RAM_BASE + KERNEL_OFFSET, &kernel, err, sizeof(err))))
-            goto fail;
-        if (kernel.end > vm->fdt_addr) {
-            snprintf(err, sizeof(err), "kernel '%s' does not leave room for the device tree: "
-                     "give the VM more --mem", cfg->kernel);
-            rc = KILN_EXIT_BAD_IMAGE;
-            goto fail;
-        }
-        if (!cfg->firmware)
-            vm->entry = kernel.entry;
-        floor = kernel.end;
-    }
-    struct virt_boot_info info = { .cmdline = cfg->cmdline };
-    if (cfg->initrd) {
-        struct loaded_image initrd;
-        if ((rc = load_blob_below(cfg->initrd, &ram, floor, vm->fdt_addr, &initrd, err, sizeof(err))))
-            goto fail;
-        info.initrd_start = initrd.start;
-        info.initrd_end = initrd.end;
-    }
-    int size = virt_build_fdt(vm->board, &info, rv64_ram_ptr(m, vm->fdt_addr), FDT_MAX_SIZE);
-    if (size < 0) {
-        snprintf(err, sizeof(err), "device tree does not fit in %llu KiB (command line too long?)",
-                 (unsigned long long)(FDT_MAX_SIZE >> 10));
-        rc = KILN_EXIT_USAGE;
-        goto fail;
-    }
-    if (cfg->dtb_out) {
-        FILE *f = fopen(cfg->dtb_out, "wb");
-        if (!f || fwrite(rv64_ram_ptr(m, vm->fdt_addr), 1, (size_t)size, f) != (size_t)size) {
-            snprintf(err, sizeof(err), "cannot write '%s': %s", cfg->dtb_out, strerror(errno));
-            if (f)
-                fclose(f);
-            rc = KILN_EXIT_NO_INPUT;
-            goto fail;
-        }
-        fclose(f);
-    }
-    if (cfg->firmware) {
-        struct fw_dynamic_info di = { FW_DYNAMIC_MAGIC, 2, kernel.entry, PRIV_S, 0, 0 };
-        memcpy(rv64_ram_ptr(m, vm->dyninfo_addr), &di, sizeof(di));
-    }
+    vcpus_reset(vm->board->cpus, &boot);
     return 0;
-fail:
-    report(why, whylen, "%s", err);
-    return rc;
-}
-
-static void setup_harts(struct vm *vm)
-{
-    struct rv64_machine *m = &vm->board->m;
-    m->sbi_mode = vm->cfg->firmware == NULL;
-    /* a bare-metal program alone polls the UART; an OS takes input by interrupt once it listens */
-    vm->board->uart.rx_needs_irq = !(vm->cfg->firmware && !vm->cfg->kernel);
-    for (unsigned i = 0; i < m->nharts; i++) {
-        struct rv64_hart *h = m->harts[i];
-        if (m->sbi_mode) {
-            /* kiln plays the firmware: S-mode gets every trap and interrupt it can take */
-            rv64_hart_reset(h, vm->entry, PRIV_S);
-            h->medeleg = 0xb1ff;
-            h->mideleg = MIP_S_MASK;
-            h->mcounteren = 0xffffffff;
-            h->scounteren = 0x7; /* as OpenSBI leaves it: U-mode rdtime (the vDSO) works */
-            h->menvcfg = MENVCFG_STCE;
-            atomic_store(&h->state, i == 0 ? HART_STARTED : HART_STOPPED);
-        } else {
-            rv64_hart_reset(h, vm->entry, PRIV_M);
-            h->x[12] = vm->dyninfo_addr;
-            atomic_store(&h->state, HART_STARTED);
-        }
-        h->x[10] = i;
-        h->x[11] = vm->fdt_addr;
-    }
 }
 
 static int exit_status(struct vm *vm)
 {
-    struct rv64_machine *m = &vm->board->m;
-    switch (atomic_load(&m->exit_reason)) {
-    case RV64_EXIT_NONE:
+    struct vcpu_exit e;
+    vcpus_exit(vm->board->cpus, &e);
+    switch (e.reason) {
+    case VCPU_EXIT_NONE:
+    case VCPU_EXIT_POWEROFF:
         return 0;
-    case RV64_EXIT_POWEROFF:
-        return 0;
-    case RV64_EXIT_RESET:
+    case VCPU_EXIT_RESET:
         fprintf(stderr, "kiln: the guest asked for a reboot; kiln stops the VM instead\n");
         return 0;
-    case RV64_EXIT_FAIL:
-        return m->exit_code;
-    case RV64_EXIT_GUEST_CRASH:
-        fprintf(stderr, "kiln: %s\n", m->crash_msg);
+    case VCPU_EXIT_FAIL:
+        return e.code;
+    case VCPU_EXIT_GUEST_CRASH:
+        fprintf(stderr, "kiln: %s\n", e.msg);
         return KILN_EXIT_GUEST_CRASH;
-    case RV64_EXIT_HOST: {
+    case VCPU_EXIT_HOST: {
         int sig = atomic_load(&vm->signal_number);
         if (sig) {
             fprintf(stderr, "kiln: stopped by signal %d (%s)\n", sig, strsignal(sig));
@@ -241,8 +147,8 @@ static void pause_devices(struct vm *vm)
 {
     if (vm->devices_paused)
         return;
-    for (unsigned i = 0; i < vm->board->nvirtio; i++)
-        virtio_mmio_pause(vm->board->virtio[i]);
+    for (unsigned i = 0; i < vm->devices.n; i++)
+        virtio_mmio_pause(vm->devices.dev[i].t);
     vm->devices_paused = true;
 }
 
@@ -250,38 +156,18 @@ static void resume_devices(struct vm *vm)
 {
     if (!vm->devices_paused)
         return;
-    for (unsigned i = 0; i < vm->board->nvirtio; i++)
-        virtio_mmio_resume(vm->board->virtio[i]);
+    for (unsigned i = 0; i < vm->devices.n; i++)
+        virtio_mmio_resume(vm->devices.dev[i].t);
     vm->devices_paused = false;
 }
 
-static int start_threads(struct vm *vm)
+static int start_threads(struct vm *vm, bool paused)
 {
-    struct rv64_machine *m = &vm->board->m;
     signal(SIGPIPE, SIG_IGN);   /* the stop signals were blocked by vm_start */
     if (pthread_create(&vm->signal_thread, NULL, signal_thread, vm) != 0)
         return -1;
     vm->signal_thread_running = true;
-    for (unsigned i = 0; i < m->nharts; i++) {
-        if (pthread_create(&m->harts[i]->thread, NULL, rv64_hart_thread, m->harts[i]) != 0) {
-            rv64_machine_exit(m, RV64_EXIT_HOST, 0);
-            for (unsigned j = 0; j < i; j++)
-                pthread_join(m->harts[j]->thread, NULL);
-            return -1;
-        }
-    }
-    return 0;
-}
-
-static void wait_and_join(struct vm *vm)
-{
-    struct rv64_machine *m = &vm->board->m;
-    pthread_mutex_lock(&m->exit_lock);
-    while (!atomic_load(&m->exit_reason))
-        pthread_cond_wait(&m->exit_cond, &m->exit_lock);
-    pthread_mutex_unlock(&m->exit_lock);
-    for (unsigned i = 0; i < m->nharts; i++)
-        pthread_join(m->harts[i]->thread, NULL);
+    return vcpus_start(vm->board->cpus, paused);
 }
 
 /* RAM for a new VM, a snapshot's memory file, or RAM a migration already filled. */
@@ -319,10 +205,10 @@ static int create_ram(struct vm *vm, const struct vm_config *cfg, const struct v
 static int restore_state(struct vm *vm, const struct vm_restore *rs, char *why, size_t whylen)
 {
     struct persist_reader *r = rs->state;
-    struct virt_board *b = vm->board;
-    if (virt_board_restore(b, r, rs->advance_ns) == 0)
-        for (unsigned i = 0; i < b->nvirtio && persist_ok(r); i++)
-            virtio_mmio_restore(b->virtio[i], r);
+    /* the vCPUs first: the board's interrupt controller then drives their lines */
+    if (vcpus_restore(vm->board->cpus, r, rs->advance_ns) == 0 && vm->board->type->restore(vm->board, r) == 0)
+        for (unsigned i = 0; i < vm->devices.n && persist_ok(r); i++)
+            virtio_mmio_restore(vm->devices.dev[i].t, r);
     if (persist_ok(r) && r->pos != r->len)
         persist_fail(r, "the state holds more devices than the configuration");
     if (!persist_ok(r)) {
@@ -331,8 +217,55 @@ static int restore_state(struct vm *vm, const struct vm_restore *rs, char *why, 
             snprintf(why, whylen, "%s", r->err);
         return KILN_EXIT_BAD_IMAGE;
     }
-    b->uart.rx_needs_irq = !(vm->cfg->firmware && !vm->cfg->kernel);
     vm->devices_paused = true;   /* restored devices wait for the VM to start (or resume) */
+    return 0;
+}
+
+/* Which machine runs this VM: the kernel's (or the --accel one) for a new VM, the one of the
+ * saved architecture for a restored one. */
+static int pick_machine(struct vm *vm, const struct vm_config *cfg, const struct vm_restore *rs, char *why,
+                        size_t whylen)
+{
+    char err[512];
+    if (!rs) {
+        vm->machine = vm_machine_for_boot(cfg->accel, cfg->kernel, cfg->firmware, err, sizeof(err));
+        if (!vm->machine) {
+            report(why, whylen, "%s", err);
+            return KILN_EXIT_USAGE;
+        }
+        return 0;
+    }
+    const char *arch = rs->arch ? rs->arch : "";
+    vm->machine = vm_machine_for_arch(arch);
+    if (!vm->machine)
+        snprintf(err, sizeof(err), "the saved VM is a %s one; this kiln has no backend for it", arch);
+    else if (cfg->accel && strcmp(cfg->accel, VM_ACCEL_AUTO) && strcmp(cfg->accel, vm->machine->backend->name))
+        snprintf(err, sizeof(err), "the saved VM ran on %s, not on the requested %s",
+                 vm->machine->backend->name, cfg->accel);
+    else
+        return 0;
+    report(why, whylen, "%s", err);
+    return KILN_EXIT_BAD_IMAGE;
+}
+
+static int create_board(struct vm *vm, const struct vm_config *cfg, uint64_t start_ns, char *why, size_t whylen)
+{
+    vm->boot = (struct board_boot){ .kernel = cfg->kernel, .initrd = cfg->initrd, .firmware = cfg->firmware,
+                                     .cmdline = cfg->cmdline, .dtb_out = cfg->dtb_out };
+    struct board_params p = { .backend = vm->machine->backend, .cpus = cfg->cpus, .ram = vm->ram.host,
+                              .ram_size = vm->ram.size, .start_ns = start_ns, .boot = &vm->boot,
+                              .console_tx = console_tx, .console_opaque = &vm->console,
+                              .pv_console_tx = console_tx, .pv_console_opaque = &vm->console };
+    if (cfg->sbi_console_to_stderr) {
+        p.pv_console_tx = stderr_tx;
+        p.pv_console_opaque = NULL;
+    }
+    if (vm->machine->board->create(&p, &vm->board) != 0) {
+        vm->board = NULL;
+        report(why, whylen, "cannot create a VM with %llu MiB and %u vCPUs: out of host memory",
+               (unsigned long long)cfg->mem_mib, cfg->cpus);
+        return KILN_EXIT_HOST;
+    }
     return 0;
 }
 
@@ -348,37 +281,19 @@ static int create(const struct vm_config *cfg, uint64_t start_ns, const struct v
     }
     vm->cfg = cfg;
     vm->ram.fd = -1;
-    vm->board = calloc(1, sizeof(*vm->board));
-    int status = vm->board ? create_ram(vm, cfg, rs, why, whylen) : KILN_EXIT_HOST;
-    if (!vm->board)
-        report(why, whylen, "out of host memory");
-    if (status) {
-        free(vm->board);
-        free(vm);
-        return status;
-    }
-    if (virt_board_init(vm->board, cfg->cpus, vm->ram.host, vm->ram.size, start_ns,
-                        console_tx, &vm->console) != 0) {
-        report(why, whylen, "cannot create a VM with %llu MiB and %u vCPUs: out of host memory",
-               (unsigned long long)cfg->mem_mib, cfg->cpus);
-        guest_ram_destroy(&vm->ram);
-        free(vm->board);
-        free(vm);
-        return KILN_EXIT_HOST;
-    }
-    if (cfg->sbi_console_to_stderr) {
-        vm->board->m.console_out = stderr_tx;
-        vm->board->m.console_opaque = NULL;
-    }
-    status = vm_create_devices(vm->board, cfg, &vm->devices, why, whylen);
+    int status = pick_machine(vm, cfg, rs, why, whylen);
+    if (!status)
+        status = create_ram(vm, cfg, rs, why, whylen);
+    if (!status)
+        status = create_board(vm, cfg, start_ns, why, whylen);
+    if (!status)
+        status = vm_create_devices(vm->board, cfg, &vm->devices, why, whylen);
     if (!status)
         status = rs ? restore_state(vm, rs, why, whylen) : load_guest(vm, why, whylen);
     if (status) {
         vm_destroy(vm);
         return status;
     }
-    if (!rs)
-        setup_harts(vm);
     *out = vm;
     return 0;
 }
@@ -406,24 +321,19 @@ int vm_start_opts(struct vm *vm, unsigned flags)
     block_stop_signals();
     int (*open)(struct console *, int, int, struct uart16550 *, void (*)(void *), void *) =
         (flags & VM_START_HOLD_INPUT) ? console_open_held : console_open;
-    if (open(&vm->console, STDIN_FILENO, STDOUT_FILENO, &vm->board->uart, on_console_quit, vm) != 0) {
+    if (open(&vm->console, STDIN_FILENO, STDOUT_FILENO, vm->board->type->console(vm->board), on_console_quit, vm) != 0) {
         fprintf(stderr, "kiln: cannot set up the console\n");
         return KILN_EXIT_HOST;
     }
     vm->console_open = true;
-    if (paused) {
-        /* the harts park before their first instruction; the devices wait for resume too */
-        atomic_store(&vm->board->m.pause_requested, true);
-        pause_devices(vm);
-    }
-    if (start_threads(vm) != 0) {
+    if (paused)
+        pause_devices(vm);   /* the vCPUs park before their first instruction, the devices too */
+    if (start_threads(vm, paused) != 0) {
         fprintf(stderr, "kiln: cannot start vCPU threads\n");
         return KILN_EXIT_HOST;
     }
     vm->started = true;
-    if (paused)
-        rv64_machine_pause(&vm->board->m);
-    else
+    if (!paused)
         resume_devices(vm);
     return 0;
 }
@@ -433,26 +343,27 @@ int vm_start_opts(struct vm *vm, unsigned flags)
 void vm_pause(struct vm *vm)
 {
     if (vm->started)
-        rv64_machine_pause(&vm->board->m);
+        vcpus_pause(vm->board->cpus);
     pause_devices(vm);
 }
 
 void vm_resume(struct vm *vm)
 {
     resume_devices(vm);
-    rv64_machine_resume(&vm->board->m);
+    vcpus_resume(vm->board->cpus);
 }
 
 bool vm_is_paused(const struct vm *vm)
 {
-    return atomic_load(&vm->board->m.pause_requested);
+    return vcpus_paused(vm->board->cpus);
 }
 
 void vm_save_state(struct vm *vm, struct persist_writer *w)
 {
-    virt_board_save(vm->board, w);
-    for (unsigned i = 0; i < vm->board->nvirtio; i++)
-        virtio_mmio_save(vm->board->virtio[i], w);
+    vcpus_save(vm->board->cpus, w);
+    vm->board->type->save(vm->board, w);
+    for (unsigned i = 0; i < vm->devices.n; i++)
+        virtio_mmio_save(vm->devices.dev[i].t, w);
 }
 
 uint8_t *vm_ram(struct vm *vm, uint64_t *size)
@@ -470,27 +381,27 @@ int vm_dirty_enable(struct vm *vm, bool on)
 {
     bool running = vm->started && !vm_is_paused(vm);
     if (running)
-        rv64_machine_pause(&vm->board->m);
-    int rc = rv64_machine_dirty_enable(&vm->board->m, on);
+        vcpus_pause(vm->board->cpus);
+    int rc = vcpus_dirty_enable(vm->board->cpus, on);
     if (running)
-        rv64_machine_resume(&vm->board->m);
+        vcpus_resume(vm->board->cpus);
     return rc;
 }
 
 void vm_dirty_mark_all(struct vm *vm)
 {
-    rv64_mark_dirty_range(&vm->board->m, RV64_RAM_BASE, vm->ram.size);
+    vcpus_dirty_mark(vm->board->cpus, vm->board->type->ram_base, vm->ram.size);
 }
 
 void vm_dirty_harvest(struct vm *vm, uint64_t *bitmap)
 {
-    /* the harts' TLBs are flushed by the harvest: only parked harts may be touched */
+    /* a backend may need parked vCPUs to harvest (a software MMU flushes their TLBs) */
     bool running = vm->started && !vm_is_paused(vm);
     if (running)
-        rv64_machine_pause(&vm->board->m);
-    rv64_machine_dirty_harvest(&vm->board->m, bitmap);
+        vcpus_pause(vm->board->cpus);
+    vcpus_dirty_harvest(vm->board->cpus, bitmap);
     if (running)
-        rv64_machine_resume(&vm->board->m);
+        vcpus_resume(vm->board->cpus);
 }
 
 int vm_release_images(struct vm *vm)
@@ -519,18 +430,18 @@ void vm_release_input(struct vm *vm, const uint8_t *prefix, size_t len)
 
 bool vm_exited(struct vm *vm)
 {
-    return atomic_load(&vm->board->m.exit_reason) != RV64_EXIT_NONE;
+    return vcpus_stopped(vm->board->cpus);
 }
 
 void vm_request_stop(struct vm *vm)
 {
-    rv64_machine_exit(&vm->board->m, RV64_EXIT_HOST, 0);
+    vcpus_stop(vm->board->cpus, VCPU_EXIT_HOST, 0);
 }
 
 int vm_wait(struct vm *vm)
 {
     if (vm->started) {
-        wait_and_join(vm);
+        vcpus_wait(vm->board->cpus);
         vm->started = false;
         vm->joined = true;
     }
@@ -551,15 +462,20 @@ void vm_destroy(struct vm *vm)
         pthread_kill(vm->signal_thread, SIGUSR2);
         pthread_join(vm->signal_thread, NULL);
     }
-    virt_board_destroy(vm->board);
+    if (vm->board)
+        vm->board->type->destroy(vm->board);
     guest_ram_destroy(&vm->ram);
-    free(vm->board);
     free(vm);
 }
 
-struct virt_board *vm_board(struct vm *vm)
+struct boot_timer *vm_boot_timer(struct vm *vm)
 {
-    return vm->board;
+    return vm->board->type->boot_timer(vm->board);
+}
+
+const char *vm_arch(const struct vm *vm)
+{
+    return vm->machine->backend->arch;
 }
 
 struct virtio_mmio *vm_device(struct vm *vm, enum vm_device_kind kind, const char *id)
@@ -569,7 +485,7 @@ struct virtio_mmio *vm_device(struct vm *vm, enum vm_device_kind kind, const cha
 
 int vm_finish(struct vm *vm)
 {
-    wait_and_join(vm);
+    vcpus_wait(vm->board->cpus);
     vm->started = false;
     /* the console goes first so the terminal is restored before kiln's last words */
     console_close(&vm->console);

@@ -10,7 +10,7 @@
 #include "vm/devices.h"
 
 struct vm;
-struct virt_board;
+struct boot_timer;
 struct guest_ram;
 struct persist_reader;
 struct persist_writer;
@@ -19,6 +19,7 @@ struct persist_writer;
 struct vm_restore {
     const char *mem_path;            /* snapshot: map this memory file as RAM (copy-on-write) */
     struct guest_ram *ram;           /* migration: take over this RAM (already filled) instead */
+    const char *arch;                /* the saved VM's architecture (snapshot info): picks the backend */
     struct persist_reader *state;    /* the machine and device state (after info and config) */
     uint64_t advance_ns;             /* wall time since the save: guest clocks move on by it */
     char *err;                       /* if not NULL: why the restore failed (one line) */
@@ -67,8 +68,10 @@ void vm_dirty_mark_all(struct vm *vm);
 /* Migration hands the disk images over: flush and unlock them, or lock them again. */
 int vm_release_images(struct vm *vm);
 int vm_reacquire_images(struct vm *vm, char *err, size_t errlen);
-/* The board (boot timer hooks, snapshots). */
-struct virt_board *vm_board(struct vm *vm);
+/* The board's boot timer (its ready hook). */
+struct boot_timer *vm_boot_timer(struct vm *vm);
+/* The guest architecture (the backend's), as snapshots record it: "riscv64". */
+const char *vm_arch(const struct vm *vm);
 /* A virtio device by kind and id (id NULL: the one of a one-per-VM kind), for post-boot
  * operations (drive updates, NIC rate limits, the balloon); NULL when the VM has none. */
 struct virtio_mmio *vm_device(struct vm *vm, enum vm_device_kind kind, const char *id);

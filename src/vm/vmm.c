@@ -10,7 +10,6 @@
 #include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
-#include "board/virt.h"
 #include "common/fd_io.h"
 #include "dev/virtio/balloon.h"
 #include "dev/virtio/blk.h"

@@ -28,7 +28,7 @@ struct vmm_boot_source {
 struct vmm_machine_config {
     unsigned vcpu_count;                  /* default 1 */
     uint64_t mem_size_mib;                /* default 128, like Firecracker */
-    bool smt;                             /* accepted, must be false (no SMT on rv64) */
+    bool smt;                             /* accepted, must be false (no SMT siblings) */
     bool track_dirty_pages;               /* accepted and stored (used by snapshots later) */
 };
 

@@ -156,8 +156,9 @@ static int send_hello(struct sender *s, const struct vmm *v, const char *config_
 {
     struct persist_writer w;
     persist_writer_init(&w);
-    struct snapshot_info info = { .arch = SNAPSHOT_ARCH, .mem_size = s->pages * PAGE,
-                                  .vcpus = v->run.machine.vcpu_count, .type = SNAPSHOT_FULL };
+    struct snapshot_info info = { .mem_size = s->pages * PAGE, .vcpus = v->run.machine.vcpu_count,
+                                  .type = SNAPSHOT_FULL };
+    snprintf(info.arch, sizeof(info.arch), "%s", vm_arch(s->vm));
     snapshot_info_save(&info, &w);
     snapshot_config_save(config_json, &w);
     int rc = persist_writer_ok(&w) ? mig_send(s->fd, MIG_HELLO, w.buf, w.len, NULL, 0) : -1;
@@ -171,9 +172,9 @@ static int send_state(struct sender *s, const struct vmm *v)
 {
     struct persist_writer w;
     persist_writer_init(&w);
-    struct snapshot_info info = { .arch = SNAPSHOT_ARCH, .mem_size = s->pages * PAGE,
-                                  .vcpus = v->run.machine.vcpu_count, .type = SNAPSHOT_FULL,
-                                  .saved_realtime_ns = snapshot_realtime_ns() };
+    struct snapshot_info info = { .mem_size = s->pages * PAGE, .vcpus = v->run.machine.vcpu_count,
+                                  .type = SNAPSHOT_FULL, .saved_realtime_ns = snapshot_realtime_ns() };
+    snprintf(info.arch, sizeof(info.arch), "%s", vm_arch(s->vm));
     snapshot_info_save(&info, &w);
     vm_save_state(s->vm, &w);
     int rc = persist_writer_ok(&w) ? mig_send(s->fd, MIG_STATE, w.buf, w.len, NULL, 0) : -1;
@@ -457,7 +458,8 @@ static int take_over(struct receiver *r, struct vmm *v)
         snprintf(r->err, r->errlen, "the source's state is invalid: %s", pr.err);
         return -1;
     }
-    struct vm_restore rs = { .ram = &r->ram, .state = &pr, .advance_ns = snapshot_advance_ns(info.saved_realtime_ns) };
+    struct vm_restore rs = { .ram = &r->ram, .arch = info.arch, .state = &pr,
+                             .advance_ns = snapshot_advance_ns(info.saved_realtime_ns) };
     pthread_mutex_lock(&v->lock);
     int rc = vmm_start_locked(v, &rs, true, false, r->err, r->errlen);
     pthread_mutex_unlock(&v->lock);

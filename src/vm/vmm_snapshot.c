@@ -90,9 +90,10 @@ int vmm_snapshot_create(struct vmm *v, bool diff, const char *state_path, const 
         }
         vm_dirty_harvest(v->vm, dirty);
     }
-    struct snapshot_info info = { .arch = SNAPSHOT_ARCH, .mem_size = size, .vcpus = v->run.machine.vcpu_count,
+    struct snapshot_info info = { .mem_size = size, .vcpus = v->run.machine.vcpu_count,
                                   .type = diff ? SNAPSHOT_DIFF : SNAPSHOT_FULL,
                                   .saved_realtime_ns = snapshot_realtime_ns() };
+    snprintf(info.arch, sizeof(info.arch), "%s", vm_arch(v->vm));
     snapshot_info_save(&info, &w);
     snapshot_config_save(config_json, &w);
     vm_save_state(v->vm, &w);
@@ -124,7 +125,7 @@ int vmm_snapshot_load(struct vmm *v, struct snapshot_image *img, const char *mem
     /* a Diff's state file is complete; its memory file must have been merged into the base's
      * (kiln snapshot merge), which is what mem_path names then, as with Firecracker */
     if (!rc) {
-        struct vm_restore rs = { .mem_path = mem_path, .state = &img->state,
+        struct vm_restore rs = { .mem_path = mem_path, .arch = img->info.arch, .state = &img->state,
                                  .advance_ns = snapshot_advance_ns(img->info.saved_realtime_ns) };
         rc = vmm_start_locked(v, &rs, !resume, true, err, errlen);
     }

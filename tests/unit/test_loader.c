@@ -7,6 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
+#include "board/riscv_image.h"
 #include "vm/loader.h"
 
 #define RAM_BASE 0x80000000ull
@@ -46,7 +47,7 @@ static void load(size_t phoff)
     struct load_target t = { .host = ram, .base = RAM_BASE, .size = RAM_SIZE };
     struct loaded_image out;
     char err[256] = "";
-    int rc = load_firmware(path, &t, RAM_BASE, &out, err, sizeof(err));
+    int rc = load_firmware(path, &riscv_elf, &t, RAM_BASE, &out, err, sizeof(err));
     unlink(path);
     cr_assert_eq(rc, 0, "load failed: %s", err);
     cr_assert_eq(out.entry, RAM_BASE + 0x1000);

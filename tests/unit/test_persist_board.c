@@ -4,6 +4,7 @@
 #include <string.h>
 #include "board/virt.h"
 #include "common/persist.h"
+#include "cpu/rv64/backend.h"
 #include "vm/guest_ram.h"
 
 #define RAM_SIZE (16ull << 20)
@@ -15,7 +16,21 @@ static struct virt_board B1, B2;
 static void make_board(struct virt_board *b, struct guest_ram *ram, unsigned cpus)
 {
     cr_assert_eq(guest_ram_create(ram, RAM_SIZE), 0);
-    cr_assert_eq(virt_board_init(b, cpus, ram->host, RAM_SIZE, 0, NULL, NULL), 0);
+    struct board_params p = { .backend = &rv64_backend, .cpus = cpus, .ram = ram->host, .ram_size = RAM_SIZE };
+    cr_assert_eq(virt_board_init(b, &p), 0);
+}
+
+static struct rv64_machine *machine(struct virt_board *b)
+{
+    return rv64_machine_of(b->base.cpus);
+}
+
+/* what the VM does: the vCPUs' state, then the board's devices */
+static int restore_board(struct virt_board *b, struct persist_reader *r)
+{
+    if (vcpus_restore(b->base.cpus, r, 0) != 0 || virt_board_restore(b, r) != 0)
+        return -1;
+    return 0;
 }
 
 static void setup(void) { make_board(&B1, &RAM1, 2); }
@@ -58,12 +73,13 @@ static void busy_board(struct virt_board *b)
     cr_assert_eq(uart16550_receive(&b->uart, (const uint8_t *)"hello", 5), 5);
     b->rtc.offset_ns = -123456789;
     b->rtc.irq_enabled = true;
-    b->m.harts[1]->x[5] = 77;
+    machine(b)->harts[1]->x[5] = 77;
 }
 
 static void save_board(struct virt_board *b, struct persist_writer *w)
 {
     persist_writer_init(w);
+    vcpus_save(b->base.cpus, w);
     virt_board_save(b, w);
     cr_assert(persist_writer_ok(w));
 }
@@ -76,7 +92,7 @@ Test(persist_board, round_trip_is_identical_but_for_mtime)
     make_board(&B2, &RAM2, 2);
     struct persist_reader r;
     persist_reader_init(&r, w1.buf, w1.len);
-    cr_assert_eq(virt_board_restore(&B2, &r, 0), 0, "%s", r.err);
+    cr_assert_eq(restore_board(&B2, &r), 0, "%s", r.err);
     cr_assert_eq(r.pos, r.len, "every section was read");
     save_board(&B2, &w2);
     cr_assert_eq(w1.len, w2.len);
@@ -95,12 +111,12 @@ Test(persist_board, restored_devices_behave)
     struct persist_writer w;
     save_board(&B1, &w);
     make_board(&B2, &RAM2, 2);
-    cr_assert_eq(atomic_load(&B2.m.harts[1]->mip) & MIP_SEIP, 0);
+    cr_assert_eq(atomic_load(&machine(&B2)->harts[1]->mip) & MIP_SEIP, 0);
     struct persist_reader r;
     persist_reader_init(&r, w.buf, w.len);
-    cr_assert_eq(virt_board_restore(&B2, &r, 0), 0, "%s", r.err);
-    cr_assert_neq(atomic_load(&B2.m.harts[1]->mip) & MIP_SEIP, 0, "the PLIC drives its line again");
-    cr_assert_eq(B2.m.harts[1]->x[5], 77);
+    cr_assert_eq(restore_board(&B2, &r), 0, "%s", r.err);
+    cr_assert_neq(atomic_load(&machine(&B2)->harts[1]->mip) & MIP_SEIP, 0, "the PLIC drives its line again");
+    cr_assert_eq(machine(&B2)->harts[1]->x[5], 77);
     char got[6] = { 0 };
     for (int i = 0; i < 5; i++)
         got[i] = (char)uart_r(&B2, 0);
@@ -121,7 +137,7 @@ Test(persist_board, truncated_state_is_refused)
     for (size_t len = 0; len < w.len; len += 13) {
         struct persist_reader r;
         persist_reader_init(&r, w.buf, len);
-        cr_assert_eq(virt_board_restore(&B2, &r, 0), -1, "length %zu", len);
+        cr_assert_eq(restore_board(&B2, &r), -1, "length %zu", len);
         cr_assert_str_not_empty(r.err);
     }
     persist_writer_free(&w);
@@ -136,7 +152,7 @@ Test(persist_board, wrong_cpu_count_is_refused)
     make_board(&B2, &RAM2, 1);
     struct persist_reader r;
     persist_reader_init(&r, w.buf, w.len);
-    cr_assert_eq(virt_board_restore(&B2, &r, 0), -1);
+    cr_assert_eq(restore_board(&B2, &r), -1);
     cr_assert_str_not_empty(r.err);
     persist_writer_free(&w);
     virt_board_destroy(&B2);
@@ -224,12 +240,12 @@ Test(persist_board, rtc_round_trip_and_bad_bool)
 Test(persist_board, device_write_marks_dirty)
 {
     uint64_t log[(RAM_SIZE >> 12) / 64];
-    cr_assert_eq(rv64_machine_dirty_enable(&B1.m, true), 0);
-    uint8_t *p = guest_mem_ptr(&B1.mem, RV64_RAM_BASE + 0x5ff0, 0x20);
+    cr_assert_eq(vcpus_dirty_enable(B1.base.cpus, true), 0);
+    uint8_t *p = guest_mem_ptr(&B1.base.mem, VIRT_RAM_BASE + 0x5ff0, 0x20);
     cr_assert_not_null(p);
     memset(p, 1, 0x20);
-    guest_mem_written(&B1.mem, p, 0x20);
-    rv64_machine_dirty_harvest(&B1.m, log);
+    guest_mem_written(&B1.base.mem, p, 0x20);
+    vcpus_dirty_harvest(B1.base.cpus, log);
     cr_assert_eq(log[0], (1ull << 5) | (1ull << 6), "%#llx", (unsigned long long)log[0]);
     for (size_t i = 1; i < sizeof(log) / sizeof(log[0]); i++)
         cr_assert_eq(log[i], 0);

@@ -201,7 +201,7 @@ Test(snapshot_file, info_checks_architecture_and_sizes)
 {
     struct persist_writer w;
     struct persist_reader r;
-    struct snapshot_info in = { .arch = SNAPSHOT_ARCH, .mem_size = 1 << 20, .vcpus = 2, .type = SNAPSHOT_DIFF,
+    struct snapshot_info in = { .arch = "riscv64", .mem_size = 1 << 20, .vcpus = 2, .type = SNAPSHOT_DIFF,
                                 .saved_realtime_ns = 12345 }, out;
     persist_writer_init(&w);
     snapshot_info_save(&in, &w);

@@ -1,6 +1,6 @@
 /* clint.c — CLINT registers. The comparators live in the harts (struct rv64_hart.mtimecmp) so a
  * hart checks its own timer without touching the device. */
-#include "dev/clint.h"
+#include "cpu/rv64/clint.h"
 
 #define MSIP_BASE     0x0000
 #define MTIMECMP_BASE 0x4000
