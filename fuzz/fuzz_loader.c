@@ -1,11 +1,12 @@
-/* fuzz_loader.c — the kernel, firmware and initrd loaders (src/vm/loader.c: RISC-V Image, ELF,
- * raw blobs) on any file contents. The loaders want a path: the bytes go through a memfd
+/* fuzz_loader.c — the kernel, firmware and initrd loaders (board/riscv_image.c: RISC-V Image;
+ * src/vm/loader.c: ELF, raw blobs) on any file contents. The loaders want a path: the bytes go through a memfd
  * (/proc/self/fd/N), as a real file would. Guest RAM is a heap block of exactly its size, so
  * ASan sees any write outside it.
  *
  * Input: byte 0 picks the loader (0 kernel at RAM + 2 MiB, 1 firmware at RAM, 2 blob below a
  * limit), bytes 1-4 and 5-8 the blob's floor and limit (little endian, offsets from RAM's base);
  * the rest is the file. */
+#include "board/riscv_image.h"
 #include "vm/loader.h"
 #include "fuzz_util.h"
 
@@ -32,10 +33,10 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     uint64_t floor = RAM_BASE + le32(data + 1), limit = RAM_BASE + le32(data + 5);
     switch (data[0] % 3) {
     case 0:
-        rc = load_kernel(path, &t, RAM_BASE + (2 << 20), &out, err, sizeof(err));
+        rc = riscv_load_kernel(path, &t, RAM_BASE + (2 << 20), &out, err, sizeof(err));
         break;
     case 1:
-        rc = load_firmware(path, &t, RAM_BASE, &out, err, sizeof(err));
+        rc = load_firmware(path, &riscv_elf, &t, RAM_BASE, &out, err, sizeof(err));
         break;
     default:
         rc = load_blob_below(path, &t, floor, limit, &out, err, sizeof(err));
