@@ -82,3 +82,15 @@ int fd_open_user(const char *path, int flags, mode_t mode, unsigned allowed, cha
         fcntl(fd, F_SETFL, fl & ~O_NONBLOCK);
     return fd;
 }
+
+void path_parent_dir(const char *path, char *dir, size_t size)
+{
+    snprintf(dir, size, "%s", path);
+    char *slash = strrchr(dir, '/');
+    if (!slash)
+        snprintf(dir, size, ".");
+    else if (slash == dir)
+        dir[1] = 0;
+    else
+        *slash = 0;
+}

@@ -1,6 +1,6 @@
 /* fd_io.h — whole-buffer writes that retry after EINTR and short writes, for the files and
  * sockets snapshots, migration and the command-line client write; and the one way kiln opens a
- * path a user gave it. */
+ * path a user gave it (and the directory a path to be created would go in). */
 #ifndef KILN_COMMON_FD_IO_H
 #define KILN_COMMON_FD_IO_H
 #include <stddef.h>
@@ -23,5 +23,9 @@ enum fd_kind { FD_REGULAR = 1, FD_BLOCKDEV = 2, FD_FIFO = 4, FD_CHARDEV = 8 };
  * a regular file"). A write-only FIFO with no reader fails with ENXIO ("it is a FIFO with no
  * reader"). */
 int fd_open_user(const char *path, int flags, mode_t mode, unsigned allowed, char *why, size_t whylen);
+
+/* The directory a file at `path` is (or would be) created in, into dir[size]: "." for a bare
+ * name, "/" for a file in the root. The caller has checked that path fits in size. */
+void path_parent_dir(const char *path, char *dir, size_t size);
 
 #endif

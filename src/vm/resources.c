@@ -144,14 +144,7 @@ int res_check_vsock_dir(const char *path, char *err, size_t errlen)
     if (lstat(path, &st) == 0 && !S_ISSOCK(st.st_mode))
         return errmsg(err, errlen, "The vsock uds_path '%s' exists and is not a socket.", path);
     char dir[sizeof(((struct sockaddr_un *)0)->sun_path)];
-    snprintf(dir, sizeof(dir), "%s", path);
-    char *slash = strrchr(dir, '/');
-    if (!slash)
-        snprintf(dir, sizeof(dir), ".");
-    else if (slash == dir)
-        dir[1] = 0;
-    else
-        *slash = 0;
+    path_parent_dir(path, dir, sizeof(dir));
     if (stat(dir, &st) != 0)
         return errmsg(err, errlen, "The vsock uds_path '%s' cannot be created: %s: %s.", path, dir, strerror(errno));
     if (!S_ISDIR(st.st_mode))

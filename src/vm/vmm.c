@@ -386,14 +386,7 @@ int vmm_put_serial(struct vmm *v, const char *serial_out_path, char *err, size_t
                 return fail(err, errlen, "The serial output '%s' is not writable: %s", p, strerror(errno));
         } else {
             char dir[VMM_PATH_MAX];
-            snprintf(dir, sizeof(dir), "%s", p);
-            char *slash = strrchr(dir, '/');
-            if (!slash)
-                snprintf(dir, sizeof(dir), ".");
-            else if (slash == dir)
-                dir[1] = 0;
-            else
-                *slash = 0;
+            path_parent_dir(p, dir, sizeof(dir));
             if (access(dir, W_OK | X_OK) != 0)
                 return fail(err, errlen, "The serial output '%s' cannot be created: %s", p, strerror(errno));
         }

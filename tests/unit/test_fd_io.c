@@ -79,3 +79,17 @@ Test(fd_open_user, other_kinds_are_named)
     cr_assert_eq(errno, ENOENT);
     cr_assert_str_eq(why, strerror(ENOENT));
 }
+
+/* the directory a new socket or serial-output file would be created in */
+Test(path_parent_dir, names_the_directory_a_file_goes_in)
+{
+    char dir[32];
+    path_parent_dir("/tmp/kiln/v.sock", dir, sizeof(dir));
+    cr_assert_str_eq(dir, "/tmp/kiln");
+    path_parent_dir("v.sock", dir, sizeof(dir));
+    cr_assert_str_eq(dir, ".");
+    path_parent_dir("/v.sock", dir, sizeof(dir));
+    cr_assert_str_eq(dir, "/");
+    path_parent_dir("a/b/", dir, sizeof(dir));
+    cr_assert_str_eq(dir, "a/b");
+}
