@@ -2,8 +2,8 @@
  * writes: the descriptor table, the avail ring (indices, heads, used_event) and every indirect
  * table are the input's bytes. tests/unit/test_virtqueue_fuzz.c throws random rings at the
  * queue with hand-made biases; this one lets coverage feedback find the chains. The checks are
- * the same: every chain taken lies inside RAM and respects the size limit, and every call
- * returns.
+ * the same (virtq_chain_check.h): every chain taken lies inside RAM and respects the size
+ * limit, and every call returns.
  *
  * Input: a 16-byte header, then RAM's contents (the rest of RAM is zero).
  *   0-1  ring size (any value: virtq_enable must refuse the bad ones)
@@ -18,36 +18,11 @@
 #include "dev/guest_mem.h"
 #include "dev/virtio/queue.h"
 #include "fuzz_util.h"
+#include "virtq_chain_check.h"
 
 #define RAM_SIZE 0x4000u
 
 static uint16_t le16(const uint8_t *p) { return (uint16_t)(p[0] | p[1] << 8); }
-
-static void check_request(const struct guest_mem *mem, const struct virtq *q, const struct virtq_req *r)
-{
-    const uint8_t *lo = mem->host, *hi = mem->host + mem->size;
-    FUZZ_CHECK(r->nout + r->nin <= VIRTQ_MAX_SIZE, "chain of %u", r->nout + r->nin);
-    FUZZ_CHECK(r->head < q->num, "head %u of %u", r->head, q->num);
-    uint64_t out = 0, in = 0;
-    for (unsigned k = 0; k < r->nout + r->nin; k++) {
-        const uint8_t *p = r->iov[k].iov_base;
-        size_t len = r->iov[k].iov_len;
-        FUZZ_CHECK(len > 0 && p >= lo && p < hi && len <= (size_t)(hi - p), "buffer %u outside RAM", k);
-        if (k < r->nout)
-            out += len;
-        else
-            in += len;
-    }
-    FUZZ_CHECK(out == r->out_len && in == r->in_len, "lengths disagree");
-    uint8_t buf[64];
-    virtq_req_read(r, 0, buf, sizeof(buf));
-    if (r->out_len > sizeof(buf))
-        virtq_req_read(r, r->out_len - sizeof(buf), buf, sizeof(buf));
-    memset(buf, 0xa5, sizeof(buf));
-    virtq_req_write(r, 0, buf, sizeof(buf));
-    if (r->in_len > sizeof(buf))
-        virtq_req_write(r, r->in_len - sizeof(buf), buf, sizeof(buf));
-}
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
@@ -84,7 +59,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
                 FUZZ_CHECK(why && *why, "malformed without a reason");
                 break;
             }
-            check_request(&mem, &q, &req);
+            char bad[160];
+            const char *problem = virtq_chain_problem(&mem, &q, &req, bad, sizeof(bad));
+            FUZZ_CHECK(!problem, "%s", problem);
             uint64_t written = extra % (req.in_len + 1);
             virtq_push(&q, &req, (uint32_t)written);
             virtq_should_notify(&q);
