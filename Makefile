@@ -113,6 +113,7 @@ bench: deps
 	@bash bench/api.sh
 	@bash bench/run_rm.sh
 	@bash bench/state.sh
+	@bash bench/timer.sh
 
 clean:
 	rm -rf build/obj build/asan build/tests build/kiln build/libkiln.a

@@ -8,6 +8,7 @@ usage: test_run_rm.py KILN GUEST_DIR [test-name ...]
 import hashlib
 import os
 import random
+import re
 import signal
 import subprocess
 import sys
@@ -244,6 +245,23 @@ def stop_signals_end_a_sandbox_with_128_plus_n():
             check(f"kiln: stopped by signal {int(sig)} (".encode() in err,
                   f"{flags} {sig.name}: no 'stopped by signal' line: {err!r}")
 
+
+
+@test
+def timer_latency_tool_measures_as_cyclictest_does():
+    # bench/timer.sh's guest tool: 200 absolute 1 ms sleeps on a SCHED_FIFO thread (root in the
+    # guest may), percentiles in order; every sample is a real sleep, so 200 of them take >= 0.2 s
+    # of guest time, and none can be early
+    rc, out, err = run_rm(["sh", "-c", "s=$(cut -d' ' -f1 /proc/uptime); kiln-timerlat -i 1000 -n 200; "
+                                       "echo uptime $s $(cut -d' ' -f1 /proc/uptime)"])
+    m = re.match(rb"timerlat: samples=200 interval_us=1000 p50_us=([\d.]+) p99_us=([\d.]+) max_us=([\d.]+) "
+                 rb"fifo=1\nuptime ([\d.]+) ([\d.]+)\n$", out)
+    check(rc == 0 and m, f"status {rc}, {out!r} {err!r}")
+    p50, p99, mx, t0, t1 = (float(x) for x in m.groups())
+    check(0 <= p50 <= p99 <= mx < 1e6, f"percentiles out of order: {p50} {p99} {mx}")
+    check(float(t1) - float(t0) >= 0.2, f"200 sleeps of 1 ms took {t1 - t0:.2f} s of guest time")
+    rc, out, err = run_rm(["kiln-timerlat", "-n", "0"])
+    check(rc == 2 and b"must be positive" in err, f"bad argument: status {rc}, {err!r}")
 
 if __name__ == "__main__":
     sys.exit(main())

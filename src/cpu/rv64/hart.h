@@ -138,6 +138,7 @@ struct rv64_hart {
     int timer_countdown;
     int quota_countdown;         /* timer checks until the CPU limit is charged again */
     struct cpu_quota_vcpu quota;
+    uint64_t timer_advance_ns;   /* how early WFI wakes before a timer deadline (hart.c) */
 };
 
 /* Why the machine stopped. */
@@ -198,6 +199,10 @@ int rv64_machine_init(struct rv64_machine *m, uint8_t *ram, uint64_t ram_size, u
                       struct bus *bus);
 void rv64_machine_destroy(struct rv64_machine *m);
 uint64_t rv64_time(const struct rv64_machine *m);      /* mtime, 10 MHz */
+/* WFI's timer advance (hart.c): the new advance after a sleep meant to end at target_ns ended
+ * at woke_ns; a moving average of the lateness, 0..RV64_TIMER_ADVANCE_MAX_NS. */
+#define RV64_TIMER_ADVANCE_MAX_NS 50000ull
+uint64_t rv64_timer_advance_learn(uint64_t advance_ns, uint64_t target_ns, uint64_t woke_ns);
 uint64_t rv64_host_ns(void);
 /* Stop every hart: reason and exit code recorded once (first caller wins). */
 void rv64_machine_exit(struct rv64_machine *m, enum rv64_exit reason, int code);
