@@ -94,7 +94,7 @@ test: deps
 	@$(MAKE) --no-print-directory unit-test baremetal-test guest-test api-test scripts-test fuzz-test
 
 # libFuzzer harnesses (fuzz/, built with clang + ASan + UBSan in build/fuzz): each replays its
-# regressions and seeds, then fuzzes for 10^5 inputs or 20 s. Under SANITIZE=1 only the replay
+# regressions and seeds, then fuzzes for 10^5 inputs or 60 s. Under SANITIZE=1 only the replay
 # (the harnesses are sanitized builds already). `make fuzz` runs long: FUZZ_SECONDS=600 each.
 fuzz-test:
 ifeq ($(SANITIZE),1)
