@@ -160,7 +160,42 @@ static bool feed(struct console *c, const uint8_t *buf, size_t len)
     return true;
 }
 
-/* Terminal input: Ctrl-A starts an escape. Returns false when the user quit. */
+/* The host's input as the guest gets it: framed (console.h) or as is. */
+static bool feed_input(struct console *c, const uint8_t *buf, size_t len)
+{
+    if (!c->framed)
+        return feed(c, buf, len);
+    if (c->input_ended)
+        return true;   /* the guest stopped listening at the end frame */
+    uint8_t out[512];
+    size_t n = 0;
+    for (size_t i = 0; i < len; i++) {
+        if (n + 2 > sizeof(out)) {
+            if (!feed(c, out, n))
+                return false;
+            n = 0;
+        }
+        if (buf[i] == CONSOLE_FRAME_ESC) {
+            out[n++] = CONSOLE_FRAME_ESC;
+            out[n++] = CONSOLE_FRAME_ZERO;
+        } else {
+            out[n++] = buf[i];
+        }
+    }
+    return feed(c, out, n);
+}
+
+static bool end_input(struct console *c)
+{
+    if (!c->framed || c->input_ended)
+        return true;
+    static const uint8_t eof[2] = { CONSOLE_FRAME_ESC, CONSOLE_FRAME_EOF };
+    c->input_ended = true;
+    return feed(c, eof, sizeof(eof));
+}
+
+/* Terminal input: Ctrl-A starts an escape; framed, Ctrl-D ends the input. Returns false when
+ * the user quit. */
 static bool handle_tty_input(struct console *c, const uint8_t *buf, size_t len)
 {
     uint8_t out[512];
@@ -170,7 +205,7 @@ static bool handle_tty_input(struct console *c, const uint8_t *buf, size_t len)
         if (c->escape_seen) {
             c->escape_seen = false;
             if (ch == 'x' || ch == 'X') {
-                feed(c, out, n);
+                feed_input(c, out, n);
                 c->on_quit(c->quit_opaque);
                 return false;
             }
@@ -183,11 +218,15 @@ static bool handle_tty_input(struct console *c, const uint8_t *buf, size_t len)
             out[n++] = ch;
         } else if (ch == CONSOLE_ESCAPE) {
             c->escape_seen = true;
+        } else if (ch == CONSOLE_EOF_KEY && c->framed) {
+            if (!feed_input(c, out, n) || !end_input(c))
+                return false;
+            n = 0;
         } else {
             out[n++] = ch;
         }
     }
-    return feed(c, out, n);
+    return feed_input(c, out, n);
 }
 
 /* Waits until the input is released (or the console closes); then sends the prefix. */
@@ -225,19 +264,22 @@ static void *input_thread(void *arg)
         ssize_t n = read(c->in_fd, buf, sizeof(buf));
         if (n < 0 && (errno == EINTR || errno == EAGAIN))
             continue;
-        if (n <= 0)
-            break; /* end of input: the guest runs on without a keyboard */
-        if (c->is_tty ? !handle_tty_input(c, buf, (size_t)n) : !feed(c, buf, (size_t)n))
+        if (n <= 0) {
+            end_input(c);   /* framed: the command's stdin ends; else the guest runs on */
+            break;
+        }
+        if (c->is_tty ? !handle_tty_input(c, buf, (size_t)n) : !feed_input(c, buf, (size_t)n))
             break;
     }
     return NULL;
 }
 
-static int open_console(struct console *c, int in_fd, int out_fd, struct uart16550 *uart,
-                        void (*on_quit)(void *opaque), void *opaque, bool held)
+int console_open_opts(struct console *c, int in_fd, int out_fd, struct uart16550 *uart,
+                      void (*on_quit)(void *opaque), void *opaque, unsigned flags)
 {
     *c = (struct console){ .in_fd = in_fd, .out_fd = out_fd, .uart = uart, .on_quit = on_quit,
-                           .quit_opaque = opaque, .held = held };
+                           .quit_opaque = opaque, .held = flags & CONSOLE_HELD,
+                           .framed = flags & CONSOLE_FRAMED };
     pthread_mutex_init(&c->hold_lock, NULL);
     pthread_cond_init(&c->hold_cond, NULL);
     if (pipe2(c->wake, O_CLOEXEC) != 0)
@@ -267,13 +309,7 @@ static int open_console(struct console *c, int in_fd, int out_fd, struct uart165
 int console_open(struct console *c, int in_fd, int out_fd, struct uart16550 *uart,
                  void (*on_quit)(void *opaque), void *opaque)
 {
-    return open_console(c, in_fd, out_fd, uart, on_quit, opaque, false);
-}
-
-int console_open_held(struct console *c, int in_fd, int out_fd, struct uart16550 *uart,
-                      void (*on_quit)(void *opaque), void *opaque)
-{
-    return open_console(c, in_fd, out_fd, uart, on_quit, opaque, true);
+    return console_open_opts(c, in_fd, out_fd, uart, on_quit, opaque, 0);
 }
 
 void console_release_input(struct console *c, const uint8_t *prefix, size_t len)

@@ -319,9 +319,10 @@ int vm_start_opts(struct vm *vm, unsigned flags)
     /* block the stop signals before any thread exists, so every thread (console, vCPUs) inherits
      * the mask and only the signal thread ever takes them */
     block_stop_signals();
-    int (*open)(struct console *, int, int, struct uart16550 *, void (*)(void *), void *) =
-        (flags & VM_START_HOLD_INPUT) ? console_open_held : console_open;
-    if (open(&vm->console, STDIN_FILENO, STDOUT_FILENO, vm->board->type->console(vm->board), on_console_quit, vm) != 0) {
+    /* --rm: the command's stdin ends when kiln's does (framed input, console.h) */
+    unsigned console_flags = ((flags & VM_START_HOLD_INPUT) ? CONSOLE_HELD : 0) | (vm->cfg->rm ? CONSOLE_FRAMED : 0);
+    if (console_open_opts(&vm->console, STDIN_FILENO, STDOUT_FILENO, vm->board->type->console(vm->board),
+                          on_console_quit, vm, console_flags) != 0) {
         fprintf(stderr, "kiln: cannot set up the console\n");
         return KILN_EXIT_HOST;
     }

@@ -91,6 +91,23 @@ def stdin_feeds_the_command():
 
 
 @test
+def the_command_sees_the_end_of_its_input():
+    # kiln frames its input so that its end reaches the guest: commands that read to the end
+    # of their input end, with every byte (0x00 and the frame bytes included) and no more
+    data = bytes(range(256)) * 16 + b"\x00\x00\x01\x00\x02\x00"
+    expect(["md5sum"], stdin=data, out=hashlib.md5(data).hexdigest().encode() + b"  -\n")
+    expect(["wc", "-l"], stdin=b"a\nb\nc\n", out=b"3\n")
+    expect(["cat"], stdin=b"", out=b"")
+    # a cold boot (a disk: no template) the same
+    with tempfile.NamedTemporaryFile() as disk:
+        disk.truncate(1 << 20)
+        disk.flush()
+        expect(["wc", "-c"], stdin=b"x" * 5000, out=b"5000\n", flags=["--disk", disk.name])
+    # a command that stops reading early still ends, with its own status
+    expect(["sh", "-c", "head -c 3; exit 4"], stdin=b"y" * 200000, out=b"yyy", status=4)
+
+
+@test
 def disks_pass_through():
     with tempfile.TemporaryDirectory(prefix="kiln-rm-disk-") as d:
         img = os.path.join(d, "data.img")
@@ -246,6 +263,35 @@ def stop_signals_end_a_sandbox_with_128_plus_n():
                   f"{flags} {sig.name}: no 'stopped by signal' line: {err!r}")
 
 
+
+@test
+def ctrl_d_on_a_terminal_ends_the_input():
+    # a terminal is raw under kiln (Ctrl-D is a byte): in a sandbox, Ctrl-D is the end of input
+    import pty
+    master, slave = pty.openpty()
+    p = subprocess.Popen([KILN, "run", "--rm", "--", "sh", "-c", "echo ready >&2; wc -l"], stdin=slave,
+                         stdout=subprocess.PIPE, stderr=subprocess.PIPE, close_fds=True,
+                         env=dict(os.environ, KILN_GUEST_DIR=GUEST))
+    try:
+        check(p.stderr.readline() == b"ready\n", "the sandbox did not start")
+        os.write(master, b"one\rtwo\r\x04")   # raw: Enter is \r, so no newlines: 0 lines
+        os.write(master, b"ignored after the end\n")
+        out, err = p.communicate(timeout=60)
+        check(p.returncode == 0 and out == b"0\n", f"status {p.returncode}, {out!r} {err!r}")
+        # and with newlines
+        p = subprocess.Popen([KILN, "run", "--rm", "--", "sh", "-c", "echo ready >&2; wc -l"], stdin=slave,
+                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, close_fds=True,
+                             env=dict(os.environ, KILN_GUEST_DIR=GUEST))
+        check(p.stderr.readline() == b"ready\n", "the sandbox did not start")
+        os.write(master, b"one\ntwo\n\x04")
+        out, err = p.communicate(timeout=60)
+        check(p.returncode == 0 and out == b"2\n", f"status {p.returncode}, {out!r} {err!r}")
+    finally:
+        if p.poll() is None:
+            p.kill()
+            p.wait()
+        os.close(master)
+        os.close(slave)
 
 @test
 def timer_latency_tool_measures_as_cyclictest_does():
