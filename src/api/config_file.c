@@ -11,7 +11,8 @@
 
 /* Applied in this order: logging first so the rest is logged, machine before devices. */
 static const char *const order[] = { "logger", "metrics", "machine-config", "boot-source", "drives",
-                                     "network-interfaces", "vsock", "entropy", "balloon", "serial", NULL };
+                                     "network-interfaces", "vsock", "entropy", "balloon", "serial", "cpu-limit",
+                                     NULL };
 /* Keys Firecracker's GET /vm/config writes for features kiln lacks: accepted when null, so that
  * output can be fed back as a config file. */
 static const char *const null_only[] = { "cpu-config", "mmds-config", NULL };
@@ -111,7 +112,7 @@ enum config_file_status config_apply_json(struct routes *r, const char *path, js
             goto out;
         }
         snprintf(err, errlen, "%s: unknown field `%.64s`, expected one of `boot-source`, `drives`, `machine-config`, "
-                 "`network-interfaces`, `vsock`, `balloon`, `entropy`, `logger`, `metrics`, `serial`", path, key);
+                 "`network-interfaces`, `vsock`, `balloon`, `entropy`, `logger`, `metrics`, `serial`, `cpu-limit`", path, key);
         goto out;
     }
     for (const char *const *k = order; *k; k++) {

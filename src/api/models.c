@@ -387,6 +387,30 @@ int model_parse_balloon(json_t *j, struct vmm_balloon *out, char *err, size_t er
     return 0;
 }
 
+int model_parse_cpu_limit(json_t *j, struct vmm_cpu_limit *out, bool *has_priority, char *err, size_t errlen)
+{
+    static const char *const fields[] = { "quota_us", "period_us", "vcpu_priority", NULL };
+    char prio[16] = "";
+    memset(out, 0, sizeof(*out));
+    out->period_us = CPU_QUOTA_DEFAULT_PERIOD_US;
+    int has = 0;
+    if (check_object(j, "CpuLimit", fields, err, errlen) ||
+        get_uint(j, "quota_us", false, UINT32_MAX, "u32", &out->quota_us, err, errlen) < 0 ||
+        get_uint(j, "period_us", false, UINT32_MAX, "u32", &out->period_us, err, errlen) < 0 ||
+        (has = get_str(j, "vcpu_priority", false, prio, sizeof(prio), err, errlen)) < 0)
+        return -1;
+    *has_priority = has > 0;
+    if (has > 0) {
+        enum cpu_priority p;
+        char why[128];
+        if (cpu_priority_parse(prio, &p, why, sizeof(why)))
+            return api_fail(err, errlen, "invalid value for field `vcpu_priority`: %s", why);
+        out->vcpu_priority = p;
+    }
+    out->set = true;
+    return 0;
+}
+
 int model_parse_balloon_update(json_t *j, uint32_t *amount_mib, char *err, size_t errlen)
 {
     static const char *const fields[] = { "amount_mib", NULL };
@@ -566,6 +590,12 @@ json_t *model_balloon_json(const struct vmm_balloon *b)
 {
     return json_pack("{s:I,s:b,s:I}", "amount_mib", (json_int_t)b->amount_mib, "deflate_on_oom", b->deflate_on_oom,
                      "stats_polling_interval_s", (json_int_t)b->stats_polling_interval_s);
+}
+
+json_t *model_cpu_limit_json(const struct vmm_cpu_limit *l)
+{
+    return json_pack("{s:I,s:I,s:s}", "quota_us", (json_int_t)l->quota_us, "period_us", (json_int_t)l->period_us,
+                     "vcpu_priority", cpu_priority_name(l->vcpu_priority));
 }
 
 json_t *model_balloon_stats_json(const struct balloon_stats *s)

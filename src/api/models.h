@@ -63,6 +63,9 @@ int model_parse_logger(json_t *j, struct model_logger *out, char *err, size_t er
 int model_parse_metrics(json_t *j, char *path, size_t pathlen, char *err, size_t errlen);
 int model_parse_serial(json_t *j, char *path, size_t pathlen, char *err, size_t errlen);
 int model_parse_action(json_t *j, enum model_action *out, char *err, size_t errlen);
+/* PUT /kiln/cpu-limit (kiln's): {"quota_us"?, "period_us"?, "vcpu_priority"?}; absent quota_us
+ * (or 0) is no limit, absent period_us 100000, absent vcpu_priority leaves *has_priority false */
+int model_parse_cpu_limit(json_t *j, struct vmm_cpu_limit *out, bool *has_priority, char *err, size_t errlen);
 /* PATCH /vm: *pause is true for "Paused", false for "Resumed" */
 int model_parse_vm_state(json_t *j, bool *pause, char *err, size_t errlen);
 
@@ -112,6 +115,7 @@ json_t *model_balloon_json(const struct vmm_balloon *b);
 json_t *model_balloon_stats_json(const struct balloon_stats *s);
 json_t *model_logger_json(const struct model_logger *l);
 json_t *model_rate_limiter_json(const struct rate_limiter_config *rl);
+json_t *model_cpu_limit_json(const struct vmm_cpu_limit *l);
 
 /* Writes a formatted fault message into err and returns -1 (for "return api_fail(...)"). */
 int api_fail(char *err, size_t errlen, const char *fmt, ...) __attribute__((format(printf, 3, 4)));

@@ -258,6 +258,40 @@ static int patch_balloon_stats(struct routes *r, const char *id, json_t *body, j
     return vmm_patch_balloon_stats_interval(r->vmm, interval, err, errlen);
 }
 
+/* kiln's own route: the VM's CPU limit, before boot and while it runs */
+static int put_cpu_limit(struct routes *r, const char *id, json_t *body, json_t **out, char *err, size_t errlen)
+{
+    (void)id, (void)out;
+    struct vmm_cpu_limit l;
+    bool has_priority;
+    if (model_parse_cpu_limit(body, &l, &has_priority, err, errlen))
+        return bad_body(err, errlen);
+    if (!has_priority) {   /* absent: the priority stays what it is */
+        struct vmm_cpu_limit cur;
+        struct cpu_quota_stats st;
+        bool running;
+        vmm_get_cpu_limit(r->vmm, &cur, &st, &running);
+        l.vcpu_priority = cur.vcpu_priority;
+    }
+    return vmm_put_cpu_limit(r->vmm, &l, err, errlen);
+}
+
+static int get_cpu_limit(struct routes *r, const char *id, json_t *body, json_t **out, char *err, size_t errlen)
+{
+    (void)id, (void)body;
+    struct vmm_cpu_limit l;
+    struct cpu_quota_stats st;
+    bool running;
+    vmm_get_cpu_limit(r->vmm, &l, &st, &running);
+    json_t *o = model_cpu_limit_json(&l);
+    if (o && running)
+        json_object_set_new(o, "stats", json_pack("{s:I,s:I,s:I}", "nr_periods", (json_int_t)st.nr_periods,
+                                                  "nr_throttled", (json_int_t)st.nr_throttled,
+                                                  "throttled_us", (json_int_t)st.throttled_us));
+    *out = o;
+    return o ? 0 : api_fail(err, errlen, "out of memory");
+}
+
 int routes_configure_logger(struct routes *r, const struct model_logger *l, char *err, size_t errlen)
 {
     if (logger_configure(l->has_path ? l->log_path : NULL, l->level, l->show_level, l->show_log_origin, err, errlen))
@@ -384,6 +418,8 @@ json_t *routes_vm_config(struct routes *r)
     /* kiln extension, only when used so the output stays what Firecracker's tools expect */
     if (c->serial_out_path[0])
         json_object_set_new(o, "serial", json_pack("{s:s}", "serial_out_path", c->serial_out_path));
+    if (c->cpu_limit.set)
+        json_object_set_new(o, "cpu-limit", model_cpu_limit_json(&c->cpu_limit));
     free(c);
     return o;
 }
@@ -472,6 +508,8 @@ static const struct route routes_table[] = {
     { "GET", "balloon", NULL, get_balloon, GETM(balloon_count), NULL },
     { "GET", "balloon", "statistics", get_balloon_stats, GETM(balloon_count), NULL },
     { "GET", "vm", "config", get_vm_config, GETM(vm_config_count), NULL },
+    { "GET", "kiln", "cpu-limit", get_cpu_limit, NULL, NULL },
+    { "PUT", "kiln", "cpu-limit", put_cpu_limit, NULL, NULL },
     { "PUT", "actions", NULL, put_actions, PUTM(actions_count), PUTM(actions_fails) },
     { "PUT", "boot-source", NULL, put_boot_source, PUTM(boot_source_count), PUTM(boot_source_fails) },
     { "PUT", "machine-config", NULL, put_machine, PUTM(machine_cfg_count), PUTM(machine_cfg_fails) },
@@ -501,6 +539,7 @@ static const struct { const char *key; handler_fn *fn; } put_resources[] = {
     { "boot-source", put_boot_source }, { "drives", put_drive }, { "machine-config", put_machine },
     { "network-interfaces", put_net }, { "vsock", put_vsock }, { "balloon", put_balloon },
     { "entropy", put_entropy }, { "logger", put_logger }, { "metrics", put_metrics }, { "serial", put_serial },
+    { "cpu-limit", put_cpu_limit },
 };
 
 struct routes *routes_new(struct vmm *vmm, const char *instance_id, void (*on_start)(void *), void *cls)

@@ -17,6 +17,7 @@ struct persist_reader;
 struct persist_writer;
 struct uart16550;
 struct boot_timer;
+struct cpu_quota;
 struct virtio_mmio;
 
 /* What to boot (the VM's configuration): paths, NULL when not given. */
@@ -38,6 +39,9 @@ struct board_params {
     void *console_opaque;
     void (*pv_console_tx)(void *opaque, const uint8_t *buf, size_t len);
     void *pv_console_opaque;
+    /* the VM's CPU limit and vCPU priority, for the vCPUs (vcpu_params) */
+    struct cpu_quota *cpu_quota;
+    int vcpu_priority;
 };
 
 /* Every board's instance starts with this. */

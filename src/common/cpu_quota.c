@@ -1,6 +1,7 @@
 /* cpu_quota.c — the CPU bandwidth limit's accounting (see cpu_quota.h). */
 #include "common/cpu_quota.h"
 #include <stdio.h>
+#include <string.h>
 #include <time.h>
 
 uint64_t cpu_quota_thread_ns(void)
@@ -28,7 +29,7 @@ void cpu_quota_destroy(struct cpu_quota *q)
     pthread_mutex_destroy(&q->lock);
 }
 
-int cpu_quota_set(struct cpu_quota *q, uint64_t quota_us, uint64_t period_us, char *err, size_t errlen)
+int cpu_quota_check(uint64_t quota_us, uint64_t period_us, char *err, size_t errlen)
 {
     if (period_us < CPU_QUOTA_MIN_PERIOD_US || period_us > CPU_QUOTA_MAX_PERIOD_US) {
         snprintf(err, errlen, "the CPU limit's period must be %u..%u us, not %llu",
@@ -40,6 +41,56 @@ int cpu_quota_set(struct cpu_quota *q, uint64_t quota_us, uint64_t period_us, ch
                  CPU_QUOTA_MIN_QUOTA_US, (unsigned long long)quota_us);
         return -1;
     }
+    return 0;
+}
+
+/* a decimal number without sign or spaces, at most max; end: where it stopped */
+static bool parse_num(const char *s, uint64_t max, uint64_t *out, const char **end)
+{
+    if (*s < '0' || *s > '9')
+        return false;
+    uint64_t v = 0;
+    for (; *s >= '0' && *s <= '9'; s++) {
+        v = v * 10 + (uint64_t)(*s - '0');
+        if (v > max)
+            return false;
+    }
+    *out = v;
+    *end = s;
+    return true;
+}
+
+int cpu_quota_parse(const char *s, uint64_t *quota_us, uint64_t *period_us, char *err, size_t errlen)
+{
+    const char *end;
+    uint64_t a, b;
+    if (!strcmp(s, "none") || !strcmp(s, "0")) {
+        *quota_us = 0;
+        *period_us = CPU_QUOTA_DEFAULT_PERIOD_US;
+        return 0;
+    }
+    /* numbers are bounded well above any valid limit, so that no product overflows */
+    if (parse_num(s, 1ull << 40, &a, &end)) {
+        if (!strcmp(end, "%")) {
+            *quota_us = a * (CPU_QUOTA_DEFAULT_PERIOD_US / 100);
+            *period_us = CPU_QUOTA_DEFAULT_PERIOD_US;
+            return 0;
+        }
+        if (*end == '/' && parse_num(end + 1, 1ull << 40, &b, &end) && !*end) {
+            *quota_us = a;
+            *period_us = b;
+            return 0;
+        }
+    }
+    snprintf(err, errlen, "'%s' is not a CPU limit: QUOTA_US/PERIOD_US (e.g. 20000/100000), "
+             "a percentage of one CPU (e.g. 20%%) or none", s);
+    return -1;
+}
+
+int cpu_quota_set(struct cpu_quota *q, uint64_t quota_us, uint64_t period_us, char *err, size_t errlen)
+{
+    if (cpu_quota_check(quota_us, period_us, err, errlen))
+        return -1;
     pthread_mutex_lock(&q->lock);
     q->quota_ns = quota_us * 1000;
     q->period_ns = period_us * 1000;
@@ -57,6 +108,13 @@ void cpu_quota_get(struct cpu_quota *q, uint64_t *quota_us, uint64_t *period_us)
     *quota_us = q->quota_ns / 1000;
     *period_us = q->period_ns / 1000;
     pthread_mutex_unlock(&q->lock);
+}
+
+void cpu_quota_get_stats(struct cpu_quota *q, struct cpu_quota_stats *out)
+{
+    out->nr_periods = atomic_load(&q->nr_periods);
+    out->nr_throttled = atomic_load(&q->nr_throttled);
+    out->throttled_us = atomic_load(&q->throttled_ns) / 1000;
 }
 
 uint64_t cpu_quota_charge(struct cpu_quota *q, struct cpu_quota_vcpu *v, uint64_t cpu_ns, uint64_t now_ns)

@@ -11,11 +11,13 @@
 #include <pthread.h>
 #include <stdatomic.h>
 #include <stdbool.h>
+#include <stddef.h>
 #include <stdint.h>
 
 #define CPU_QUOTA_MIN_PERIOD_US 1000u      /* as cgroup's cpu.max: 1 ms .. 1 s */
 #define CPU_QUOTA_MAX_PERIOD_US 1000000u
 #define CPU_QUOTA_MIN_QUOTA_US  1000u
+#define CPU_QUOTA_DEFAULT_PERIOD_US 100000u   /* cgroup's default, and a percentage's period */
 
 struct cpu_quota {
     pthread_mutex_t lock;
@@ -35,12 +37,29 @@ struct cpu_quota_vcpu {
     uint64_t epoch;
 };
 
+/* cgroup cpu.stat's counters, since the quota was created */
+struct cpu_quota_stats {
+    uint64_t nr_periods;        /* periods that went by while the VM was limited and running */
+    uint64_t nr_throttled;      /* times a vCPU had to sleep out the rest of a period */
+    uint64_t throttled_us;      /* the sleeps' total */
+};
+
+/* The one rule for a limit, whoever sets it (command line, config file, API, the jail): period
+ * 1 ms .. 1 s; quota 0 (no limit) or 1 ms .. 1024 periods (1024 vCPUs' worth). Returns 0, or -1
+ * with a one-line reason in err. */
+int cpu_quota_check(uint64_t quota_us, uint64_t period_us, char *err, size_t errlen);
+/* The command-line forms: "QUOTA_US/PERIOD_US" (cgroup's cpu.max numbers), "N%" (N percent of
+ * one CPU, in periods of 100 ms: "150%" is 1.5 CPUs), "none" or "0" (no limit). Only the syntax:
+ * cpu_quota_check judges the numbers. Returns 0, or -1 with a reason in err. */
+int cpu_quota_parse(const char *s, uint64_t *quota_us, uint64_t *period_us, char *err, size_t errlen);
+
 void cpu_quota_init(struct cpu_quota *q);
 void cpu_quota_destroy(struct cpu_quota *q);
 /* quota_us 0 removes the limit. Returns 0, or -1 with a reason in err when out of range
  * (period 1 ms .. 1 s; quota 0 or >= 1 ms, at most period × 1024 for 1024 vCPUs' worth). */
 int cpu_quota_set(struct cpu_quota *q, uint64_t quota_us, uint64_t period_us, char *err, size_t errlen);
 void cpu_quota_get(struct cpu_quota *q, uint64_t *quota_us, uint64_t *period_us);
+void cpu_quota_get_stats(struct cpu_quota *q, struct cpu_quota_stats *out);
 static inline bool cpu_quota_limited(struct cpu_quota *q)
 {
     return q && atomic_load_explicit(&q->limited, memory_order_relaxed);

@@ -13,6 +13,7 @@
 #include "dev/mmio.h"
 
 struct bus;
+struct cpu_quota;
 struct persist_reader;
 struct persist_writer;
 
@@ -41,6 +42,12 @@ struct vcpu_params {
     /* the paravirtual console (RISC-V: the SBI debug console, the guest's hvc0); may be NULL */
     void (*console_out)(void *opaque, const uint8_t *buf, size_t len);
     void *console_opaque;
+    /* the VM's CPU limit (common/cpu_quota.h), owned by the VM and outliving the vCPUs, which
+     * charge the CPU time their threads use to it and sleep out a period once it is used; NULL
+     * or a quota of 0: none. vcpu_priority (enum cpu_priority): what each vCPU thread lowers its
+     * own host priority to when it starts. */
+    struct cpu_quota *cpu_quota;
+    int vcpu_priority;
 };
 
 /* The state the vCPUs boot in, prepared by the board from what it loaded. */

@@ -9,6 +9,8 @@
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
+#include "common/cpu_priority.h"
+#include "common/cpu_quota.h"
 #include "vm/backends.h"
 #include "vm/config.h"
 #include "vm/device_args.h"
@@ -38,6 +40,14 @@ void config_print_run_help(void)
         "  --dtb-out FILE   also write the generated device tree blob to FILE\n"
         "  --accel NAME     the vCPU backend, one of: %s (default auto: the one for the\n"
         "                   kernel's architecture)\n"
+        "  --cpu-limit QUOTA_US/PERIOD_US | N%% | none\n"
+        "                   at most QUOTA_US of CPU time per PERIOD_US for all vCPUs together\n"
+        "                   (cgroup cpu.max's numbers; period 1000-1000000), or N%% of one CPU\n"
+        "                   (period 100 ms: 150%% is 1.5 CPUs). Enforced by kiln on its vCPU\n"
+        "                   threads; changeable while the VM runs through the API\n"
+        "  --vcpu-priority normal|low|idle\n"
+        "                   the vCPU threads' host priority: low is nice 19, idle is\n"
+        "                   SCHED_IDLE (runs only on an otherwise idle CPU); for best-effort VMs\n"
         "  --rm -- CMD [ARGS...]\n"
         "                   one-shot sandbox: boot the guest from its initramfs (nothing is\n"
         "                   written), run CMD with stdin, stdout and stderr connected to\n"
@@ -231,12 +241,15 @@ static int parse_flags(struct vm_config *cfg, int argc, char **argv)
         { "vsock", required_argument, 0, 'V' },
         { "balloon", optional_argument, 0, 'B' },
         { "rm", no_argument, 0, 'r' },
+        { "cpu-limit", required_argument, 0, 'L' },
+        { "vcpu-priority", required_argument, 0, 'P' },
         { "help", no_argument, 0, 'h' },
         { 0, 0, 0, 0 },
     };
     memset(cfg, 0, sizeof(*cfg));
     cfg->cpus = 1;
     cfg->mem_mib = KILN_DEFAULT_MEM_MIB;
+    cfg->cpu_period_us = CPU_QUOTA_DEFAULT_PERIOD_US;
     cfg->cmdline = NULL;
 
     opterr = 0;
@@ -280,6 +293,19 @@ static int parse_flags(struct vm_config *cfg, int argc, char **argv)
                 return refused("--mem", err, KILN_EXIT_USAGE);
             cfg->mem_mib = v * unit;
             break;
+        case 'L':
+            if (cpu_quota_parse(optarg, &cfg->cpu_quota_us, &cfg->cpu_period_us, err, sizeof(err)))
+                return refused("--cpu-limit", err, KILN_EXIT_USAGE);
+            if (res_check_cpu_limit(cfg->cpu_quota_us, cfg->cpu_period_us, cfg->vcpu_priority, err, sizeof(err)))
+                return refused("--cpu-limit", err, KILN_EXIT_USAGE);
+            break;
+        case 'P': {
+            enum cpu_priority p;
+            if (cpu_priority_parse(optarg, &p, err, sizeof(err)))
+                return refused("--vcpu-priority", err, KILN_EXIT_USAGE);
+            cfg->vcpu_priority = (int)p;
+            break;
+        }
         case 'D': case 'N': case 'R': case 'V': case 'B': {
             int rc = parse_device_flag(cfg, c, optarg);
             if (rc)

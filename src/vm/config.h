@@ -45,6 +45,10 @@ struct vm_config {
     struct rng_options rng;
     struct vsock_options vsock;
     struct balloon_options balloon;
+    /* the VM's CPU limit (common/cpu_quota.h: at most quota per period for all vCPUs together;
+     * quota 0: none) and its vCPU threads' priority (enum cpu_priority) */
+    uint64_t cpu_quota_us, cpu_period_us;
+    int vcpu_priority;
     char default_kernel[4096];  /* CLI only: the default guest */
     char default_initrd[4096];
     /* run --rm -- CMD ARGS...: a one-shot sandbox that runs CMD in the guest and exits with its

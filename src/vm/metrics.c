@@ -284,9 +284,32 @@ static char *render_line(size_t *len)
     return line;
 }
 
+static void (*sampler)(void *);
+static void *sampler_opaque;
+
+void metrics_set_sampler(void (*fn)(void *opaque), void *opaque)
+{
+    pthread_mutex_lock(&lock);
+    sampler = fn;
+    sampler_opaque = opaque;
+    pthread_mutex_unlock(&lock);
+}
+
+void metrics_clear_sampler(void *opaque)
+{
+    pthread_mutex_lock(&lock);
+    if (sampler_opaque == opaque) {
+        sampler = NULL;
+        sampler_opaque = NULL;
+    }
+    pthread_mutex_unlock(&lock);
+}
+
 int metrics_flush_err(char *err, size_t errlen)
 {
     pthread_mutex_lock(&lock);
+    if (sampler)
+        sampler(sampler_opaque);
     if (out_fd < 0) {
         pthread_mutex_unlock(&lock);
         set_err(err, errlen, "metrics are not configured");

@@ -96,13 +96,19 @@ static inline uint64_t metric_get(struct metric *m)
     X(STORE, sigbus) X(STORE, sigsegv) X(STORE, sigxfsz) X(STORE, sigxcpu) X(INC, sigpipe)     \
     X(STORE, sighup) X(STORE, sigill) X(STORE, sigterm) X(STORE, sigint)
 
+/* kiln's own: the VM's CPU limit (GET /kiln/cpu-limit) and cgroup cpu.stat's counters for it,
+ * throttled_us being the time vCPUs slept out of their periods */
+#define METRICS_CPU_LIMIT(X)                                                                   \
+    X(STORE, quota_us) X(STORE, period_us) X(INC, nr_periods) X(INC, nr_throttled)             \
+    X(INC, throttled_us)
+
 /* every kiln-wide group, in output order: X(json_name, LIST) */
 #define METRICS_GROUPS(X)                                                                      \
     X(api_server, METRICS_API_SERVER) X(get_api_requests, METRICS_GET_API_REQUESTS)            \
     X(put_api_requests, METRICS_PUT_API_REQUESTS)                                              \
     X(patch_api_requests, METRICS_PATCH_API_REQUESTS) X(latencies_us, METRICS_LATENCIES_US)    \
     X(logger, METRICS_LOGGER) X(vcpu, METRICS_VCPU) X(vmm, METRICS_VMM) X(uart, METRICS_UART)  \
-    X(signals, METRICS_SIGNALS) X(migration, METRICS_MIGRATION)
+    X(signals, METRICS_SIGNALS) X(migration, METRICS_MIGRATION) X(cpu_limit, METRICS_CPU_LIMIT)
 
 #define METRICS_FIELD_(kind, name) struct metric name;
 #define METRICS_GROUP_(gname, LIST) struct { LIST(METRICS_FIELD_) } gname;
@@ -251,6 +257,13 @@ int metrics_configure(const char *path, char *err, size_t errlen);
  * metrics are not configured or the write fails (message in err if err is not NULL). */
 int metrics_flush(void);
 int metrics_flush_err(char *err, size_t errlen);
+
+/* A function each flush calls first (under the flush's lock), to store values kept elsewhere
+ * into kiln_metrics (the VM's CPU limit counters); one at a time, NULL for none. A counter (INC)
+ * stored as a running total is reported as its change since the last flush. Clear removes fn
+ * only if opaque is still the registered one, and returns once no flush is calling it. */
+void metrics_set_sampler(void (*fn)(void *opaque), void *opaque);
+void metrics_clear_sampler(void *opaque);
 
 /* Period of the flusher thread; 60000 ms by default. Takes effect at the next configure (tests
  * use a short one). */

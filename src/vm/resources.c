@@ -8,6 +8,8 @@
 #include <sys/stat.h>
 #include <sys/un.h>
 #include <unistd.h>
+#include "common/cpu_priority.h"
+#include "common/cpu_quota.h"
 #include "common/errmsg.h"
 #include "common/fd_io.h"
 #include "vm/config.h"
@@ -168,5 +170,17 @@ int res_check_balloon(const struct balloon_options *o, uint64_t mem_mib, char *e
     if (o->stats_polling_s > KILN_BALLOON_STATS_MAX_S)
         return errmsg(err, errlen, "The balloon statistics polling interval must be at most %d seconds, "
                     "not %u.", KILN_BALLOON_STATS_MAX_S, o->stats_polling_s);
+    return 0;
+}
+
+int res_check_cpu_limit(uint64_t quota_us, uint64_t period_us, int vcpu_priority, char *err, size_t errlen)
+{
+    char why[200];
+    if (cpu_quota_check(quota_us, period_us, why, sizeof(why))) {
+        why[0] = (char)(why[0] == 't' ? 'T' : why[0]);   /* "The CPU limit's ..." as a sentence */
+        return errmsg(err, errlen, "%s.", why);
+    }
+    if (vcpu_priority < CPU_PRIORITY_NORMAL || vcpu_priority > CPU_PRIORITY_IDLE)
+        return errmsg(err, errlen, "Invalid vCPU priority %d: normal, low or idle.", vcpu_priority);
     return 0;
 }

@@ -56,4 +56,8 @@ int res_check_entropy(const struct rng_options *o, char *err, size_t errlen);
 /* balloon: the target fits in the guest's memory, the stats period in a day */
 int res_check_balloon(const struct balloon_options *o, uint64_t mem_mib, char *err, size_t errlen);
 
+/* CPU limit: the period 1 ms .. 1 s, the quota 0 (none) or 1 ms .. 1024 periods (cpu_quota.h's
+ * rule); the vCPU priority one of enum cpu_priority */
+int res_check_cpu_limit(uint64_t quota_us, uint64_t period_us, int vcpu_priority, char *err, size_t errlen);
+
 #endif

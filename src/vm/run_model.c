@@ -93,6 +93,12 @@ static int put_all(struct vmm *v, const struct vm_config *f, char net_spec[][RUN
     if (vmm_put_machine_config(v, &m, err, sizeof(err)))
         return refused(res_check_vcpus(f->cpus, NULL, 0) ? "--cpus" : "--mem", err, KILN_EXIT_USAGE);
     int rc;
+    if (f->cpu_quota_us || f->vcpu_priority) {
+        struct vmm_cpu_limit l = { .quota_us = f->cpu_quota_us, .period_us = f->cpu_period_us,
+                                   .vcpu_priority = (enum cpu_priority)f->vcpu_priority };
+        if (vmm_put_cpu_limit(v, &l, err, sizeof(err)))
+            return refused("--cpu-limit", err, KILN_EXIT_USAGE);
+    }
     for (unsigned i = 0; i < f->ndisks; i++)
         if ((rc = put_drive(v, i, &f->disks[i])))
             return rc;

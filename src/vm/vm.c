@@ -18,6 +18,7 @@
 #include "vm/console.h"
 #include "vm/devices.h"
 #include "vm/guest_ram.h"
+#include "vm/metrics.h"
 #include "vm/run_template.h"
 #include "vm/vm.h"
 
@@ -35,6 +36,7 @@ struct vm {
     bool started, joined;
     bool devices_paused;          /* the virtio devices' threads are parked (vm_pause) */
     struct vm_devices devices;    /* the board's virtio devices by kind and id */
+    struct cpu_quota cpu_quota;   /* the CPU limit: the VM's, charged by its vCPUs */
 };
 
 /* --rm: the SBI console (the guest's /dev/hvc0) carries the command's stderr */
@@ -248,6 +250,44 @@ static int pick_machine(struct vm *vm, const struct vm_config *cfg, const struct
     return KILN_EXIT_BAD_IMAGE;
 }
 
+/* The CPU limit's counters into the metrics' cpu_limit group, at each flush. */
+static void sample_cpu_limit(void *opaque)
+{
+    struct vm *vm = opaque;
+    uint64_t quota_us, period_us;
+    struct cpu_quota_stats st;
+    cpu_quota_get(&vm->cpu_quota, &quota_us, &period_us);
+    cpu_quota_get_stats(&vm->cpu_quota, &st);
+    metric_store(&kiln_metrics.cpu_limit.quota_us, quota_us);
+    metric_store(&kiln_metrics.cpu_limit.period_us, period_us);
+    metric_store(&kiln_metrics.cpu_limit.nr_periods, st.nr_periods);
+    metric_store(&kiln_metrics.cpu_limit.nr_throttled, st.nr_throttled);
+    metric_store(&kiln_metrics.cpu_limit.throttled_us, st.throttled_us);
+}
+
+/* The VM's CPU limit, from cfg; the board hands it (and the vCPU priority) to the vCPUs, which
+ * charge the limit and take the priority when their threads start. */
+static int setup_cpu_limit(struct vm *vm, const struct vm_config *cfg, char *why, size_t whylen)
+{
+    char err[200];
+    if (cfg->cpu_quota_us && cpu_quota_set(&vm->cpu_quota, cfg->cpu_quota_us, cfg->cpu_period_us, err, sizeof(err))) {
+        report(why, whylen, "%s", err);
+        return KILN_EXIT_USAGE;
+    }
+    metrics_set_sampler(sample_cpu_limit, vm);
+    return 0;
+}
+
+int vm_set_cpu_limit(struct vm *vm, uint64_t quota_us, uint64_t period_us, char *err, size_t errlen)
+{
+    return cpu_quota_set(&vm->cpu_quota, quota_us, period_us, err, errlen);
+}
+
+void vm_get_cpu_limit_stats(struct vm *vm, struct cpu_quota_stats *out)
+{
+    cpu_quota_get_stats(&vm->cpu_quota, out);
+}
+
 static int create_board(struct vm *vm, const struct vm_config *cfg, uint64_t start_ns, char *why, size_t whylen)
 {
     vm->boot = (struct board_boot){ .kernel = cfg->kernel, .initrd = cfg->initrd, .firmware = cfg->firmware,
@@ -255,7 +295,8 @@ static int create_board(struct vm *vm, const struct vm_config *cfg, uint64_t sta
     struct board_params p = { .backend = vm->machine->backend, .cpus = cfg->cpus, .ram = vm->ram.host,
                               .ram_size = vm->ram.size, .start_ns = start_ns, .boot = &vm->boot,
                               .console_tx = console_tx, .console_opaque = &vm->console,
-                              .pv_console_tx = console_tx, .pv_console_opaque = &vm->console };
+                              .pv_console_tx = console_tx, .pv_console_opaque = &vm->console,
+                              .cpu_quota = &vm->cpu_quota, .vcpu_priority = cfg->vcpu_priority };
     if (cfg->sbi_console_to_stderr) {
         p.pv_console_tx = stderr_tx;
         p.pv_console_opaque = NULL;
@@ -281,7 +322,10 @@ static int create(const struct vm_config *cfg, uint64_t start_ns, const struct v
     }
     vm->cfg = cfg;
     vm->ram.fd = -1;
+    cpu_quota_init(&vm->cpu_quota);
     int status = pick_machine(vm, cfg, rs, why, whylen);
+    if (!status)
+        status = setup_cpu_limit(vm, cfg, why, whylen);
     if (!status)
         status = create_ram(vm, cfg, rs, why, whylen);
     if (!status)
@@ -463,9 +507,11 @@ void vm_destroy(struct vm *vm)
         pthread_kill(vm->signal_thread, SIGUSR2);
         pthread_join(vm->signal_thread, NULL);
     }
+    metrics_clear_sampler(vm);
     if (vm->board)
         vm->board->type->destroy(vm->board);
     guest_ram_destroy(&vm->ram);
+    cpu_quota_destroy(&vm->cpu_quota);   /* after the vCPUs that charged it */
     free(vm);
 }
 

@@ -6,6 +6,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include "common/cpu_quota.h"
 #include "vm/config.h"
 #include "vm/devices.h"
 
@@ -75,6 +76,12 @@ const char *vm_arch(const struct vm *vm);
 /* A virtio device by kind and id (id NULL: the one of a one-per-VM kind), for post-boot
  * operations (drive updates, NIC rate limits, the balloon); NULL when the VM has none. */
 struct virtio_mmio *vm_device(struct vm *vm, enum vm_device_kind kind, const char *id);
+
+/* The VM's CPU limit (common/cpu_quota.h), which the VM owns and its vCPUs charge: a new one
+ * takes effect at once (quota 0: none). Returns 0, or -1 with a reason in err. */
+int vm_set_cpu_limit(struct vm *vm, uint64_t quota_us, uint64_t period_us, char *err, size_t errlen);
+/* Its throttling counters (cgroup cpu.stat's) since the VM was created. */
+void vm_get_cpu_limit_stats(struct vm *vm, struct cpu_quota_stats *out);
 
 /* Waits for the guest to stop, closes the console and returns kiln's exit status (vm_start'ed
  * VMs; vm_destroy still frees it). */

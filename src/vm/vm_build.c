@@ -49,6 +49,9 @@ int vm_config_build(const struct vmm_config *r, struct vm_config *c, struct vm_b
     memset(c, 0, sizeof(*c));
     c->cpus = r->machine.vcpu_count;
     c->mem_mib = r->machine.mem_size_mib;
+    c->cpu_quota_us = r->cpu_limit.quota_us;
+    c->cpu_period_us = r->cpu_limit.period_us;
+    c->vcpu_priority = (int)r->cpu_limit.vcpu_priority;
     c->kernel = r->boot.kernel_image_path;
     c->initrd = *r->boot.initrd_path ? r->boot.initrd_path : NULL;
 

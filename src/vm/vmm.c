@@ -95,6 +95,7 @@ struct vmm *vmm_new(uint64_t start_ns)
     v->state = VMM_NOT_STARTED;
     v->cfg.machine.vcpu_count = 1;
     v->cfg.machine.mem_size_mib = 128;   /* Firecracker's default, which its clients assume */
+    v->cfg.cpu_limit.period_us = CPU_QUOTA_DEFAULT_PERIOD_US;
     return v;
 }
 
@@ -137,7 +138,7 @@ bool vmm_is_configured(struct vmm *v)
     pthread_mutex_lock(&v->lock);
     const struct vmm_config *c = &v->cfg;
     bool set = c->boot.set || c->ndrives || c->nnets || c->vsock.set || c->entropy.set || c->balloon.set ||
-               c->serial_out_path[0] || c->machine.vcpu_count != 1 || c->machine.mem_size_mib != 128 ||
+               c->serial_out_path[0] || c->cpu_limit.set || c->machine.vcpu_count != 1 || c->machine.mem_size_mib != 128 ||
                c->machine.smt || c->machine.track_dirty_pages;
     pthread_mutex_unlock(&v->lock);
     return set;
@@ -397,6 +398,41 @@ int vmm_put_serial(struct vmm *v, const char *serial_out_path, char *err, size_t
         snprintf(v->cfg.serial_out_path, sizeof(v->cfg.serial_out_path), "%s", p);
     pthread_mutex_unlock(&v->lock);
     return rc;
+}
+
+int vmm_put_cpu_limit(struct vmm *v, const struct vmm_cpu_limit *l, char *err, size_t errlen)
+{
+    if (res_check_cpu_limit(l->quota_us, l->period_us, (int)l->vcpu_priority, err, errlen))
+        return -1;
+    pthread_mutex_lock(&v->lock);
+    int rc = 0;
+    if (v->state != VMM_NOT_STARTED) {
+        rc = post_boot(v, err, errlen);
+        if (!rc && l->vcpu_priority != v->run.cpu_limit.vcpu_priority)
+            rc = fail(err, errlen, "The vCPU priority cannot change after starting the microVM (it is "
+                      "%s): an unprivileged kiln cannot raise its threads' priority back.",
+                      cpu_priority_name(v->run.cpu_limit.vcpu_priority));
+        if (!rc)
+            rc = vm_set_cpu_limit(v->vm, l->quota_us, l->period_us, err, errlen);
+    }
+    if (!rc) {
+        v->cfg.cpu_limit = *l;
+        v->cfg.cpu_limit.set = true;
+    }
+    pthread_mutex_unlock(&v->lock);
+    return rc;
+}
+
+void vmm_get_cpu_limit(struct vmm *v, struct vmm_cpu_limit *out, struct cpu_quota_stats *stats, bool *running)
+{
+    pthread_mutex_lock(&v->lock);
+    *out = v->cfg.cpu_limit;
+    *running = v->vm != NULL;
+    if (v->vm)
+        vm_get_cpu_limit_stats(v->vm, stats);
+    else
+        *stats = (struct cpu_quota_stats){ 0 };
+    pthread_mutex_unlock(&v->lock);
 }
 
 /* ---- start ---- */

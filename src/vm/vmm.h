@@ -8,6 +8,8 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include "common/cpu_priority.h"
+#include "common/cpu_quota.h"
 #include "dev/virtio/balloon.h"
 #include "dev/virtio/options.h"
 #include "vm/config.h"
@@ -73,6 +75,16 @@ struct vmm_balloon {
     uint32_t stats_polling_interval_s;
 };
 
+/* kiln's own: the VM's CPU limit (cgroup cpu.max's quota per period, for all vCPUs together,
+ * enforced by kiln on its vCPU threads) and its vCPU threads' priority. The limit can change
+ * while the VM runs; the priority is fixed at start (an unprivileged kiln cannot raise it back). */
+struct vmm_cpu_limit {
+    bool set;                             /* configured: GET /vm/config shows it */
+    uint64_t quota_us;                    /* 0: no limit */
+    uint64_t period_us;                   /* default 100000 */
+    enum cpu_priority vcpu_priority;      /* default normal */
+};
+
 /* Everything configured so far (GET /vm/config). Read it with vmm_get_config. */
 struct vmm_config {
     struct vmm_boot_source boot;
@@ -83,6 +95,7 @@ struct vmm_config {
     struct vmm_vsock vsock;
     struct vmm_entropy entropy;
     struct vmm_balloon balloon;
+    struct vmm_cpu_limit cpu_limit;
     char serial_out_path[VMM_PATH_MAX];   /* "" means the console (stdin/stdout) */
 };
 
@@ -110,6 +123,12 @@ int vmm_put_vsock(struct vmm *v, const struct vmm_vsock *s, char *err, size_t er
 int vmm_put_entropy(struct vmm *v, const struct vmm_entropy *e, char *err, size_t errlen);
 int vmm_put_balloon(struct vmm *v, const struct vmm_balloon *b, char *err, size_t errlen);
 int vmm_put_serial(struct vmm *v, const char *serial_out_path, char *err, size_t errlen);
+/* Before boot: the limit and priority the VM starts with. While it runs: a new limit, at once
+ * (l->vcpu_priority must be the running one). */
+int vmm_put_cpu_limit(struct vmm *v, const struct vmm_cpu_limit *l, char *err, size_t errlen);
+/* The limit in force (or configured), and, once the VM runs, its throttling counters (zero
+ * before; *running says which). */
+void vmm_get_cpu_limit(struct vmm *v, struct vmm_cpu_limit *out, struct cpu_quota_stats *stats, bool *running);
 
 /* InstanceStart: builds the VM from the configuration and starts it */
 int vmm_start(struct vmm *v, char *err, size_t errlen);

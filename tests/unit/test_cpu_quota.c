@@ -1,8 +1,16 @@
-/* test_cpu_quota.c — the CPU bandwidth limit: its accounting on a made-up clock, and a real
- * vCPU spinning under it using no more than its share of CPU time. */
+/* test_cpu_quota.c — the CPU bandwidth limit: its syntax and range rules, its accounting on a
+ * made-up clock, and a real vCPU spinning under it using no more than its share of CPU time;
+ * the vCPU priorities: their names, and a vCPU thread that really runs at the one asked for. */
 #include <criterion/criterion.h>
+#include <dirent.h>
 #include <pthread.h>
+#include <sched.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <sys/resource.h>
 #include <time.h>
+#include <unistd.h>
+#include "common/cpu_priority.h"
 #include "common/cpu_quota.h"
 #include "rv64_test_util.h"
 
@@ -15,6 +23,110 @@ static void quota(uint64_t quota_us, uint64_t period_us)
 {
     cr_assert_eq(cpu_quota_set(&Q, quota_us, period_us, err, sizeof(err)), 0, "%s", err);
     Q.period_start_ns = 1000 * MS;   /* a made-up clock from here on */
+}
+
+Test(cpu_quota, limits_parse_from_the_command_line_forms)
+{
+    uint64_t q = 1, p = 1;
+    cr_assert_eq(cpu_quota_parse("20000/100000", &q, &p, err, sizeof(err)), 0, "%s", err);
+    cr_assert_eq(q, 20000);
+    cr_assert_eq(p, 100000);
+    cr_assert_eq(cpu_quota_parse("20%", &q, &p, err, sizeof(err)), 0, "%s", err);
+    cr_assert_eq(q, 20000, "20%% of one CPU per 100 ms is 20 ms");
+    cr_assert_eq(p, 100000);
+    cr_assert_eq(cpu_quota_parse("150%", &q, &p, err, sizeof(err)), 0);
+    cr_assert_eq(q, 150000, "150%% is one and a half CPUs");
+    cr_assert_eq(cpu_quota_parse("none", &q, &p, err, sizeof(err)), 0);
+    cr_assert_eq(q, 0);
+    cr_assert_eq(p, 100000);
+    q = 5;
+    cr_assert_eq(cpu_quota_parse("0", &q, &p, err, sizeof(err)), 0);
+    cr_assert_eq(q, 0);
+    const char *bad[] = { "", "20", "-20%", "20%%", "20 %", "/100000", "20000/", "20000/100000/1",
+                          "0x10/100", "20000/-5", "99999999999999999999/100000", "1.5%", "max" };
+    for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+        err[0] = 0;
+        cr_assert_eq(cpu_quota_parse(bad[i], &q, &p, err, sizeof(err)), -1, "'%s' was taken", bad[i]);
+        cr_assert(strstr(err, "is not a CPU limit: QUOTA_US/PERIOD_US"), "'%s': %s", bad[i], err);
+    }
+    /* the syntax is all it judges: the numbers are cpu_quota_check's */
+    cr_assert_eq(cpu_quota_parse("5/100", &q, &p, err, sizeof(err)), 0);
+    cr_assert_eq(cpu_quota_check(q, p, err, sizeof(err)), -1);
+    cr_assert(strstr(err, "period must be 1000..1000000 us, not 100"), "%s", err);
+    cr_assert_eq(cpu_quota_check(500, 100000, err, sizeof(err)), -1);
+    cr_assert(strstr(err, "quota must be 0 (none) or 1000 us..1024 periods, not 500"), "%s", err);
+    cr_assert_eq(cpu_quota_check(0, 100000, err, sizeof(err)), 0);
+    cr_assert_eq(cpu_quota_check(1000, 1000, err, sizeof(err)), 0);
+    cr_assert_eq(cpu_quota_check(1024000000, 1000000, err, sizeof(err)), 0);
+}
+
+Test(cpu_quota, stats_count_throttling)
+{
+    cpu_quota_init(&Q);
+    quota(20000, 100000);
+    uint64_t t0 = 1000 * MS;
+    struct cpu_quota_vcpu v = {0};
+    cpu_quota_charge(&Q, &v, 0, t0);
+    cr_assert_eq(cpu_quota_charge(&Q, &v, 30 * MS, t0 + 30 * MS), 70 * MS);
+    cpu_quota_charge(&Q, &v, 30 * MS, t0 + 250 * MS);   /* two periods later */
+    struct cpu_quota_stats st;
+    cpu_quota_get_stats(&Q, &st);
+    cr_assert_eq(st.nr_throttled, 1);
+    cr_assert_eq(st.throttled_us, 70000);
+    cr_assert_eq(st.nr_periods, 2);
+}
+
+Test(cpu_priority, names)
+{
+    enum cpu_priority p;
+    cr_assert_eq(cpu_priority_parse("normal", &p, err, sizeof(err)), 0);
+    cr_assert_eq(p, CPU_PRIORITY_NORMAL);
+    cr_assert_eq(cpu_priority_parse("low", &p, err, sizeof(err)), 0);
+    cr_assert_eq(p, CPU_PRIORITY_LOW);
+    cr_assert_eq(cpu_priority_parse("idle", &p, err, sizeof(err)), 0);
+    cr_assert_eq(p, CPU_PRIORITY_IDLE);
+    cr_assert_eq(cpu_priority_parse("high", &p, err, sizeof(err)), -1);
+    cr_assert_str_eq(err, "'high' is not a vCPU priority: normal, low or idle");
+    cr_assert_eq(cpu_priority_parse("", &p, err, sizeof(err)), -1);
+    cr_assert_eq(cpu_priority_parse("Idle", &p, err, sizeof(err)), -1);
+    cr_assert_str_eq(cpu_priority_name(CPU_PRIORITY_IDLE), "idle");
+    cr_assert_str_eq(cpu_priority_name(CPU_PRIORITY_LOW), "low");
+    cr_assert_str_eq(cpu_priority_name(CPU_PRIORITY_NORMAL), "normal");
+}
+
+struct prio_probe {
+    enum cpu_priority p;
+    int rc, policy, nice, other_policy;
+};
+
+static void *apply_and_look(void *arg)
+{
+    struct prio_probe *pp = arg;
+    pp->rc = cpu_priority_apply_self(pp->p, err, sizeof(err));
+    pp->policy = sched_getscheduler(0);
+    pp->nice = getpriority(PRIO_PROCESS, (id_t)gettid());
+    return NULL;
+}
+
+Test(cpu_priority, applies_to_the_calling_thread_only)
+{
+    int before = getpriority(PRIO_PROCESS, (id_t)gettid());
+    struct prio_probe low = { .p = CPU_PRIORITY_LOW }, idle = { .p = CPU_PRIORITY_IDLE },
+                      normal = { .p = CPU_PRIORITY_NORMAL };
+    struct prio_probe *all[] = { &low, &idle, &normal };
+    for (int i = 0; i < 3; i++) {
+        pthread_t t;
+        cr_assert_eq(pthread_create(&t, NULL, apply_and_look, all[i]), 0);
+        pthread_join(t, NULL);
+        cr_assert_eq(all[i]->rc, 0, "%s: %s", cpu_priority_name(all[i]->p), err);
+    }
+    cr_assert_eq(low.policy, SCHED_OTHER);
+    cr_assert_eq(low.nice, CPU_PRIORITY_LOW_NICE);
+    cr_assert_eq(idle.policy, SCHED_IDLE);
+    cr_assert_eq(normal.policy, SCHED_OTHER);
+    cr_assert_eq(normal.nice, before, "normal changes nothing");
+    cr_assert_eq(sched_getscheduler(0), SCHED_OTHER, "the creating thread keeps its policy");
+    cr_assert_eq(getpriority(PRIO_PROCESS, (id_t)gettid()), before, "and its nice value");
 }
 
 Test(cpu_quota, limits_are_range_checked)
@@ -125,4 +237,83 @@ Test(cpu_quota_hart, a_spinning_vcpu_uses_no_more_than_its_share)
     cr_assert_leq(ms, 170.0, "the vCPU used %.0f ms of CPU in 600 ms under a 20 %% limit", ms);
     cr_assert_geq(ms, 10.0, "the vCPU barely ran (%.0f ms)", ms);
     cr_assert_geq(atomic_load(&Q.nr_throttled), 3);
+}
+
+/* /proc/self/task/TID/stat of the thread named name: its nice value (field 19) and policy (41) */
+static bool thread_sched(const char *name, int *nice, int *policy)
+{
+    DIR *d = opendir("/proc/self/task");
+    cr_assert_not_null(d);
+    struct dirent *e;
+    bool found = false;
+    while (!found && (e = readdir(d))) {
+        char path[300], comm[32] = "";
+        snprintf(path, sizeof(path), "/proc/self/task/%s/comm", e->d_name);
+        FILE *f = fopen(path, "r");
+        if (!f)
+            continue;
+        if (!fgets(comm, sizeof(comm), f))
+            comm[0] = 0;
+        fclose(f);
+        comm[strcspn(comm, "\n")] = 0;
+        if (strcmp(comm, name))
+            continue;
+        snprintf(path, sizeof(path), "/proc/self/task/%s/stat", e->d_name);
+        f = fopen(path, "r");
+        char line[1024];
+        cr_assert(f && fgets(line, sizeof(line), f));
+        fclose(f);
+        /* after the ")" closing comm: field 3 onwards */
+        char *p = strrchr(line, ')') + 2;
+        for (int field = 3; field <= 41; field++) {
+            if (field == 19)
+                *nice = atoi(p);
+            if (field == 41)
+                *policy = atoi(p);
+            p = strchr(p, ' ') + 1;
+        }
+        found = true;
+    }
+    closedir(d);
+    return found;
+}
+
+static void *stop_after_look(void *arg)
+{
+    int *out = arg;
+    struct timespec ts = {0, 200000000};
+    nanosleep(&ts, NULL);
+    cr_assert(thread_sched("kiln-vcpu0", &out[0], &out[1]), "no kiln-vcpu0 thread");
+    rv64_machine_exit(&M, RV64_EXIT_HOST, 0);
+    return NULL;
+}
+
+static void vcpu_runs_at(enum cpu_priority p, int want_nice, int want_policy)
+{
+    M.vcpu_priority = (int)p;
+    emit_halt();
+    int seen[2] = { -100, -100 };
+    pthread_t vcpu, looker;
+    cr_assert_eq(pthread_create(&vcpu, NULL, rv64_hart_thread, H), 0);
+    cr_assert_eq(pthread_create(&looker, NULL, stop_after_look, seen), 0);
+    pthread_join(looker, NULL);
+    pthread_join(vcpu, NULL);
+    cr_assert_eq(seen[0], want_nice, "%s: the vCPU thread's nice is %d", cpu_priority_name(p), seen[0]);
+    cr_assert_eq(seen[1], want_policy, "%s: the vCPU thread's policy is %d", cpu_priority_name(p), seen[1]);
+    cr_assert_eq(sched_getscheduler(0), SCHED_OTHER, "only the vCPU thread changed");
+}
+
+Test(cpu_quota_hart, a_low_priority_vcpu_thread_runs_at_nice_19)
+{
+    vcpu_runs_at(CPU_PRIORITY_LOW, CPU_PRIORITY_LOW_NICE, SCHED_OTHER);
+}
+
+Test(cpu_quota_hart, an_idle_priority_vcpu_thread_runs_sched_idle)
+{
+    vcpu_runs_at(CPU_PRIORITY_IDLE, getpriority(PRIO_PROCESS, 0), SCHED_IDLE);
+}
+
+Test(cpu_quota_hart, a_normal_vcpu_thread_keeps_the_default)
+{
+    vcpu_runs_at(CPU_PRIORITY_NORMAL, getpriority(PRIO_PROCESS, 0), SCHED_OTHER);
 }

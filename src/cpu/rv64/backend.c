@@ -38,6 +38,8 @@ static struct vcpus *create(const struct vcpu_params *p)
     }
     r->m.console_out = p->console_out;
     r->m.console_opaque = p->console_opaque;
+    r->m.cpu_quota = p->cpu_quota;
+    r->m.vcpu_priority = p->vcpu_priority;
     clint_init(&r->clint, &r->m);
     return &r->base;
 }

@@ -6,6 +6,7 @@
 #include <sys/mman.h>
 #include <sys/prctl.h>
 #include <time.h>
+#include "common/cpu_priority.h"
 #include "cpu/rv64/hart.h"
 #include "sandbox/seccomp_policy.h"
 
@@ -328,6 +329,10 @@ void *rv64_hart_thread(void *arg)
     /* the host's default 50 us timer slack would make every guest timer that late (WFI sleeps
      * until the guest's next deadline) */
     prctl(PR_SET_TIMERSLACK, 1UL, 0, 0, 0);
+    /* before the vCPU's own filter: its list has neither setpriority nor sched_setscheduler */
+    char why[160];
+    if (cpu_priority_apply_self((enum cpu_priority)h->m->vcpu_priority, why, sizeof(why)))
+        fprintf(stderr, "kiln: %s: %s\n", name, why);
     seccomp_policy_enter(KILN_THREAD_VCPU);
     while (!atomic_load(&h->m->exit_reason)) {
         if (atomic_load(&h->m->pause_requested)) {

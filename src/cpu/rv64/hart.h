@@ -170,8 +170,11 @@ struct rv64_machine {
     _Atomic uint64_t *dirty;
     _Atomic bool dirty_tracking;
 
-    /* the VM's CPU bandwidth limit (NULL: none), charged by each hart at block boundaries */
+    /* the VM's CPU bandwidth limit (NULL: none), charged by each hart at block boundaries, and
+     * the priority each hart thread gives itself when it starts (enum cpu_priority); both the
+     * VM's, from vcpu_params (cpu/backend.h) */
     struct cpu_quota *cpu_quota;
+    int vcpu_priority;
 
     /* time: mtime = (host monotonic ns - time_base_ns) / 100, frozen while paused */
     uint64_t time_base_ns;
