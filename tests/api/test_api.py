@@ -321,6 +321,39 @@ class TestPreBoot(ApiTest):
         self.bad("PATCH", "/vm", {"state": "Sleeping"}, "unknown variant")
         self.assertEqual(self.ok("GET", "/", status=200)["state"], "Not started")
 
+    def test_cpu_limit_pre_boot(self):
+        # kiln's own route: unlimited until set, and absent from GET /vm/config until then
+        self.assertEqual(self.ok("GET", "/kiln/cpu-limit", status=200),
+                         {"quota_us": 0, "period_us": 100000, "vcpu_priority": "normal"})
+        self.assertNotIn("cpu-limit", self.ok("GET", "/vm/config", status=200))
+        self.ok("PUT", "/kiln/cpu-limit", {"quota_us": 20000, "period_us": 100000, "vcpu_priority": "idle"})
+        want = {"quota_us": 20000, "period_us": 100000, "vcpu_priority": "idle"}
+        self.assertEqual(self.ok("GET", "/kiln/cpu-limit", status=200), want, "no stats before boot")
+        self.assertEqual(self.ok("GET", "/vm/config", status=200)["cpu-limit"], want)
+        # bad input: 400 with the reason, and nothing changes
+        self.bad("PUT", "/kiln/cpu-limit", {"quota_us": 20000, "period_us": 999},
+                 "The CPU limit's period must be 1000..1000000 us, not 999.")
+        self.bad("PUT", "/kiln/cpu-limit", {"quota_us": 20000, "period_us": 2000000}, "period must be")
+        self.bad("PUT", "/kiln/cpu-limit", {"quota_us": 999}, "quota must be 0 (none) or 1000 us..1024 periods, not 999")
+        self.bad("PUT", "/kiln/cpu-limit", {"quota_us": 100000 * 1025}, "quota must be")
+        self.bad("PUT", "/kiln/cpu-limit", {"quota_us": -1}, "invalid value for field `quota_us`")
+        self.bad("PUT", "/kiln/cpu-limit", {"quota_us": "20000"}, "invalid type for field `quota_us`")
+        self.bad("PUT", "/kiln/cpu-limit", {"quota_us": 20000, "vcpu_priority": "high"},
+                 "'high' is not a vCPU priority: normal, low or idle")
+        self.bad("PUT", "/kiln/cpu-limit", {"quota_us": 20000, "vcpu_priority": 5}, "vcpu_priority")
+        self.bad("PUT", "/kiln/cpu-limit", {"quota": 20000}, "unknown field `quota`")
+        self.bad("PUT", "/kiln/cpu-limit", None, "Empty PUT request.")
+        self.bad("PATCH", "/kiln/cpu-limit", {"quota_us": 20000}, "Invalid request method and/or path")
+        self.bad("PUT", "/kiln/cpu-limits", {"quota_us": 20000}, "Invalid request method and/or path")
+        self.bad("GET", "/kiln", None, "Invalid request method and/or path")
+        self.assertEqual(self.ok("GET", "/kiln/cpu-limit", status=200), want)
+        # a PUT without vcpu_priority keeps it; {} removes the limit
+        self.ok("PUT", "/kiln/cpu-limit", {"quota_us": 150000})
+        self.assertEqual(self.ok("GET", "/kiln/cpu-limit", status=200),
+                         {"quota_us": 150000, "period_us": 100000, "vcpu_priority": "idle"})
+        self.ok("PUT", "/kiln/cpu-limit", {})
+        self.assertEqual(self.ok("GET", "/kiln/cpu-limit", status=200)["quota_us"], 0)
+
     def test_request_errors(self):
         self.bad("GET", "/nothing", contains="Invalid request method and/or path: GET nothing.")
         self.bad("DELETE", "/", contains="Invalid request method and/or path: DELETE .")
@@ -443,6 +476,30 @@ class TestProcess(unittest.TestCase):
             r = self.run_kiln(["--config-file", os.path.join(d, "missing.json"), "--no-api"])
             self.assertEqual(r.returncode, 66)
             self.assertEqual(len(r.stderr.strip().splitlines()), 1, r.stderr)
+        finally:
+            shutil.rmtree(d, ignore_errors=True)
+
+    def test_config_file_cpu_limit(self):
+        d = tempfile.mkdtemp(prefix="kiln-api-")
+        try:
+            # a bad limit: exit 64, one line naming the key
+            path = self.config(d, "console=ttyS0", {"cpu-limit": {"quota_us": 500}})
+            r = self.run_kiln(["--config-file", path, "--no-api"])
+            self.assertEqual(r.returncode, 64, r.stderr)
+            self.assertEqual(len(r.stderr.strip().splitlines()), 1, r.stderr)
+            self.assertIn('"cpu-limit": The CPU limit\'s quota must be 0 (none) or 1000 us..1024 periods, not 500.',
+                          r.stderr)
+            # a good one boots with it, and GET /vm/config gives it back
+            path = self.config(d, "console=ttyS0", {"cpu-limit": {"quota_us": 50000, "period_us": 100000,
+                                                                   "vcpu_priority": "low"}})
+            k = Kiln(["--config-file", path])
+            try:
+                k.expect("kiln guest ready")
+                self.assertEqual(k.req("GET", "/vm/config")[1]["cpu-limit"],
+                                 {"quota_us": 50000, "period_us": 100000, "vcpu_priority": "low"})
+                self.assertEqual(k.req("GET", "/kiln/cpu-limit")[1]["vcpu_priority"], "low")
+            finally:
+                k.stop()
         finally:
             shutil.rmtree(d, ignore_errors=True)
 
@@ -632,6 +689,37 @@ class TestBooted(unittest.TestCase):
         self.assertGreaterEqual(uptime_after - uptime_before, 0.9 * (time.monotonic() - paused_at) - 0.5)
         guest_now = int(self.run_cmd("date +%s"))
         self.assertLessEqual(abs(guest_now - time.time()), 2, "guest wall clock is off after resume")
+
+    def test_7_cpu_limit_at_runtime(self):
+        k = self.k
+        st = k.req("GET", "/kiln/cpu-limit")
+        self.assertEqual(st[0], 200, st)
+        self.assertEqual((st[1]["quota_us"], st[1]["vcpu_priority"]), (0, "normal"))
+        self.assertEqual(st[1]["stats"]["nr_throttled"], 0, "an unlimited VM is never throttled")
+        # a tight limit while a vCPU spins: the VM gets throttled
+        self.assertEqual(k.req("PUT", "/kiln/cpu-limit", {"quota_us": 5000, "period_us": 50000})[0], 204)
+        self.run_cmd("(i=0; while [ $i -lt 30000 ]; do i=$((i+1)); done) && echo spun", timeout=120)
+        st = k.req("GET", "/kiln/cpu-limit")[1]
+        self.assertEqual((st["quota_us"], st["period_us"]), (5000, 50000))
+        self.assertGreater(st["stats"]["nr_throttled"], 0, st)
+        self.assertGreater(st["stats"]["throttled_us"], 0, st)
+        self.assertEqual(k.req("GET", "/vm/config")[1]["cpu-limit"],
+                         {"quota_us": 5000, "period_us": 50000, "vcpu_priority": "normal"})
+        # and the metrics' cpu_limit group: the limit, and its counters as deltas
+        self.assertEqual(k.req("PUT", "/actions", {"action_type": "FlushMetrics"})[0], 204)
+        with open(os.path.join(k.dir, "booted.metrics")) as f:
+            lines = [json.loads(line) for line in f if line.strip()]
+        self.assertEqual((lines[-1]["cpu_limit"]["quota_us"], lines[-1]["cpu_limit"]["period_us"]), (5000, 50000))
+        self.assertGreaterEqual(sum(m["cpu_limit"]["nr_throttled"] for m in lines), st["stats"]["nr_throttled"])
+        # bad input after boot: 400 and the limit stays
+        self.assertIn("period must be", fault(k.req("PUT", "/kiln/cpu-limit", {"quota_us": 5000, "period_us": 10})))
+        self.assertIn("The vCPU priority cannot change after starting the microVM",
+                      fault(k.req("PUT", "/kiln/cpu-limit", {"quota_us": 5000, "vcpu_priority": "idle"})))
+        self.assertEqual(k.req("GET", "/kiln/cpu-limit")[1]["quota_us"], 5000)
+        # the same priority is fine; 0 lifts the limit
+        self.assertEqual(k.req("PUT", "/kiln/cpu-limit", {"quota_us": 0, "vcpu_priority": "normal"})[0], 204)
+        self.assertEqual(k.req("GET", "/kiln/cpu-limit")[1]["quota_us"], 0)
+        self.assertEqual(self.run_cmd("echo free-$((1+2))").strip(), "free-3")
 
     def test_6_metrics_count_device_io(self):
         k = self.k

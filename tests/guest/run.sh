@@ -9,7 +9,7 @@ shift
 ROOT=$(cd "$(dirname "$0")/../.." && pwd)
 GUEST=${KILN_GUEST_DIR:-$ROOT/build/guest}
 . "$ROOT/tests/tally.sh"
-for t in test_guest.py test_devices.py test_run_rm.py test_sandbox.py test_jail.py; do
+for t in test_guest.py test_devices.py test_run_rm.py test_sandbox.py test_jail.py test_cpu_limit.py; do
     echo "== tests/guest/$t"
     tally_run guestlib python3 "$ROOT/tests/guest/$t" "$KILN" "$GUEST" "$@"
 done

@@ -213,6 +213,9 @@ static void same_vm_config(const struct vm_config *a, const struct vm_config *b)
     cr_assert_eq(a->has_vsock, b->has_vsock);
     cr_assert_eq(a->has_balloon, b->has_balloon);
     cr_assert_eq(a->balloon.amount_mib, b->balloon.amount_mib);
+    cr_assert_eq(a->cpu_quota_us, b->cpu_quota_us);
+    cr_assert_eq(a->cpu_period_us, b->cpu_period_us);
+    cr_assert_eq(a->vcpu_priority, b->vcpu_priority);
 }
 
 static const char *temp_file(char *path)
@@ -230,9 +233,9 @@ Test(front_ends, kiln_run_builds_what_the_api_builds)
     char b_ro[64], hostfwd[] = "user,hostfwd=tcp::8022-:22,host-loopback=on";
     snprintf(b_ro, sizeof(b_ro), "%s,readonly", b);
     char *argv[] = { "run", "--kernel", k, "--disk", a, "--disk", b_ro, "--net", hostfwd, "--rng", "--cpus", "2",
-                     "--mem", "256", "--balloon=size=64", NULL };
+                     "--mem", "256", "--balloon=size=64", "--cpu-limit", "15%", "--vcpu-priority", "low", NULL };
     struct vm_config cli;
-    cr_assert_eq(config_parse_run(&cli, 15, argv), 0);
+    cr_assert_eq(config_parse_run(&cli, 19, argv), 0);
 
     struct vmm *v = vmm_new(0);
     struct vmm_machine_config m = { .vcpu_count = 2, .mem_size_mib = 256 };
@@ -251,6 +254,8 @@ Test(front_ends, kiln_run_builds_what_the_api_builds)
     assert_ok(vmm_put_entropy(v, &e, err, sizeof(err)));
     struct vmm_balloon bl = { .amount_mib = 64 };
     assert_ok(vmm_put_balloon(v, &bl, err, sizeof(err)));
+    struct vmm_cpu_limit cl = { .quota_us = 15000, .period_us = 100000, .vcpu_priority = CPU_PRIORITY_LOW };
+    assert_ok(vmm_put_cpu_limit(v, &cl, err, sizeof(err)));
     static struct vmm_config model;
     static struct vm_build_bufs bufs;
     vmm_get_config(v, &model);
@@ -260,6 +265,8 @@ Test(front_ends, kiln_run_builds_what_the_api_builds)
     cr_assert_eq(cli.disks[1].readonly, true);
     cr_assert_eq(cli.nets[0].nhostfwd, 1);
     cr_assert_eq(cli.nets[0].host_loopback, true);
+    cr_assert_eq(cli.cpu_quota_us, 15000);
+    cr_assert_eq(cli.vcpu_priority, CPU_PRIORITY_LOW);
     vmm_free(v);
     unlink(k), unlink(a), unlink(b);
 }
@@ -275,6 +282,12 @@ Test(front_ends, kiln_run_refuses_what_the_api_refuses)
     cr_assert_eq(config_parse_run(&cli, 5, argv3), KILN_EXIT_USAGE);
     char *argv4[] = { "run", "--kernel", "/nonexistent", "--cpus", "33", NULL };
     cr_assert_eq(config_parse_run(&cli, 5, argv4), KILN_EXIT_USAGE);
+    char *argv5[] = { "run", "--kernel", "/nonexistent", "--cpu-limit", "20000/999", NULL };
+    cr_assert_eq(config_parse_run(&cli, 5, argv5), KILN_EXIT_USAGE);
+    char *argv6[] = { "run", "--kernel", "/nonexistent", "--cpu-limit", "lots", NULL };
+    cr_assert_eq(config_parse_run(&cli, 5, argv6), KILN_EXIT_USAGE);
+    char *argv7[] = { "run", "--kernel", "/nonexistent", "--vcpu-priority", "realtime", NULL };
+    cr_assert_eq(config_parse_run(&cli, 5, argv7), KILN_EXIT_USAGE);
 }
 
 /* The guest reaches the host's 127.0.0.1 through 10.0.2.2 only when asked (issue 11). */
@@ -295,5 +308,55 @@ Test(front_ends, host_loopback_is_opt_in)
     struct vmm *v = vmm_new(0);
     struct vmm_net n = { .iface_id = "eth0", .host_dev_name = "user,host-loopback=maybe" };
     assert_fails_with(vmm_put_net(v, &n, err, sizeof(err)), "host-loopback must be 'on' or 'off'");
+    vmm_free(v);
+}
+
+Test(resources, cpu_limit_rules)
+{
+    assert_ok(res_check_cpu_limit(0, 100000, 0, err, sizeof(err)));
+    assert_ok(res_check_cpu_limit(20000, 100000, 2, err, sizeof(err)));
+    assert_ok(res_check_cpu_limit(1000, 1000, 1, err, sizeof(err)));
+    assert_ok(res_check_cpu_limit(1024ull * 1000000, 1000000, 0, err, sizeof(err)));
+    assert_fails_with(res_check_cpu_limit(20000, 999, 0, err, sizeof(err)),
+                      "The CPU limit's period must be 1000..1000000 us, not 999.");
+    assert_fails_with(res_check_cpu_limit(20000, 1000001, 0, err, sizeof(err)), "period must be");
+    assert_fails_with(res_check_cpu_limit(0, 0, 0, err, sizeof(err)), "period must be");
+    assert_fails_with(res_check_cpu_limit(999, 100000, 0, err, sizeof(err)),
+                      "The CPU limit's quota must be 0 (none) or 1000 us..1024 periods, not 999.");
+    assert_fails_with(res_check_cpu_limit(1025ull * 100000, 100000, 0, err, sizeof(err)), "quota must be");
+    assert_fails_with(res_check_cpu_limit(20000, 100000, 3, err, sizeof(err)), "Invalid vCPU priority 3");
+    assert_fails_with(res_check_cpu_limit(20000, 100000, -1, err, sizeof(err)), "Invalid vCPU priority -1");
+}
+
+Test(resources, cpu_limit_reaches_the_vm_config)
+{
+    struct vmm *v = vmm_new(0);
+    cr_assert_not_null(v);
+    struct vmm_cpu_limit l = { .quota_us = 999, .period_us = 100000 };
+    assert_fails_with(vmm_put_cpu_limit(v, &l, err, sizeof(err)), "quota must be");
+    struct vmm_config c;
+    vmm_get_config(v, &c);
+    cr_assert_not(c.cpu_limit.set, "a refused limit is not stored");
+    cr_assert_eq(c.cpu_limit.period_us, 100000, "the default period is cgroup's");
+    cr_assert_not(vmm_is_configured(v));
+    l = (struct vmm_cpu_limit){ .quota_us = 30000, .period_us = 50000, .vcpu_priority = CPU_PRIORITY_IDLE };
+    assert_ok(vmm_put_cpu_limit(v, &l, err, sizeof(err)));
+    cr_assert(vmm_is_configured(v), "a snapshot load must not silently drop the limit");
+    struct vmm_cpu_limit got;
+    struct cpu_quota_stats st = { 1, 1, 1 };
+    bool running = true;
+    vmm_get_cpu_limit(v, &got, &st, &running);
+    cr_assert_not(running);
+    cr_assert_eq(st.nr_throttled, 0);
+    cr_assert(got.set);
+    cr_assert_eq(got.quota_us, 30000);
+    cr_assert_eq(got.vcpu_priority, CPU_PRIORITY_IDLE);
+    vmm_get_config(v, &c);
+    static struct vm_config vc;
+    static struct vm_build_bufs bufs;
+    assert_ok(vm_config_build(&c, &vc, &bufs, err, sizeof(err)));
+    cr_assert_eq(vc.cpu_quota_us, 30000);
+    cr_assert_eq(vc.cpu_period_us, 50000);
+    cr_assert_eq(vc.vcpu_priority, CPU_PRIORITY_IDLE);
     vmm_free(v);
 }
