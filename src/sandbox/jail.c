@@ -15,6 +15,7 @@
 #include <sys/syscall.h>
 #include <sys/wait.h>
 #include <unistd.h>
+#include "common/cpu_quota.h"
 #include "sandbox/jail_cgroup.h"
 #include "sandbox/jail_fs.h"
 
@@ -36,6 +37,7 @@ struct jail_opts {
     int cgroup_version;         /* 0: detect */
     char *cgroups[MAX_CGROUP_SETTINGS];
     int ncgroups;
+    const char *cpu_limit;      /* --cpu-limit, else the command's */
     struct { int resource; rlim_t value; } rlimits[MAX_RLIMITS];
     int nrlimits;
 };
@@ -64,6 +66,11 @@ static void usage(FILE *f)
         "  --cgroup-version 1|2 (default: 2 if its hierarchy has controllers, else 1)\n"
         "  --cgroup FILE=VALUE  write VALUE to FILE in the jail's cgroup, e.g. cpu.max=\"50000 100000\"\n"
         "                       (v2) or cpu.cfs_quota_us=50000 (v1); repeatable\n"
+        "  --cpu-limit QUOTA_US/PERIOD_US | N%% | none\n"
+        "                       a CPU limit for the whole jail as a cgroup limit (v2 cpu.max, v1\n"
+        "                       cpu.cfs_quota_us and cpu.cfs_period_us). Default: the command's own\n"
+        "                       --cpu-limit (kiln run --cpu-limit), which kiln also enforces itself\n"
+        "                       on its vCPU threads; --cgroup settings come after it and win\n"
         "  --resource-limit fsize=BYTES|no-file=N   (repeatable; default no-file=2048)\n"
         "Exit status: the command's; 64 bad usage; 66 a named file is missing; 71 the host refused\n"
         "(namespaces, mounts, cgroups); 77 not run as root.\n");
@@ -142,6 +149,14 @@ static int parse_opts(int argc, char **argv, struct jail_opts *o, struct jail_fs
                 return -1;
             }
             o->cgroups[o->ncgroups++] = (char *)val;
+        } else if (!strcmp(a, "--cpu-limit")) {
+            uint64_t quota, period;
+            if (cpu_quota_parse(val, &quota, &period, err, sizeof(err)) ||
+                cpu_quota_check(quota, period, err, sizeof(err))) {
+                fprintf(stderr, "kiln jail: --cpu-limit: %s\n", err);
+                return -1;
+            }
+            o->cpu_limit = val;
         } else if (!strcmp(a, "--resource-limit")) {
             const char *eq = strchr(val, '=');
             int res = !eq ? -1 : !strncmp(val, "fsize=", 6) ? RLIMIT_FSIZE
@@ -252,6 +267,41 @@ static int wait_child(pid_t pid)
     return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
 }
 
+const char *jail_command_cpu_limit(int argc, char *const *argv)
+{
+    const char *v = NULL;
+    for (int i = 0; i < argc && strcmp(argv[i], "--"); i++) {
+        if (!strcmp(argv[i], "--cpu-limit") && i + 1 < argc)
+            v = argv[++i];
+        else if (!strncmp(argv[i], "--cpu-limit=", 12))
+            v = argv[i] + 12;
+    }
+    return v;
+}
+
+/* The CPU limit's cgroup settings, then the --cgroup ones (which may override it), into all.
+ * Returns how many, or -1 after printing why the limit is bad. */
+static int cgroup_settings(const struct jail_opts *o, int version, char *all[],
+                           char limit[JAIL_CPU_LIMIT_SETTINGS][JAIL_SETTING_MAX])
+{
+    int n = 0;
+    if (o->cpu_limit && version) {
+        uint64_t quota, period;
+        char err[256];
+        if (cpu_quota_parse(o->cpu_limit, &quota, &period, err, sizeof(err)) ||
+            cpu_quota_check(quota, period, err, sizeof(err))) {
+            fprintf(stderr, "kiln jail: --cpu-limit: %s\n", err);
+            return -1;
+        }
+        n = jail_cgroup_cpu_limit(version, quota, period, limit);
+        for (int i = 0; i < n; i++)
+            all[i] = limit[i];
+    }
+    for (int i = 0; i < o->ncgroups; i++)
+        all[n++] = o->cgroups[i];
+    return n;
+}
+
 int jail_main(int argc, char **argv, int *cmd_argc, char ***cmd_argv, int *exit_status)
 {
     struct jail_opts o = {.uid = 65534, .gid = 65534, .chroot_base = "/srv/jailer"};
@@ -285,15 +335,25 @@ int jail_main(int argc, char **argv, int *cmd_argc, char ***cmd_argv, int *exit_
         return JAIL_EXIT;
     }
     int version = o.cgroup_version ? o.cgroup_version : jail_cgroup_detect("/proc/self/mountinfo");
+    bool own_limit = o.cpu_limit != NULL;
+    if (!o.cpu_limit && version)   /* without cgroups, kiln's own enforcement is all there is */
+        o.cpu_limit = jail_command_cpu_limit(argc - cmd, argv + cmd);
+    char *settings[MAX_CGROUP_SETTINGS + JAIL_CPU_LIMIT_SETTINGS];
+    char limit[JAIL_CPU_LIMIT_SETTINGS][JAIL_SETTING_MAX];
+    int nsettings = cgroup_settings(&o, version, settings, limit);
+    if (nsettings < 0) {
+        *exit_status = EXIT_USAGE;
+        return JAIL_EXIT;
+    }
     struct jail_cgroup cg = {0};
-    if (version && jail_cgroup_create(&cg, version, "/proc/self/mountinfo", o.id, o.cgroups,
-                                      o.ncgroups, err, sizeof(err))) {
+    if (version && jail_cgroup_create(&cg, version, "/proc/self/mountinfo", o.id, settings,
+                                      nsettings, err, sizeof(err))) {
         fprintf(stderr, "kiln jail: %s\n", err);
         *exit_status = EXIT_HOST;
         return JAIL_EXIT;
     }
-    if (!version && o.ncgroups) {
-        fprintf(stderr, "kiln jail: --cgroup given but this host mounts no cgroup hierarchy\n");
+    if (!version && (o.ncgroups || own_limit)) {
+        fprintf(stderr, "kiln jail: --cgroup or --cpu-limit given but this host mounts no cgroup hierarchy\n");
         *exit_status = EXIT_HOST;
         return JAIL_EXIT;
     }

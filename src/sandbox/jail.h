@@ -19,4 +19,8 @@
  * with in exit_status: the command's, or 128+N if signal N ended it. */
 int jail_main(int argc, char **argv, int *cmd_argc, char ***cmd_argv, int *exit_status);
 
+/* The value of COMMAND's --cpu-limit (`--cpu-limit V` or `--cpu-limit=V`, the last one, before
+ * any `--`), or NULL: the jail expresses the same limit as a cgroup limit. */
+const char *jail_command_cpu_limit(int argc, char *const *argv);
+
 #endif

@@ -245,3 +245,23 @@ void jail_cgroup_remove(struct jail_cgroup *cg)
         rmdir(cg->dirs[i]);   /* the shared kiln/ parent stays: other jails may use it */
     cg->ndirs = 0;
 }
+
+int jail_cgroup_cpu_limit(int version, uint64_t quota_us, uint64_t period_us,
+                          char out[JAIL_CPU_LIMIT_SETTINGS][JAIL_SETTING_MAX])
+{
+    unsigned long long q = quota_us, p = period_us;
+    if (version == 2) {
+        if (q)
+            snprintf(out[0], JAIL_SETTING_MAX, "cpu.max=%llu %llu", q, p);
+        else
+            snprintf(out[0], JAIL_SETTING_MAX, "cpu.max=max %llu", p);
+        return 1;
+    }
+    /* the period first: a quota is checked against the period in force */
+    snprintf(out[0], JAIL_SETTING_MAX, "cpu.cfs_period_us=%llu", p);
+    if (q)
+        snprintf(out[1], JAIL_SETTING_MAX, "cpu.cfs_quota_us=%llu", q);
+    else
+        snprintf(out[1], JAIL_SETTING_MAX, "cpu.cfs_quota_us=-1");
+    return 2;
+}

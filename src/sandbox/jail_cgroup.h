@@ -4,6 +4,7 @@
 #define KILN_SANDBOX_JAIL_CGROUP_H
 #include <limits.h>
 #include <stddef.h>
+#include <stdint.h>
 #include <sys/types.h>
 
 #define JAIL_CGROUP_MAX_DIRS 16
@@ -25,6 +26,15 @@ int jail_cgroup_check_setting(const char *s, char *err, size_t errlen);
  * and returns -1 with a message in err. */
 int jail_cgroup_create(struct jail_cgroup *cg, int version, const char *mountinfo, const char *id,
                        char *const *settings, int nsettings, char *err, size_t errlen);
+/* A CPU limit (common/cpu_quota.h: quota per period, quota 0 for none) as settings for
+ * jail_cgroup_create in version's files: v2 "cpu.max=QUOTA PERIOD" ("max PERIOD" for none),
+ * v1 "cpu.cfs_period_us=PERIOD" and "cpu.cfs_quota_us=QUOTA" (-1 for none). Fills out, returns
+ * how many. */
+#define JAIL_CPU_LIMIT_SETTINGS 2
+#define JAIL_SETTING_MAX 64
+int jail_cgroup_cpu_limit(int version, uint64_t quota_us, uint64_t period_us,
+                          char out[JAIL_CPU_LIMIT_SETTINGS][JAIL_SETTING_MAX]);
+
 /* Moves pid into every cgroup made. */
 int jail_cgroup_add(struct jail_cgroup *cg, pid_t pid, char *err, size_t errlen);
 /* Removes the cgroups (they must be empty: call after the jailed process has ended). */

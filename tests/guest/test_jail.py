@@ -216,6 +216,37 @@ def test_a_killed_jail_takes_its_vm_along():
         shutil.rmtree(work, ignore_errors=True)
 
 
+@test
+def test_the_commands_cpu_limit_becomes_the_jails_cgroup_limit():
+    need_root()
+    version, mnt = cgroup_version()
+    if not version:
+        skip("this host mounts no cgroup hierarchy with the cpu controller")
+    work = tempfile.mkdtemp(prefix="kiln-jail-")
+    jid = f"c{os.getpid()}"
+    vm = KilnVM(KILN, ["--id", jid, "--chroot-base", os.path.join(work, "jails"), "--",
+                       "run", "--kernel", IMAGE, "--initrd", INITRD, "--cpu-limit", "30000/50000"],
+                command=("jail",), env=ENV)
+    try:
+        vm.expect(re.escape(PROMPT))
+        cg = os.path.join(mnt, "kiln", jid)
+        if version == 2:
+            with open(os.path.join(cg, "cpu.max")) as f:
+                got = f.read().split()
+            check(got == ["30000", "50000"], f"cpu.max is {got}")
+        else:
+            with open(os.path.join(cg, "cpu.cfs_quota_us")) as f, open(os.path.join(cg, "cpu.cfs_period_us")) as g:
+                got = (f.read().strip(), g.read().strip())
+            check(got == ("30000", "50000"), f"cfs quota/period are {got}")
+        check(vm.run("echo limited-$((2*3))") == "limited-6", "the jailed guest does not answer")
+        vm.send("poweroff -f")
+        check(vm.wait() == 0, f"kiln jail exited {vm.proc.returncode}\n{vm.err}")
+    finally:
+        if vm.proc.poll() is None:
+            vm.proc.kill()
+        shutil.rmtree(work, ignore_errors=True)
+
+
 def jail(args, **kw):
     return subprocess.run([KILN, "jail"] + args, capture_output=True, text=True, timeout=60, env=ENV, **kw)
 
@@ -232,6 +263,9 @@ def test_bad_jail_requests_fail_clearly():
             (["--id", "a/b"] + base + run, 64, "bad --id"),
             (["--id", "x"] + base + ["--cgroup", "nodot=1"] + run, 64, "bad --cgroup"),
             (["--id", "x"] + base + ["--uid", "-1"] + run, 64, "bad --uid"),
+            (["--id", "x"] + base + ["--cpu-limit", "20000/5"] + run, 64,
+             "kiln jail: --cpu-limit: the CPU limit's period must be 1000..1000000 us, not 5"),
+            (["--id", "x"] + base + run + ["--cpu-limit", "lots"], 64, "'lots' is not a CPU limit"),
             (["--id", "x"] + base + ["--", "run", "--kernel", "/nonexistent/Image"], 66,
              "cannot put '/nonexistent/Image' in the jail"),
             (["--id", "x"] + base, 64, "no command"),

@@ -7,6 +7,7 @@
 #include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
+#include "sandbox/jail.h"
 #include "sandbox/jail_cgroup.h"
 #include "sandbox/jail_fs.h"
 
@@ -175,4 +176,48 @@ Test(jail_cgroup, settings_are_checked_for_form)
     cr_assert_eq(jail_cgroup_check_setting("cpu.max", err, sizeof(err)), -1);
     cr_assert_eq(jail_cgroup_check_setting("../../etc.x=1", err, sizeof(err)), -1);
     cr_assert(strstr(err, "FILE=VALUE"), "%s", err);
+}
+
+Test(jail_cgroup, a_cpu_limit_in_each_versions_files)
+{
+    char out[JAIL_CPU_LIMIT_SETTINGS][JAIL_SETTING_MAX], err[256];
+    cr_assert_eq(jail_cgroup_cpu_limit(2, 20000, 100000, out), 1);
+    cr_assert_str_eq(out[0], "cpu.max=20000 100000");
+    cr_assert_eq(jail_cgroup_cpu_limit(2, 0, 50000, out), 1);
+    cr_assert_str_eq(out[0], "cpu.max=max 50000");
+    cr_assert_eq(jail_cgroup_cpu_limit(1, 20000, 100000, out), 2);
+    cr_assert_str_eq(out[0], "cpu.cfs_period_us=100000");
+    cr_assert_str_eq(out[1], "cpu.cfs_quota_us=20000");
+    cr_assert_eq(jail_cgroup_cpu_limit(1, 0, 100000, out), 2);
+    cr_assert_str_eq(out[1], "cpu.cfs_quota_us=-1");
+    for (int i = 0; i < 2; i++)
+        cr_assert_eq(jail_cgroup_check_setting(out[i], err, sizeof(err)), 0, "%s: %s", out[i], err);
+
+    /* and they land in the v1 cpu hierarchy */
+    char mi[400], path[600], buf[256];
+    fake_host("hugetlb\n", mi, sizeof(mi));
+    jail_cgroup_cpu_limit(1, 30000, 50000, out);
+    char *settings[] = { out[0], out[1] };
+    struct jail_cgroup cg;
+    cr_assert_eq(jail_cgroup_create(&cg, 1, mi, "lim", settings, 2, err, sizeof(err)), 0, "%s", err);
+    snprintf(path, sizeof(path), "%s/cpu/kiln/lim/cpu.cfs_quota_us", tmp);
+    get(path, buf, sizeof(buf));
+    cr_assert_str_eq(buf, "30000");
+    snprintf(path, sizeof(path), "%s/cpu/kiln/lim/cpu.cfs_period_us", tmp);
+    get(path, buf, sizeof(buf));
+    cr_assert_str_eq(buf, "50000");
+}
+
+Test(jail, finds_the_commands_cpu_limit)
+{
+    char *a[] = { "run", "--kernel", "k", "--cpu-limit", "20%", "--cpus", "2" };
+    cr_assert_str_eq(jail_command_cpu_limit(7, a), "20%");
+    char *b[] = { "run", "--cpu-limit=1000/2000", "--cpu-limit", "30%" };
+    cr_assert_str_eq(jail_command_cpu_limit(4, b), "30%", "the last one counts, as for getopt");
+    char *c[] = { "run", "--rm", "--", "echo", "--cpu-limit", "5%" };
+    cr_assert_null(jail_command_cpu_limit(6, c), "after -- it is the guest command's");
+    char *d[] = { "run", "--cpu-limit" };
+    cr_assert_null(jail_command_cpu_limit(2, d), "no value");
+    char *e[] = { "--api-sock", "/s", "--cpu-limits=4" };
+    cr_assert_null(jail_command_cpu_limit(3, e));
 }
