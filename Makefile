@@ -114,6 +114,7 @@ bench: deps
 	@bash bench/run_rm.sh
 	@bash bench/state.sh
 	@bash bench/timer.sh
+	@bash bench/noisy.sh
 
 clean:
 	rm -rf build/obj build/asan build/tests build/kiln build/libkiln.a
