@@ -44,7 +44,7 @@ void config_print_run_help(void)
         "                   at most QUOTA_US of CPU time per PERIOD_US for all vCPUs together\n"
         "                   (cgroup cpu.max's numbers; period 1000-1000000), or N%% of one CPU\n"
         "                   (period 100 ms: 150%% is 1.5 CPUs). Enforced by kiln on its vCPU\n"
-        "                   threads; changeable while the VM runs through the API\n"
+        "                   threads (a VM run through the API can change it while it runs)\n"
         "  --vcpu-priority normal|low|idle\n"
         "                   the vCPU threads' host priority: low is nice 19, idle is\n"
         "                   SCHED_IDLE (runs only on an otherwise idle CPU); for best-effort VMs\n"
