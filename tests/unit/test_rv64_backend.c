@@ -6,6 +6,8 @@
 #include <string.h>
 #include <unistd.h>
 #include "board/virt.h"
+#include "common/cpu_priority.h"
+#include "common/cpu_quota.h"
 #include "cpu/rv64/backend.h"
 #include "dev/bus.h"
 #include "vm/guest_ram.h"
@@ -142,4 +144,22 @@ Test(rv64_backend, virt_boots_an_image_through_the_board_interface)
     struct irq_line irq;
     cr_assert(b->type->next_virtio(b, &irq));
     b->type->destroy(b);
+}
+
+/* The VM's CPU limit and vCPU priority reach the machine through vcpu_params. */
+Test(rv64_backend, cpu_limit_and_priority_come_in_the_params)
+{
+    struct cpu_quota q;
+    cpu_quota_init(&q);
+    struct vcpu_params p = { .ram = RAM.host, .ram_base = VIRT_RAM_BASE, .ram_size = RAM_SIZE, .cpus = 1,
+                             .bus = &BUS, .cpu_quota = &q, .vcpu_priority = CPU_PRIORITY_IDLE };
+    struct vcpus *v = rv64_backend.create(&p);
+    cr_assert_not_null(v);
+    struct rv64_machine *m = rv64_machine_of(v);
+    cr_assert_eq(m->cpu_quota, &q);
+    cr_assert_eq(m->vcpu_priority, CPU_PRIORITY_IDLE);
+    vcpus_destroy(v);
+    cr_assert_null(rv64_machine_of(V)->cpu_quota, "none unless given");
+    cr_assert_eq(rv64_machine_of(V)->vcpu_priority, CPU_PRIORITY_NORMAL);
+    cpu_quota_destroy(&q);
 }
