@@ -38,6 +38,8 @@ struct board_params {
     void *console_opaque;
     void (*pv_console_tx)(void *opaque, const uint8_t *buf, size_t len);
     void *pv_console_opaque;
+    bool jit;                   /* passed on to the backend (struct vcpu_params) */
+    size_t jit_cache_bytes;
 };
 
 /* Every board's instance starts with this. */

@@ -59,7 +59,8 @@ static struct vcpus *create_cpus(struct virt_board *b, const struct board_params
         return NULL;
     struct vcpu_params cp = { .ram = p->ram, .ram_base = VIRT_RAM_BASE, .ram_size = p->ram_size,
                               .cpus = p->cpus, .bus = &b->bus, .console_out = p->pv_console_tx,
-                              .console_opaque = p->pv_console_opaque };
+                              .console_opaque = p->pv_console_opaque, .jit = p->jit,
+                              .jit_cache_bytes = p->jit_cache_bytes };
     return p->backend->create(&cp);
 }
 

@@ -41,6 +41,11 @@ struct vcpu_params {
     /* the paravirtual console (RISC-V: the SBI debug console, the guest's hvc0); may be NULL */
     void (*console_out)(void *opaque, const uint8_t *buf, size_t len);
     void *console_opaque;
+    /* software backends: translate guest code to host code (a JIT) instead of interpreting it,
+     * with a code cache of jit_cache_bytes per vCPU (0: the backend's default); a hardware
+     * backend has nothing to translate and ignores both */
+    bool jit;
+    size_t jit_cache_bytes;
 };
 
 /* The state the vCPUs boot in, prepared by the board from what it loaded. */

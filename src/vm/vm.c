@@ -248,6 +248,16 @@ static int pick_machine(struct vm *vm, const struct vm_config *cfg, const struct
     return KILN_EXIT_BAD_IMAGE;
 }
 
+/* The translator: --jit, else KILN_JIT in the environment, else off (the interpreter) until the
+ * JIT passes every test the interpreter does. */
+static bool jit_wanted(const struct vm_config *cfg)
+{
+    if (cfg->jit)
+        return cfg->jit == 2;
+    const char *env = getenv("KILN_JIT");
+    return env && !strcmp(env, "on");
+}
+
 static int create_board(struct vm *vm, const struct vm_config *cfg, uint64_t start_ns, char *why, size_t whylen)
 {
     vm->boot = (struct board_boot){ .kernel = cfg->kernel, .initrd = cfg->initrd, .firmware = cfg->firmware,
@@ -255,7 +265,8 @@ static int create_board(struct vm *vm, const struct vm_config *cfg, uint64_t sta
     struct board_params p = { .backend = vm->machine->backend, .cpus = cfg->cpus, .ram = vm->ram.host,
                               .ram_size = vm->ram.size, .start_ns = start_ns, .boot = &vm->boot,
                               .console_tx = console_tx, .console_opaque = &vm->console,
-                              .pv_console_tx = console_tx, .pv_console_opaque = &vm->console };
+                              .pv_console_tx = console_tx, .pv_console_opaque = &vm->console,
+                              .jit = jit_wanted(cfg), .jit_cache_bytes = (size_t)cfg->jit_cache_mb << 20 };
     if (cfg->sbi_console_to_stderr) {
         p.pv_console_tx = stderr_tx;
         p.pv_console_opaque = NULL;

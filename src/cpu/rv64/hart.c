@@ -8,6 +8,7 @@
 #include <time.h>
 #include "cpu/rv64/hart.h"
 #include "sandbox/seccomp_policy.h"
+#include "cpu/rv64/jit.h"
 
 #define likely(x) __builtin_expect(!!(x), 1)
 #define unlikely(x) __builtin_expect(!!(x), 0)
@@ -59,6 +60,8 @@ void rv64_hart_destroy(struct rv64_hart *h)
     free(h->scratch);
     free(h->block_hash);
     free(h->jc);
+    rv64_jit_destroy(h->jit);
+    h->jit = NULL;
     h->block_hash = NULL;
     h->jc = NULL;
     pthread_mutex_destroy(&h->wait_lock);
@@ -269,7 +272,7 @@ void rv64_hart_run(struct rv64_hart *h, uint64_t budget)
             link = RV64_LINK_NONE;
             continue;
         }
-        link = rv64_exec_block(h, b);
+        link = h->jit ? rv64_jit_exec_block(h, b) : rv64_exec_block(h, b);
         prev = h->last_block;
         prev_pc = h->last_pc;
         if (unlikely(epoch != h->block_epoch)) { /* the cache was flushed: don't trust prev */

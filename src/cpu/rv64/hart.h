@@ -64,6 +64,7 @@ struct rv64_block {
     uint16_t count;            /* instructions */
     uint16_t bytes;            /* guest bytes covered */
     struct rv64_block *link[2]; /* successors on the same page, by RV64_LINK_* (a hint, rechecked) */
+    void *jit_code;            /* its x86-64 translation (jit.h), or NULL */
     struct rv64_insn insns[];
 };
 
@@ -123,6 +124,7 @@ struct rv64_hart {
     uint64_t block_epoch;        /* bumped when the cache is flushed */
     struct rv64_block *last_block; /* the block executed last and its start pc (for linking) */
     uint64_t last_pc;
+    struct rv64_jit *jit;        /* the translator's state, NULL while it is off (jit.h) */
 
     /* run state */
     struct rv64_machine *m;

@@ -1,0 +1,65 @@
+/* jit.h — the rv64 → x86-64 translator (off by default; the interpreter in exec.c is the
+ * reference and the fallback).
+ *
+ * A translation belongs to a decoded block (struct rv64_block.jit_code), so everything that
+ * already keeps decoded blocks honest keeps translations honest too: the per-page generation
+ * check (self-modifying code), the block-cache flush and the jump cache. Translations live in a
+ * per-hart code cache with a fixed bound; when it is full the whole block cache is flushed
+ * (decoding and translating again is cheap, and a flush needs no bookkeeping).
+ *
+ * The code cache is one memfd mapped twice: a read-write view the translator writes through and
+ * a read-execute view the hart runs, so no page is ever writable and executable at once (W^X). */
+#ifndef KILN_CPU_RV64_JIT_H
+#define KILN_CPU_RV64_JIT_H
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+
+struct rv64_hart;
+struct rv64_block;
+struct rv64_machine;
+
+#define RV64_JIT_DEFAULT_CACHE_MB 32
+/* A block whose code does not fit even in an empty cache runs in the interpreter: any bound
+ * works, a tiny one only for tests. */
+#define RV64_JIT_MIN_CACHE_BYTES  4096u
+
+/* x86-64 code a translated block starts at: returns (retired << 8) | (link + 1), see jit_exec.c */
+typedef uint32_t (*rv64_jit_fn)(struct rv64_hart *h);
+
+struct rv64_jit {
+    int fd;
+    uint8_t *rw, *rx;          /* the two views of the memfd */
+    size_t size, used;
+    uint8_t *buf;              /* translation scratch: one block's code, copied in when done */
+    struct rv64_block *one;    /* a one-instruction block: the interpreter's handler for a
+                                * single untranslated instruction (jit_exec.c) */
+    /* statistics */
+    uint64_t blocks, code_bytes, guest_insns, translate_ns, flushes, fallbacks;
+};
+
+/* Turn the translator on for every hart of m, each with a code cache of cache_bytes (at least
+ * RV64_JIT_MIN_CACHE_BYTES). Call before the harts run. Returns 0 or -1 (host refused memory). */
+int rv64_jit_enable(struct rv64_machine *m, size_t cache_bytes);
+
+/* jit_cache.c */
+/* One line per hart on f: blocks translated, code size, translation time, flushes. */
+void rv64_jit_report(const struct rv64_machine *m, FILE *f);
+struct rv64_jit *rv64_jit_create(size_t cache_bytes);
+void rv64_jit_destroy(struct rv64_jit *j);
+/* Forget every translation (the block cache is being flushed: the blocks are gone too). */
+void rv64_jit_reset(struct rv64_jit *j);
+/* Copy len bytes of finished code into the cache; returns its executable address, or NULL when
+ * the cache is full. */
+void *rv64_jit_commit(struct rv64_jit *j, const uint8_t *code, size_t len);
+
+/* jit_translate.c: translate b into the cache; false if it does not fit (cache full) */
+int rv64_jit_translate(struct rv64_hart *h, struct rv64_block *b);
+#define RV64_JIT_BUF_SIZE (64u << 10)
+
+/* jit_exec.c: rv64_exec_block's twin (same contract, hart.h) running translated code */
+int rv64_jit_exec_block(struct rv64_hart *h, struct rv64_block *b);
+/* Helpers the emitted code calls (SysV ABI). */
+uint32_t rv64_jit_interp_one(struct rv64_hart *h, const void *insn, uint64_t idx, uint64_t pc);
+
+#endif
