@@ -31,11 +31,12 @@ struct rv64_jit {
     int fd;
     uint8_t *rw, *rx;          /* the two views of the memfd */
     size_t size, used;
+    uint32_t body_off;         /* a translation's code past its prologue: chained blocks enter there */
     uint8_t *buf;              /* translation scratch: one block's code, copied in when done */
     struct rv64_block *one;    /* a one-instruction block: the interpreter's handler for a
                                 * single untranslated instruction (jit_exec.c) */
     /* statistics */
-    uint64_t blocks, code_bytes, guest_insns, translate_ns, flushes, fallbacks;
+    uint64_t blocks, code_bytes, guest_insns, translate_ns, flushes, fallbacks, chains;
 };
 
 /* Turn the translator on for every hart of m, each with a code cache of cache_bytes (at least
@@ -57,7 +58,8 @@ void *rv64_jit_commit(struct rv64_jit *j, const uint8_t *code, size_t len);
 int rv64_jit_translate(struct rv64_hart *h, struct rv64_block *b);
 #define RV64_JIT_BUF_SIZE (64u << 10)
 
-/* jit_exec.c: rv64_exec_block's twin (same contract, hart.h) running translated code */
+/* jit_exec.c: rv64_exec_block's twin (same contract, hart.h) running translated code; it also
+ * chains translated blocks to each other (their exits then jump straight into the successor) */
 int rv64_jit_exec_block(struct rv64_hart *h, struct rv64_block *b);
 /* Helpers the emitted code calls (SysV ABI). */
 uint32_t rv64_jit_interp_one(struct rv64_hart *h, const void *insn, uint64_t idx, uint64_t pc);

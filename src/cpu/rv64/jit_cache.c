@@ -92,10 +92,12 @@ void rv64_jit_report(const struct rv64_machine *m, FILE *f)
         if (!j)
             continue;
         fprintf(f, "kiln: jit hart %u: %llu blocks (%llu guest insns) -> %llu bytes of code in "
-                   "%.1f ms (%.0f ns/block), %llu cache flushes, %llu interpreted fallbacks\n",
+                   "%.1f ms (%.0f ns/block), %llu chained exits, %llu cache flushes, %llu interpreted "
+                   "fallbacks\n",
                 i, (unsigned long long)j->blocks, (unsigned long long)j->guest_insns,
                 (unsigned long long)j->code_bytes, (double)j->translate_ns / 1e6,
                 j->blocks ? (double)j->translate_ns / (double)j->blocks : 0.0,
+                (unsigned long long)j->chains,
                 (unsigned long long)j->flushes, (unsigned long long)j->fallbacks);
     }
 }

@@ -12,7 +12,7 @@
 enum x86_reg { RAX, RCX, RDX, RBX, RSP, RBP, RSI, RDI, R8, R9, R10, R11, R12, R13, R14, R15 };
 
 /* condition codes (the low nibble of Jcc / SETcc) */
-enum x86_cc { CC_B = 2, CC_AE = 3, CC_E = 4, CC_NE = 5, CC_L = 0xc, CC_GE = 0xd };
+enum x86_cc { CC_B = 2, CC_AE = 3, CC_E = 4, CC_NE = 5, CC_L = 0xc, CC_GE = 0xd, CC_LE = 0xe };
 
 /* /digit extensions of the 0x81 (ALU r/m, imm32) group and the shift group */
 enum x86_alu { ALU_ADD = 0, ALU_OR = 1, ALU_AND = 4, ALU_SUB = 5, ALU_XOR = 6, ALU_CMP = 7 };
@@ -132,6 +132,47 @@ static inline void x_alu_ri(struct x86_buf *b, int w, enum x86_alu ext, int dst,
 static inline void x_alu_rm(struct x86_buf *b, int w, enum x86_alu ext, int reg, int base, int32_t disp)
 {
     x_op_mem(b, w, (uint8_t)(ext * 8 + 3), reg, base, disp);
+}
+
+/* ALU [base+disp], sign-extended imm32 (w = 0: a dword in memory) */
+static inline void x_alu_mi(struct x86_buf *b, int w, enum x86_alu ext, int base, int32_t disp, int32_t imm)
+{
+    x_op_mem(b, w, 0x81, ext, base, disp);
+    x_u32(b, (uint32_t)imm);
+}
+
+/* mov dword [base+disp], imm32 */
+static inline void x_mov_store_imm_d(struct x86_buf *b, int base, int32_t disp, int32_t imm)
+{
+    x_op_mem(b, 0, 0xc7, 0, base, disp);
+    x_u32(b, (uint32_t)imm);
+}
+
+/* RIP-relative operands for the data cells kept after a block's code: the returned rel32 is
+ * pointed at its cell with x_patch_to once the cell's place is known */
+static inline uint8_t *x_mov_load_rip(struct x86_buf *b, int dst)
+{
+    x_rex(b, 1, dst, 0, 0);
+    x_byte(b, 0x8b);
+    x_byte(b, (uint8_t)(0x05 | ((dst & 7) << 3)));
+    uint8_t *at = b->p;
+    x_u32(b, 0);
+    return at;
+}
+
+static inline uint8_t *x_jmp_rip(struct x86_buf *b)
+{
+    x_byte(b, 0xff);
+    x_byte(b, 0x25);
+    uint8_t *at = b->p;
+    x_u32(b, 0);
+    return at;
+}
+
+static inline void x_patch_to(uint8_t *at, const uint8_t *target)
+{
+    int32_t rel = (int32_t)(target - (at + 4));
+    memcpy(at, &rel, 4);
 }
 
 static inline void x_shift_cl(struct x86_buf *b, int w, enum x86_shift ext, int r)

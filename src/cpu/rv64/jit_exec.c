@@ -6,6 +6,7 @@
  * Translated code returns (retired << 8) | (link + 1): how many of the block's instructions
  * retired and how it ended. pc is stored by the code itself at every exit (by the trap for a
  * faulting instruction), so nothing per instruction is kept while it runs. */
+#include <string.h>
 #include <time.h>
 #include "cpu/rv64/hart.h"
 #include "cpu/rv64/jit.h"
@@ -32,7 +33,12 @@ uint32_t rv64_jit_interp_one(struct rv64_hart *h, const void *insn, uint64_t idx
     h->pc = pc;
     h->instret += idx;
     uint64_t before = h->instret;
+    /* the translated code's own record of which block runs (chaining sets it) */
+    struct rv64_block *last_block = h->last_block;
+    uint64_t last_pc = h->last_pc;
     int link = rv64_exec_block(h, one);
+    h->last_block = last_block;
+    h->last_pc = last_pc;
     bool retired = h->instret != before;
     h->instret = before - idx;
     return retired ? (uint32_t)(link + 2) : 0;
@@ -64,21 +70,45 @@ static bool translate(struct rv64_hart *h, struct rv64_block *b)
     return ok;
 }
 
+/* prev ended through `link` into b, both translated in the current cache: from now on prev's
+ * exit jumps straight into b (see emit_chain_exit). Only while b is as current as prev: the
+ * chained exit checks that prev's code page is unchanged, which then vouches for b too. */
+static void chain(struct rv64_hart *h, struct rv64_block *prev, int link, struct rv64_block *b)
+{
+    struct rv64_jit *j = h->jit;
+    uint16_t cells = prev->jit_cell[link];
+    if (!cells || !prev->jit_code || !b->jit_code || prev->gen != b->gen || prev->page != b->page)
+        return;
+    uint8_t *rw = j->rw + ((uint8_t *)prev->jit_code - j->rx) + cells;
+    uint64_t blk = (uint64_t)(uintptr_t)b, body = (uint64_t)(uintptr_t)b->jit_code + j->body_off;
+    memcpy(rw + 8, &blk, 8);
+    memcpy(rw + 16, &body, 8);
+    memcpy(rw, rw + 24, 8); /* last: the exit takes the chain path */
+    j->chains++;
+}
+
 int rv64_jit_exec_block(struct rv64_hart *h, struct rv64_block *b)
 {
+    struct rv64_block *prev = NULL;
+    int prev_link = RV64_LINK_NONE;
+    uint64_t epoch = h->block_epoch;
     for (;;) {
         /* the straddling-instruction scratch block is rewritten for every use: not worth it */
         if (b == h->scratch || (!b->jit_code && !translate(h, b)))
             return rv64_exec_block(h, b);
-        uint64_t start_pc = h->pc;
+        if (prev && epoch == h->block_epoch) /* no flush since prev ran: both are current */
+            chain(h, prev, prev_link, b);
+        h->last_block = b;
+        h->last_pc = h->pc;
         uint32_t r = ((rv64_jit_fn)b->jit_code)(h);
+        /* chained exits may have gone on through several blocks: the last one says */
+        b = h->last_block;
+        uint64_t start_pc = h->last_pc;
         int link = (int)(r & 0xff) - 1;
         uint64_t retired = r >> 8;
         h->instret += retired;
         if (retired)
             h->trap_streak = 0;
-        h->last_block = b;
-        h->last_pc = start_pc;
         if (link == RV64_LINK_NONE)
             return link;
         struct rv64_block *next = rv64_linked_block(h, b, start_pc, link);
@@ -86,6 +116,9 @@ int rv64_jit_exec_block(struct rv64_hart *h, struct rv64_block *b)
                              !atomic_load_explicit(&h->requests, memory_order_relaxed) &&
                              !(atomic_load_explicit(&h->mip, memory_order_relaxed) & h->mie))))
             return link;
+        prev = b;
+        prev_link = link;
+        epoch = h->block_epoch;
         b = next;
     }
 }

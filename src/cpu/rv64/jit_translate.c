@@ -13,15 +13,26 @@
  * Everything else (CSRs, FP, AMOs, LR/SC, system instructions, illegal) runs through
  * rv64_jit_interp_one: the interpreter's own handler for that one instruction. */
 #include <stddef.h>
+#include <string.h>
 #include "cpu/rv64/hart.h"
 #include "cpu/rv64/jit.h"
 #include "cpu/rv64/jit_emit.h"
 #include "cpu/rv64/ops.h"
 
 _Static_assert(sizeof(struct tlb_entry) == 16, "the TLB index is scaled by a shift of 4");
+_Static_assert(RV64_JIT_BUF_SIZE <= 65536, "chaining cells are found by 16-bit offsets");
 
 #define XO(r)   ((int32_t)(offsetof(struct rv64_hart, x) + 8u * (r)))
 #define H_PC    ((int32_t)offsetof(struct rv64_hart, pc))
+#define H_INSTRET ((int32_t)offsetof(struct rv64_hart, instret))
+#define H_STREAK ((int32_t)offsetof(struct rv64_hart, trap_streak))
+#define H_TIMER ((int32_t)offsetof(struct rv64_hart, timer_countdown))
+#define H_REQ   ((int32_t)offsetof(struct rv64_hart, requests))
+#define H_MIP   ((int32_t)offsetof(struct rv64_hart, mip))
+#define H_MIE   ((int32_t)offsetof(struct rv64_hart, mie))
+#define H_LAST_BLOCK ((int32_t)offsetof(struct rv64_hart, last_block))
+#define H_LAST_PC ((int32_t)offsetof(struct rv64_hart, last_pc))
+#define M_PAGE_GEN ((int32_t)offsetof(struct rv64_machine, page_gen))
 #define H_DTLB  ((int32_t)offsetof(struct rv64_hart, dtlb))
 #define H_M     ((int32_t)offsetof(struct rv64_hart, m))
 #define M_RAM   ((int32_t)offsetof(struct rv64_machine, ram))
@@ -32,7 +43,19 @@ _Static_assert(sizeof(struct tlb_entry) == 16, "the TLB index is scaled by a shi
 #define E_ADD   ((int32_t)offsetof(struct tlb_entry, addend))
 
 /* the largest code one instruction can produce, with margin (checked before each one) */
-#define MAX_INSN_CODE 256
+#define MAX_INSN_CODE 512
+
+_Static_assert(sizeof(((struct rv64_hart *)0)->timer_countdown) == 4 &&
+               sizeof(((struct rv64_hart *)0)->requests) == 4 &&
+               sizeof(((struct rv64_hart *)0)->trap_streak) == 4, "dword operands in the chain checks");
+
+/* Where a block's chainable exits (by link: a jump or taken branch, the next instruction) keep
+ * their cells, as offsets in the code being emitted; see emit_chain_exit. */
+struct chain_slots {
+    const struct rv64_block *blk;
+    uint8_t *start;
+    uint32_t cells[2], unchained[2], chain[2];
+};
 
 #define EXIT_CODE(retired, link) ((uint32_t)(retired) << 8 | (uint32_t)((link) + 1))
 
@@ -291,17 +314,74 @@ static void emit_call2(struct x86_buf *b, const struct rv64_insn *in, uint64_t (
     x_mov_store(b, RBX, XO(in->rd), RAX);
 }
 
+/* A block end with a constant successor (pc = entry + disp) on link `link`. Until the
+ * dispatcher chains it, it returns like any exit. Once chained (jit_exec.c patches cell 0 to the
+ * chain path and fills cells 1 and 2), it does the dispatcher's work itself: counts the retired
+ * instructions, checks exactly what the interpreter checks before going straight on to a linked
+ * block (the code page unchanged since translation, the timer countdown, requests, pending
+ * interrupts), records the new block as the last one run and jumps into its body. A failed check
+ * returns with nothing more retired and no link: the run loop takes over.
+ *   cell 0: where the exit goes (the plain return, or the chain path)
+ *   cell 1: the successor's struct rv64_block      cell 2: its code past the prologue
+ *   cell 3: the chain path's address (what cell 0 becomes when chained) */
+static void emit_chain_exit(struct x86_buf *b, struct chain_slots *cs, int64_t disp, unsigned retired,
+                            int link)
+{
+    const struct rv64_block *blk = cs->blk;
+    emit_set_pc(b, disp);
+    int64_t target = (int64_t)(blk->paddr % 4096) + disp;
+    if (target < 0 || target >= 4096) {
+        /* on another page whatever the alignment of pc: never linked (rv64_linked_block) */
+        emit_exit(b, EXIT_CODE(retired, link));
+        return;
+    }
+    uint8_t *to_cell0 = x_jmp_rip(b);
+    cs->unchained[link] = (uint32_t)(b->p - cs->start);
+    emit_exit(b, EXIT_CODE(retired, link));
+    cs->chain[link] = (uint32_t)(b->p - cs->start);
+    x_alu_mi(b, 1, ALU_ADD, RBX, H_INSTRET, (int32_t)retired);
+    x_mov_store_imm_d(b, RBX, H_STREAK, 0);
+    x_mov_load(b, RCX, RBX, H_M);
+    x_mov_load(b, RCX, RCX, M_PAGE_GEN);
+    x_alu_mi(b, 0, ALU_CMP, RCX, (int32_t)(blk->page * 4u), (int32_t)blk->gen);
+    uint8_t *bail1 = x_jcc_fwd(b, CC_NE);
+    x_alu_mi(b, 0, ALU_SUB, RBX, H_TIMER, 1);
+    uint8_t *bail2 = x_jcc_fwd(b, CC_LE);
+    x_alu_mi(b, 0, ALU_CMP, RBX, H_REQ, 0);
+    uint8_t *bail3 = x_jcc_fwd(b, CC_NE);
+    x_mov_load(b, RAX, RBX, H_MIP);
+    x_alu_rm(b, 1, ALU_AND, RAX, RBX, H_MIE);
+    uint8_t *bail4 = x_jcc_fwd(b, CC_NE);
+    x_mov_load(b, R12, RBX, H_PC);
+    x_mov_store(b, RBX, H_LAST_PC, R12);
+    uint8_t *to_cell1 = x_mov_load_rip(b, RAX);
+    x_mov_store(b, RBX, H_LAST_BLOCK, RAX);
+    uint8_t *to_cell2 = x_jmp_rip(b);
+    x_patch(b, bail1);
+    x_patch(b, bail2);
+    x_patch(b, bail3);
+    x_patch(b, bail4);
+    emit_exit(b, EXIT_CODE(0, RV64_LINK_NONE));
+    while ((b->p - cs->start) % 8)
+        x_byte(b, 0xcc);
+    cs->cells[link] = (uint32_t)(b->p - cs->start);
+    x_patch_to(to_cell0, b->p);
+    x_patch_to(to_cell1, b->p + 8);
+    x_patch_to(to_cell2, b->p + 16);
+    for (int i = 0; i < 4; i++)
+        x_u64(b, 0); /* filled in once the code's address is known (rv64_jit_translate) */
+}
+
 /* the block ends here with pc = entry + target (a jump or a taken branch) or the next one */
-static void emit_branch(struct x86_buf *b, const struct rv64_insn *in, unsigned idx, enum x86_cc cc)
+static void emit_branch(struct x86_buf *b, struct chain_slots *cs, const struct rv64_insn *in,
+                        unsigned idx, enum x86_cc cc)
 {
     x_mov_load(b, RAX, RBX, XO(in->rs1));
     x_alu_rm(b, 1, ALU_CMP, RAX, RBX, XO(in->rs2));
     uint8_t *taken = x_jcc_fwd(b, cc);
-    emit_set_pc(b, (int64_t)in->off + in->len);
-    emit_exit(b, EXIT_CODE(idx + 1, RV64_LINK_NEXT));
+    emit_chain_exit(b, cs, (int64_t)in->off + in->len, idx + 1, RV64_LINK_NEXT);
     x_patch(b, taken);
-    emit_set_pc(b, (int64_t)in->off + in->imm);
-    emit_exit(b, EXIT_CODE(idx + 1, RV64_LINK_JUMP));
+    emit_chain_exit(b, cs, (int64_t)in->off + in->imm, idx + 1, RV64_LINK_JUMP);
 }
 
 /* An instruction the translator leaves to the interpreter. */
@@ -328,7 +408,7 @@ static void emit_interp(struct x86_buf *b, const struct rv64_insn *in, unsigned 
 }
 
 /* Emits one instruction; returns 1 if it ended the block. */
-static int emit_insn(struct x86_buf *b, const struct rv64_insn *in, unsigned idx)
+static int emit_insn(struct x86_buf *b, struct chain_slots *cs, const struct rv64_insn *in, unsigned idx)
 {
     switch (in->op) {
     case OP_LUI: x_mov_store_imm(b, RBX, XO(in->rd), in->imm); return 0;
@@ -340,8 +420,7 @@ static int emit_insn(struct x86_buf *b, const struct rv64_insn *in, unsigned idx
     case OP_JAL:
         x_lea(b, RAX, R12, (int32_t)(in->off + in->len));
         x_mov_store(b, RBX, XO(in->rd), RAX);
-        emit_set_pc(b, (int64_t)in->off + in->imm);
-        emit_exit(b, EXIT_CODE(idx + 1, RV64_LINK_JUMP));
+        emit_chain_exit(b, cs, (int64_t)in->off + in->imm, idx + 1, RV64_LINK_JUMP);
         return 1;
     case OP_JALR: /* the target is read before rd is written: rd may be rs1 */
         x_mov_load(b, RAX, RBX, XO(in->rs1));
@@ -352,12 +431,12 @@ static int emit_insn(struct x86_buf *b, const struct rv64_insn *in, unsigned idx
         x_mov_store(b, RBX, XO(in->rd), RCX);
         emit_exit(b, EXIT_CODE(idx + 1, RV64_LINK_JUMP));
         return 1;
-    case OP_BEQ: emit_branch(b, in, idx, CC_E); return 1;
-    case OP_BNE: emit_branch(b, in, idx, CC_NE); return 1;
-    case OP_BLT: emit_branch(b, in, idx, CC_L); return 1;
-    case OP_BGE: emit_branch(b, in, idx, CC_GE); return 1;
-    case OP_BLTU: emit_branch(b, in, idx, CC_B); return 1;
-    case OP_BGEU: emit_branch(b, in, idx, CC_AE); return 1;
+    case OP_BEQ: emit_branch(b, cs, in, idx, CC_E); return 1;
+    case OP_BNE: emit_branch(b, cs, in, idx, CC_NE); return 1;
+    case OP_BLT: emit_branch(b, cs, in, idx, CC_L); return 1;
+    case OP_BGE: emit_branch(b, cs, in, idx, CC_GE); return 1;
+    case OP_BLTU: emit_branch(b, cs, in, idx, CC_B); return 1;
+    case OP_BGEU: emit_branch(b, cs, in, idx, CC_AE); return 1;
     case OP_LB: case OP_LH: case OP_LW: case OP_LD: case OP_LBU: case OP_LHU: case OP_LWU:
         emit_load(b, in, idx);
         return 0;
@@ -423,26 +502,36 @@ int rv64_jit_translate(struct rv64_hart *h, struct rv64_block *blk)
     struct rv64_jit *j = h->jit;
     struct x86_buf buf = { j->buf, j->buf, j->buf + RV64_JIT_BUF_SIZE };
     struct x86_buf *b = &buf;
+    struct chain_slots cs = { .blk = blk, .start = buf.start };
     x_push(b, RBX);
     x_push(b, R12);
     x_push(b, RBP);
     x_mov_rr(b, RBX, RDI);
     x_mov_load(b, R12, RBX, H_PC);
+    j->body_off = (uint32_t)(b->p - b->start); /* where chained blocks enter */
     unsigned i;
     for (i = 0; i < blk->count; i++) {
         if (b->p + MAX_INSN_CODE > b->end)
             return 0;
-        if (emit_insn(b, &blk->insns[i], i))
+        if (emit_insn(b, &cs, &blk->insns[i], i))
             break;
     }
-    if (i == blk->count) { /* fell off the end (instruction limit or page end) */
-        emit_set_pc(b, blk->insns[blk->count].off);
-        emit_exit(b, EXIT_CODE(blk->count, RV64_LINK_NEXT));
-    }
+    if (i == blk->count) /* fell off the end (instruction limit or page end) */
+        emit_chain_exit(b, &cs, blk->insns[blk->count].off, blk->count, RV64_LINK_NEXT);
     size_t len = (size_t)(b->p - b->start);
     void *code = rv64_jit_commit(j, b->start, len);
     if (!code)
         return 0;
+    uint8_t *rw = j->rw + ((uint8_t *)code - j->rx);
+    for (int l = 0; l < 2; l++) {
+        blk->jit_cell[l] = (uint16_t)cs.cells[l];
+        if (!cs.cells[l])
+            continue;
+        uint64_t cell0 = (uint64_t)(uintptr_t)code + cs.unchained[l];
+        uint64_t cell3 = (uint64_t)(uintptr_t)code + cs.chain[l];
+        memcpy(rw + cs.cells[l], &cell0, 8);
+        memcpy(rw + cs.cells[l] + 24, &cell3, 8);
+    }
     blk->jit_code = code;
     j->blocks++;
     j->code_bytes += len;
