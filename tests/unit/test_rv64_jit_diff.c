@@ -126,6 +126,54 @@ static uint32_t gen_mem(void)
     }
 }
 
+/* Floating point, single and double, every operation class with every rounding mode (0-4, the
+ * dynamic 7 under a random frm, and the reserved 5 and 6, which must trap as illegal
+ * instructions) on operands biased to the IEEE edge cases (NaNs signalling and quiet, infinities,
+ * zeros, subnormals, values that round). */
+#define OPC_MADD 0x43
+static uint32_t gen_fp(void)
+{
+    unsigned fmt = rn(2); /* 0 single, 1 double */
+    unsigned rm = rn(8), fd = rn(32), fa = rn(32), fb = rn(32), fc = rn(32);
+    unsigned rd = rd_any(), rs = rs_any();
+    switch (rn(14)) {
+    case 0: return i_opfp(0x00 | fmt, fd, fa, fb, rm);             /* fadd */
+    case 1: return i_opfp(0x04 | fmt, fd, fa, fb, rm);             /* fsub */
+    case 2: return i_opfp(0x08 | fmt, fd, fa, fb, rm);             /* fmul */
+    case 3: return i_opfp(0x0c | fmt, fd, fa, fb, rm);             /* fdiv */
+    case 4: return i_opfp(0x2c | fmt, fd, fa, 0, rm);              /* fsqrt */
+    case 5: return enc_r4(fc, fmt, fb, fa, rm, fd, OPC_MADD + 4 * rn(4)); /* fmadd fmsub fnmsub fnmadd */
+    case 6: return i_opfp(0x10 | fmt, fd, fa, fb, rn(3));          /* fsgnj fsgnjn fsgnjx */
+    case 7: return i_opfp(0x14 | fmt, fd, fa, fb, rn(2));          /* fmin fmax */
+    case 8: return i_opfp(0x50 | fmt, rd, fa, fb, rn(3));          /* fle flt feq */
+    case 9: return i_opfp(0x60 | fmt, rd, fa, rn(4), rm);          /* fcvt.{w,wu,l,lu}.{s,d} */
+    case 10: return i_opfp(0x68 | fmt, fd, rs, rn(4), rm);         /* fcvt.{s,d}.{w,wu,l,lu} */
+    case 11: return i_opfp(0x20 | (fmt ^ 1), fd, fa, fmt, rm);     /* fcvt.s.d, fcvt.d.s */
+    case 12: return i_opfp(0x70 | fmt, rd, fa, 0, 1);              /* fclass */
+    default: return rn(2) ? i_opfp(0x78 | fmt, fd, rs, 0, 0)       /* fmv.{w,d}.x */
+                          : (fmt ? i_fsd(fb, 3, (int32_t)(rn(32) * 8) - 128)
+                                 : i_fsw(fb, 3, (int32_t)(rn(64) * 4) - 128));
+    }
+}
+
+static uint64_t fp_interesting(void)
+{
+    static const uint64_t d[] = { 0, 0x8000000000000000ull, 0x3ff0000000000000ull, 0xbff0000000000000ull,
+                                  0x7ff0000000000000ull, 0xfff0000000000000ull, 0x7ff8000000000000ull,
+                                  0x7ff4000000000000ull, 0x0000000000000001ull, 0x000fffffffffffffull,
+                                  0x7fefffffffffffffull, 0x43e0000000000000ull, 0xc3e0000000000000ull,
+                                  0x41dfffffffc00000ull, 0x3fe0000000000000ull, 0x4004000000000000ull };
+    static const uint32_t s[] = { 0, 0x80000000u, 0x3f800000u, 0xbf800000u, 0x7f800000u, 0xff800000u,
+                                  0x7fc00000u, 0x7fa00000u, 0x00000001u, 0x007fffffu, 0x7f7fffffu,
+                                  0x4f000000u, 0xcf000000u, 0x3f000000u, 0x40200000u, 0x3eaaaaabu };
+    switch (rn(4)) {
+    case 0: return d[rn(16)];
+    case 1: return 0xffffffff00000000ull | s[rn(16)];  /* a NaN-boxed single */
+    case 2: return 0xffffffff00000000ull | (uint32_t)rnd();
+    default: return rn(2) ? rnd() : 0x3ff0000000000000ull + (rnd() & 0xfffffffffffffull);
+    }
+}
+
 /* instructions the JIT hands to the interpreter */
 static uint32_t gen_other(void)
 {
@@ -161,14 +209,16 @@ static unsigned gen_sequence(uint32_t *code)
     unsigned last = n - 4; /* the loop's tail: everything branches forward to at most here */
     for (unsigned i = 0; i < last; i++) {
         unsigned kind = rn(100);
-        if (kind < 30) {
+        if (kind < 28) {
             code[i] = gen_alu_rr();
-        } else if (kind < 55) {
+        } else if (kind < 51) {
             code[i] = gen_alu_ri();
-        } else if (kind < 78) {
+        } else if (kind < 72) {
             code[i] = gen_mem();
-        } else if (kind < 90) {
+        } else if (kind < 84) {
             code[i] = gen_other();
+        } else if (kind < 92) {
+            code[i] = gen_fp();
         } else {
             /* forward only, so every sequence ends: to a later instruction or the final jump */
             unsigned to = i + 1 + rn(6);
@@ -332,7 +382,7 @@ static bool run_one(uint64_t seed, struct env *a, struct env *b, unsigned nb)
     int smode = (int)rn(2);
     for (unsigned r = 0; r < 32; r++) {
         regs[r] = interesting();
-        fregs[r] = rn(2) ? interesting() : 0x3ff0000000000000ull + (rnd() & 0xfffffffffffffull);
+        fregs[r] = fp_interesting();
     }
     regs[2] = CODE;
     regs[3] = VDATA + 0x1800;
