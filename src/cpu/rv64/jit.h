@@ -32,7 +32,10 @@ struct rv64_jit {
     uint8_t *rw, *rx;          /* the two views of the memfd */
     size_t size, used;
     uint32_t body_off;         /* a translation's code past its prologue: chained blocks enter there */
-    uint8_t *buf;              /* translation scratch: one block's code, copied in when done */
+    /* Shared stubs at the start of the cache (emitted once, kept across flushes), as offsets:
+     * the common epilogue, the chained-exit checks, the jump-cache dispatch for indirect jumps
+     * and jumps off the page, and the slow paths of loads and stores (jit_translate.c). */
+    uint32_t stubs_end, st_epilogue, st_chain, st_dispatch, st_load, st_store, st_code;
     struct rv64_block *one;    /* a one-instruction block: the interpreter's handler for a
                                 * single untranslated instruction (jit_exec.c) */
     /* statistics */
@@ -50,13 +53,16 @@ struct rv64_jit *rv64_jit_create(size_t cache_bytes);
 void rv64_jit_destroy(struct rv64_jit *j);
 /* Forget every translation (the block cache is being flushed: the blocks are gone too). */
 void rv64_jit_reset(struct rv64_jit *j);
-/* Copy len bytes of finished code into the cache; returns its executable address, or NULL when
- * the cache is full. */
-void *rv64_jit_commit(struct rv64_jit *j, const uint8_t *code, size_t len);
-
-/* jit_translate.c: translate b into the cache; false if it does not fit (cache full) */
+/* jit_translate.c: translate b into the cache (in place); false if it does not fit (cache full) */
 int rv64_jit_translate(struct rv64_hart *h, struct rv64_block *b);
-#define RV64_JIT_BUF_SIZE (64u << 10)
+/* writes the shared stubs at the start of an empty cache and sets stubs_end */
+void rv64_jit_emit_stubs(struct rv64_jit *j);
+/* A chainable exit's patch site (struct rv64_block.jit_cell): a jmp rel32 that goes on to the
+ * plain return until chained, then to the chain path RV64_JIT_CHAIN_PATH bytes past its rel32,
+ * which starts with a mov rdx, imm64 (the successor block) whose immediate is at
+ * RV64_JIT_CHAIN_BLOCK. */
+#define RV64_JIT_CHAIN_PATH 14
+#define RV64_JIT_CHAIN_BLOCK 16
 
 /* jit_exec.c: rv64_exec_block's twin (same contract, hart.h) running translated code; it also
  * chains translated blocks to each other (their exits then jump straight into the successor) */

@@ -20,9 +20,8 @@ struct rv64_jit *rv64_jit_create(size_t cache_bytes)
     j->fd = -1;
     j->rw = j->rx = MAP_FAILED;
     j->size = cache_bytes;
-    j->buf = malloc(RV64_JIT_BUF_SIZE);
     j->one = calloc(1, sizeof(struct rv64_block) + 2 * sizeof(struct rv64_insn));
-    if (!j->buf || !j->one)
+    if (!j->one)
         goto fail;
     /* untouched pages of the memfd cost nothing: memory grows with the code actually emitted */
     j->fd = memfd_create("kiln-jit", MFD_CLOEXEC);
@@ -33,6 +32,7 @@ struct rv64_jit *rv64_jit_create(size_t cache_bytes)
     if (j->rw == MAP_FAILED || j->rx == MAP_FAILED)
         goto fail;
     j->one->page = ~0u;
+    rv64_jit_emit_stubs(j);
     return j;
 fail:
     rv64_jit_destroy(j);
@@ -49,26 +49,15 @@ void rv64_jit_destroy(struct rv64_jit *j)
         munmap(j->rx, j->size);
     if (j->fd >= 0)
         close(j->fd);
-    free(j->buf);
     free(j->one);
     free(j);
 }
 
 void rv64_jit_reset(struct rv64_jit *j)
 {
-    if (j->used)
+    if (j->used > j->stubs_end)
         j->flushes++;
-    j->used = 0;
-}
-
-void *rv64_jit_commit(struct rv64_jit *j, const uint8_t *code, size_t len)
-{
-    size_t at = (j->used + 15) & ~(size_t)15; /* aligned entries help the host's decoder */
-    if (at + len > j->size)
-        return NULL;
-    memcpy(j->rw + at, code, len);
-    j->used = at + len;
-    return j->rx + at;
+    j->used = j->stubs_end; /* the shared stubs stay */
 }
 
 int rv64_jit_enable(struct rv64_machine *m, size_t cache_bytes)

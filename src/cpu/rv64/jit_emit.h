@@ -1,9 +1,9 @@
 /* jit_emit.h — a tiny x86-64 machine-code emitter: just the instruction forms the rv64 translator
- * uses, over a byte buffer. Memory operands are always [base + disp32]; the translator never
- * needs an index register, so no general SIB addressing beyond what rsp/r12 bases require.
+ * uses, over a byte buffer. Memory operands are always [base + disp8/disp32]; the translator
+ * never needs an index register, so no general SIB addressing beyond what rsp/r12 bases require.
  *
- * The buffer is a fixed scratch area sized for the largest block (jit_translate.c checks the
- * room per instruction), so emitting never fails halfway through an instruction. */
+ * The buffer is the code cache itself (the read-write view); jit_translate.c checks the room
+ * before each instruction, so emitting never fails halfway through an instruction. */
 #ifndef KILN_CPU_RV64_JIT_EMIT_H
 #define KILN_CPU_RV64_JIT_EMIT_H
 #include <stdint.h>
@@ -20,6 +20,7 @@ enum x86_shift { SH_SHL = 4, SH_SHR = 5, SH_SAR = 7 };
 
 struct x86_buf {
     uint8_t *p, *start, *end;
+    void *user; /* the translator's context (its shared stubs) */
 };
 
 static inline void x_byte(struct x86_buf *b, uint8_t v) { *b->p++ = v; }
@@ -35,13 +36,17 @@ static inline void x_rex(struct x86_buf *b, int w, int reg, int base, int force)
         x_byte(b, rex);
 }
 
-/* ModRM for [base + disp32] */
+/* ModRM for [base + disp]: disp8 when it fits (most guest registers), else disp32 */
 static inline void x_mem(struct x86_buf *b, int reg, int base, int32_t disp)
 {
-    x_byte(b, (uint8_t)(0x80 | ((reg & 7) << 3) | (base & 7)));
+    int small = disp >= -128 && disp <= 127;
+    x_byte(b, (uint8_t)((small ? 0x40 : 0x80) | ((reg & 7) << 3) | (base & 7)));
     if ((base & 7) == RSP)
         x_byte(b, 0x24); /* SIB: no index, base */
-    x_u32(b, (uint32_t)disp);
+    if (small)
+        x_byte(b, (uint8_t)(int8_t)disp);
+    else
+        x_u32(b, (uint32_t)disp);
 }
 
 /* ModRM for a register operand */
@@ -122,10 +127,14 @@ static inline void x_alu_rr(struct x86_buf *b, int w, enum x86_alu ext, int dst,
 /* ALU dst, sign-extended imm32 */
 static inline void x_alu_ri(struct x86_buf *b, int w, enum x86_alu ext, int dst, int32_t imm)
 {
+    int small = imm >= -128 && imm <= 127;
     x_rex(b, w, 0, dst, 0);
-    x_byte(b, 0x81);
+    x_byte(b, small ? 0x83 : 0x81);
     x_modrr(b, ext, dst);
-    x_u32(b, (uint32_t)imm);
+    if (small)
+        x_byte(b, (uint8_t)(int8_t)imm);
+    else
+        x_u32(b, (uint32_t)imm);
 }
 
 /* ALU reg, [base+disp] (the "r, r/m" form: opcode ext*8 + 3) */
@@ -137,8 +146,12 @@ static inline void x_alu_rm(struct x86_buf *b, int w, enum x86_alu ext, int reg,
 /* ALU [base+disp], sign-extended imm32 (w = 0: a dword in memory) */
 static inline void x_alu_mi(struct x86_buf *b, int w, enum x86_alu ext, int base, int32_t disp, int32_t imm)
 {
-    x_op_mem(b, w, 0x81, ext, base, disp);
-    x_u32(b, (uint32_t)imm);
+    int small = imm >= -128 && imm <= 127;
+    x_op_mem(b, w, small ? 0x83 : 0x81, ext, base, disp);
+    if (small)
+        x_byte(b, (uint8_t)(int8_t)imm);
+    else
+        x_u32(b, (uint32_t)imm);
 }
 
 /* mov dword [base+disp], imm32 */
@@ -282,6 +295,28 @@ static inline uint8_t *x_jmp_fwd(struct x86_buf *b)
     uint8_t *at = b->p;
     x_u32(b, 0);
     return at;
+}
+
+/* jumps and calls to code already in the cache (the shared stubs): rel32, since translations
+ * are emitted in place, where they run */
+static inline void x_rel_to(struct x86_buf *b, const uint8_t *target)
+{
+    int32_t rel = (int32_t)(target - (b->p + 4));
+    x_u32(b, (uint32_t)rel);
+}
+static inline void x_jmp_to(struct x86_buf *b, const uint8_t *target) { x_byte(b, 0xe9); x_rel_to(b, target); }
+static inline void x_call_to(struct x86_buf *b, const uint8_t *target) { x_byte(b, 0xe8); x_rel_to(b, target); }
+static inline void x_jcc_to(struct x86_buf *b, enum x86_cc cc, const uint8_t *target)
+{
+    x_byte(b, 0x0f);
+    x_byte(b, (uint8_t)(0x80 | cc));
+    x_rel_to(b, target);
+}
+static inline void x_jmp_reg(struct x86_buf *b, int r)
+{
+    x_rex(b, 0, 0, r, 0);
+    x_byte(b, 0xff);
+    x_modrr(b, 4, r);
 }
 
 static inline void x_patch(struct x86_buf *b, uint8_t *at)

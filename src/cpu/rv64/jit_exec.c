@@ -76,14 +76,16 @@ static bool translate(struct rv64_hart *h, struct rv64_block *b)
 static void chain(struct rv64_hart *h, struct rv64_block *prev, int link, struct rv64_block *b)
 {
     struct rv64_jit *j = h->jit;
-    uint16_t cells = prev->jit_cell[link];
-    if (!cells || !prev->jit_code || !b->jit_code || prev->gen != b->gen || prev->page != b->page)
+    uint16_t site = prev->jit_cell[link];
+    if (!site || !prev->jit_code || !b->jit_code || prev->gen != b->gen || prev->page != b->page)
         return;
-    uint8_t *rw = j->rw + ((uint8_t *)prev->jit_code - j->rx) + cells;
-    uint64_t blk = (uint64_t)(uintptr_t)b, body = (uint64_t)(uintptr_t)b->jit_code + j->body_off;
-    memcpy(rw + 8, &blk, 8);
-    memcpy(rw + 16, &body, 8);
-    memcpy(rw, rw + 24, 8); /* last: the exit takes the chain path */
+    /* written through the read-write view while no translated code of this hart runs (other
+     * harts have caches of their own) */
+    uint8_t *rw = j->rw + ((uint8_t *)prev->jit_code - j->rx) + site;
+    uint64_t blk = (uint64_t)(uintptr_t)b;
+    int32_t rel = RV64_JIT_CHAIN_PATH - 4;
+    memcpy(rw + RV64_JIT_CHAIN_BLOCK, &blk, 8);
+    memcpy(rw, &rel, 4); /* last: the exit takes the chain path */
     j->chains++;
 }
 

@@ -12,6 +12,7 @@
  * OP, OP-IMM-32, OP-32, MUL*, FENCE (a no-op here as in exec.c). DIV/REM call small C helpers.
  * Everything else (CSRs, FP, AMOs, LR/SC, system instructions, illegal) runs through
  * rv64_jit_interp_one: the interpreter's own handler for that one instruction. */
+#include <assert.h>
 #include <stddef.h>
 #include <string.h>
 #include "cpu/rv64/hart.h"
@@ -20,7 +21,7 @@
 #include "cpu/rv64/ops.h"
 
 _Static_assert(sizeof(struct tlb_entry) == 16, "the TLB index is scaled by a shift of 4");
-_Static_assert(RV64_JIT_BUF_SIZE <= 65536, "chaining cells are found by 16-bit offsets");
+_Static_assert((BLOCK_MAX_INSNS + 2) * 512 < 65536, "chaining sites are found by 16-bit offsets");
 
 #define XO(r)   ((int32_t)(offsetof(struct rv64_hart, x) + 8u * (r)))
 #define H_PC    ((int32_t)offsetof(struct rv64_hart, pc))
@@ -37,6 +38,15 @@ _Static_assert(RV64_JIT_BUF_SIZE <= 65536, "chaining cells are found by 16-bit o
 #define H_M     ((int32_t)offsetof(struct rv64_hart, m))
 #define M_RAM   ((int32_t)offsetof(struct rv64_machine, ram))
 #define M_CODE  ((int32_t)offsetof(struct rv64_machine, code_page))
+#define H_JC    ((int32_t)offsetof(struct rv64_hart, jc))
+#define H_ITLB  ((int32_t)offsetof(struct rv64_hart, itlb))
+#define TLB_X   ((int32_t)offsetof(struct tlb_set, x))
+#define JC_VPC  ((int32_t)offsetof(struct jc_entry, vpc))
+#define JC_BLOCK ((int32_t)offsetof(struct jc_entry, block))
+#define B_HOST  ((int32_t)offsetof(struct rv64_block, host))
+#define B_PAGE  ((int32_t)offsetof(struct rv64_block, page))
+#define B_GEN   ((int32_t)offsetof(struct rv64_block, gen))
+#define B_CODE  ((int32_t)offsetof(struct rv64_block, jit_code))
 #define TLB_R   ((int32_t)offsetof(struct tlb_set, r))
 #define TLB_W   ((int32_t)offsetof(struct tlb_set, w))
 #define E_VPAGE ((int32_t)offsetof(struct tlb_entry, vpage))
@@ -49,13 +59,18 @@ _Static_assert(sizeof(((struct rv64_hart *)0)->timer_countdown) == 4 &&
                sizeof(((struct rv64_hart *)0)->requests) == 4 &&
                sizeof(((struct rv64_hart *)0)->trap_streak) == 4, "dword operands in the chain checks");
 
-/* Where a block's chainable exits (by link: a jump or taken branch, the next instruction) keep
- * their cells, as offsets in the code being emitted; see emit_chain_exit. */
+_Static_assert(sizeof(struct jc_entry) == 16, "the jump cache index is scaled by a shift of 4");
+
+/* Where a block's chainable exits (by link: a jump or taken branch, the next instruction) have
+ * their patch sites, as offsets in the code being emitted; see emit_chain_exit. */
 struct chain_slots {
     const struct rv64_block *blk;
     uint8_t *start;
-    uint32_t cells[2], unchained[2], chain[2];
+    uint32_t cells[2];
 };
+
+/* the shared stubs, in the read-write view (rel32 distances are the same in both views) */
+#define STUB(b, name) (((struct rv64_jit *)(b)->user)->rw + ((struct rv64_jit *)(b)->user)->name)
 
 #define EXIT_CODE(retired, link) ((uint32_t)(retired) << 8 | (uint32_t)((link) + 1))
 
@@ -104,10 +119,24 @@ static uint64_t h_remuw(uint64_t a, uint64_t b)
 static void emit_exit(struct x86_buf *b, uint32_t code)
 {
     x_mov_imm32(b, RAX, code);
-    x_pop(b, RBP);
-    x_pop(b, R12);
-    x_pop(b, RBX);
-    x_ret(b);
+    x_jmp_to(b, STUB(b, st_epilogue));
+}
+
+static void emit_prologue(struct x86_buf *b)
+{
+    x_push(b, RBX);
+    x_push(b, R12);
+    x_push(b, RBP);
+    x_mov_rr(b, RBX, RDI);
+    x_mov_load(b, R12, RBX, H_PC);
+}
+
+/* The slow-path stubs take their instruction's facts packed in edx: the access size, the
+ * instruction's index in its block (instructions retired before it, for a fault's exit code)
+ * and its offset from the block's start (its pc is r12 + that). */
+static uint32_t slow_info(const struct rv64_insn *in, unsigned idx, unsigned size)
+{
+    return size | idx << 8 | (uint32_t)in->off << 16;
 }
 
 /* h->pc = entry pc + disp */
@@ -115,16 +144,6 @@ static void emit_set_pc(struct x86_buf *b, int64_t disp)
 {
     x_lea(b, RAX, R12, (int32_t)disp);
     x_mov_store(b, RBX, H_PC, RAX);
-}
-
-/* after a helper returning bool in al: leave the block if it trapped, idx instructions retired */
-static void emit_fault_check(struct x86_buf *b, unsigned idx)
-{
-    x_byte(b, 0x84);
-    x_byte(b, 0xc0); /* test al, al */
-    uint8_t *ok = x_jcc_fwd(b, CC_NE);
-    emit_exit(b, EXIT_CODE(idx, RV64_LINK_NONE));
-    x_patch(b, ok);
 }
 
 /* rsi = x[rs1] + imm; rdx = the data TLB entry in `table`; jumps to the returned patch site
@@ -179,16 +198,11 @@ static void emit_load(struct x86_buf *b, const struct rv64_insn *in, unsigned id
     emit_host_load(b, in->op);
     uint8_t *done = x_jmp_fwd(b);
 
-    /* slow path: rv64_load_slow(h, addr, size, &x[rd]) writes rd only on success, so rd may
-     * be rs1; its value is zero-extended, so signed loads extend it afterwards */
+    /* slow path (the load stub: rv64_load_slow, leaving the block on a fault): rsi = the
+     * address; its value comes back zero-extended, so signed loads extend it afterwards */
     x_patch(b, miss);
-    emit_set_pc(b, in->off);
-    x_mov_rr(b, RDI, RBX);
-    x_mov_imm32(b, RDX, size);
-    x_lea(b, RCX, RBX, XO(in->rd));
-    x_call_abs(b, (const void *)rv64_load_slow);
-    emit_fault_check(b, idx);
-    x_mov_load(b, RAX, RBX, XO(in->rd));
+    x_mov_imm32(b, RDX, slow_info(in, idx, size));
+    x_call_to(b, STUB(b, st_load));
     if (in->op == OP_LB) {
         x_byte(b, 0x48); x_byte(b, 0x0f); x_byte(b, 0xbe); x_byte(b, 0xc0); /* movsx rax, al */
     } else if (in->op == OP_LH) {
@@ -213,28 +227,14 @@ static void emit_store(struct x86_buf *b, const struct rv64_insn *in, unsigned i
     default: x_op_mem(b, 1, 0x89, RAX, RSI, 0); break;
     }
     /* note_store (exec.c): a store to a page holding decoded code bumps its generation */
-    x_mov_load(b, RCX, RBX, H_M);
-    x_mov_rr(b, RDX, RSI);
-    x_alu_rm(b, 1, ALU_SUB, RDX, RCX, M_RAM);
-    x_shift_imm(b, 1, SH_SHR, RDX, 12);
-    x_mov_load(b, RAX, RCX, M_CODE);
-    x_alu_rr(b, 1, ALU_ADD, RAX, RDX);
-    x_cmp_byte_imm(b, RAX, 0, 0);
-    uint8_t *no_code = x_jcc_fwd(b, CC_E);
-    x_mov_rr(b, RDI, RCX);
-    x_mov_rr(b, RSI, RDX);
-    x_call_abs(b, (const void *)rv64_code_written);
+    x_call_to(b, STUB(b, st_code));
     uint8_t *done = x_jmp_fwd(b);
 
     x_patch(b, miss);
-    emit_set_pc(b, in->off);
-    x_mov_rr(b, RDI, RBX);
-    x_mov_imm32(b, RDX, size);
     x_mov_load(b, RCX, RBX, XO(in->rs2));
-    x_call_abs(b, (const void *)rv64_store_slow);
-    emit_fault_check(b, idx);
+    x_mov_imm32(b, RDX, slow_info(in, idx, size));
+    x_call_to(b, STUB(b, st_store));
     x_patch(b, done);
-    x_patch(b, no_code);
 }
 
 /* rd = rs1 OP rs2 for the two-operand ALU ops; w32: the RV64 *W form (sign-extend 32 bits) */
@@ -314,16 +314,13 @@ static void emit_call2(struct x86_buf *b, const struct rv64_insn *in, uint64_t (
     x_mov_store(b, RBX, XO(in->rd), RAX);
 }
 
-/* A block end with a constant successor (pc = entry + disp) on link `link`. Until the
- * dispatcher chains it, it returns like any exit. Once chained (jit_exec.c patches cell 0 to the
- * chain path and fills cells 1 and 2), it does the dispatcher's work itself: counts the retired
+/* A block end with a constant successor (pc = entry + disp) on link `link`. On another page it
+ * goes through the dispatch stub (the jump cache). On the same page it has a patch site (a jmp
+ * rel32): until the dispatcher chains it (jit_exec.c), the jmp goes on to a plain return; once
+ * chained, to the chain path, which loads the successor (patched into its mov) and the retired
+ * count and jumps to the chain stub: that does the dispatcher's work itself (counts the
  * instructions, checks exactly what the interpreter checks before going straight on to a linked
- * block (the code page unchanged since translation, the timer countdown, requests, pending
- * interrupts), records the new block as the last one run and jumps into its body. A failed check
- * returns with nothing more retired and no link: the run loop takes over.
- *   cell 0: where the exit goes (the plain return, or the chain path)
- *   cell 1: the successor's struct rv64_block      cell 2: its code past the prologue
- *   cell 3: the chain path's address (what cell 0 becomes when chained) */
+ * block) and jumps into the successor's body. */
 static void emit_chain_exit(struct x86_buf *b, struct chain_slots *cs, int64_t disp, unsigned retired,
                             int link)
 {
@@ -332,44 +329,20 @@ static void emit_chain_exit(struct x86_buf *b, struct chain_slots *cs, int64_t d
     int64_t target = (int64_t)(blk->paddr % 4096) + disp;
     if (target < 0 || target >= 4096) {
         /* on another page whatever the alignment of pc: never linked (rv64_linked_block) */
-        emit_exit(b, EXIT_CODE(retired, link));
+        x_mov_imm32(b, RAX, EXIT_CODE(retired, link));
+        x_jmp_to(b, STUB(b, st_dispatch));
         return;
     }
-    uint8_t *to_cell0 = x_jmp_rip(b);
-    cs->unchained[link] = (uint32_t)(b->p - cs->start);
+    uint8_t *site = x_jmp_fwd(b);
+    x_patch(b, site); /* unchained: on to the next instruction */
     emit_exit(b, EXIT_CODE(retired, link));
-    cs->chain[link] = (uint32_t)(b->p - cs->start);
-    x_alu_mi(b, 1, ALU_ADD, RBX, H_INSTRET, (int32_t)retired);
-    x_mov_store_imm_d(b, RBX, H_STREAK, 0);
-    x_mov_load(b, RCX, RBX, H_M);
-    x_mov_load(b, RCX, RCX, M_PAGE_GEN);
-    x_alu_mi(b, 0, ALU_CMP, RCX, (int32_t)(blk->page * 4u), (int32_t)blk->gen);
-    uint8_t *bail1 = x_jcc_fwd(b, CC_NE);
-    x_alu_mi(b, 0, ALU_SUB, RBX, H_TIMER, 1);
-    uint8_t *bail2 = x_jcc_fwd(b, CC_LE);
-    x_alu_mi(b, 0, ALU_CMP, RBX, H_REQ, 0);
-    uint8_t *bail3 = x_jcc_fwd(b, CC_NE);
-    x_mov_load(b, RAX, RBX, H_MIP);
-    x_alu_rm(b, 1, ALU_AND, RAX, RBX, H_MIE);
-    uint8_t *bail4 = x_jcc_fwd(b, CC_NE);
-    x_mov_load(b, R12, RBX, H_PC);
-    x_mov_store(b, RBX, H_LAST_PC, R12);
-    uint8_t *to_cell1 = x_mov_load_rip(b, RAX);
-    x_mov_store(b, RBX, H_LAST_BLOCK, RAX);
-    uint8_t *to_cell2 = x_jmp_rip(b);
-    x_patch(b, bail1);
-    x_patch(b, bail2);
-    x_patch(b, bail3);
-    x_patch(b, bail4);
-    emit_exit(b, EXIT_CODE(0, RV64_LINK_NONE));
-    while ((b->p - cs->start) % 8)
-        x_byte(b, 0xcc);
-    cs->cells[link] = (uint32_t)(b->p - cs->start);
-    x_patch_to(to_cell0, b->p);
-    x_patch_to(to_cell1, b->p + 8);
-    x_patch_to(to_cell2, b->p + 16);
-    for (int i = 0; i < 4; i++)
-        x_u64(b, 0); /* filled in once the code's address is known (rv64_jit_translate) */
+    uint8_t *chain = b->p;
+    x_mov_imm64(b, RDX, 0);
+    x_mov_imm32(b, RAX, retired);
+    x_jmp_to(b, STUB(b, st_chain));
+    assert(chain == site + RV64_JIT_CHAIN_PATH && chain + 2 == site + RV64_JIT_CHAIN_BLOCK);
+    (void)chain;
+    cs->cells[link] = (uint32_t)(site - cs->start);
 }
 
 /* the block ends here with pc = entry + target (a jump or a taken branch) or the next one */
@@ -400,10 +373,7 @@ static void emit_interp(struct x86_buf *b, const struct rv64_insn *in, unsigned 
         /* it set pc and its link; eax = link + 2 */
         x_alu_ri(b, 0, ALU_SUB, RAX, 1);
         x_alu_ri(b, 0, ALU_OR, RAX, (int32_t)EXIT_CODE(idx + 1, -1));
-        x_pop(b, RBP);
-        x_pop(b, R12);
-        x_pop(b, RBX);
-        x_ret(b);
+        x_jmp_to(b, STUB(b, st_epilogue));
     }
 }
 
@@ -429,7 +399,9 @@ static int emit_insn(struct x86_buf *b, struct chain_slots *cs, const struct rv6
         x_mov_store(b, RBX, H_PC, RAX);
         x_lea(b, RCX, R12, (int32_t)(in->off + in->len));
         x_mov_store(b, RBX, XO(in->rd), RCX);
-        emit_exit(b, EXIT_CODE(idx + 1, RV64_LINK_JUMP));
+        /* indirect: the jump cache finds the target's translation (dispatch stub) */
+        x_mov_imm32(b, RAX, EXIT_CODE(idx + 1, RV64_LINK_JUMP));
+        x_jmp_to(b, STUB(b, st_dispatch));
         return 1;
     case OP_BEQ: emit_branch(b, cs, in, idx, CC_E); return 1;
     case OP_BNE: emit_branch(b, cs, in, idx, CC_NE); return 1;
@@ -500,15 +472,14 @@ static int emit_insn(struct x86_buf *b, struct chain_slots *cs, const struct rv6
 int rv64_jit_translate(struct rv64_hart *h, struct rv64_block *blk)
 {
     struct rv64_jit *j = h->jit;
-    struct x86_buf buf = { j->buf, j->buf, j->buf + RV64_JIT_BUF_SIZE };
+    size_t at = (j->used + 15) & ~(size_t)15; /* aligned entries help the host's decoder */
+    if (at + 2 * MAX_INSN_CODE > j->size)
+        return 0;
+    /* emitted in place: nothing is committed (used) unless the whole block fits */
+    struct x86_buf buf = { j->rw + at, j->rw + at, j->rw + j->size, j };
     struct x86_buf *b = &buf;
     struct chain_slots cs = { .blk = blk, .start = buf.start };
-    x_push(b, RBX);
-    x_push(b, R12);
-    x_push(b, RBP);
-    x_mov_rr(b, RBX, RDI);
-    x_mov_load(b, R12, RBX, H_PC);
-    j->body_off = (uint32_t)(b->p - b->start); /* where chained blocks enter */
+    emit_prologue(b);
     unsigned i;
     for (i = 0; i < blk->count; i++) {
         if (b->p + MAX_INSN_CODE > b->end)
@@ -516,25 +487,198 @@ int rv64_jit_translate(struct rv64_hart *h, struct rv64_block *blk)
         if (emit_insn(b, &cs, &blk->insns[i], i))
             break;
     }
-    if (i == blk->count) /* fell off the end (instruction limit or page end) */
+    if (i == blk->count) { /* fell off the end (instruction limit or page end) */
+        if (b->p + MAX_INSN_CODE > b->end)
+            return 0;
         emit_chain_exit(b, &cs, blk->insns[blk->count].off, blk->count, RV64_LINK_NEXT);
-    size_t len = (size_t)(b->p - b->start);
-    void *code = rv64_jit_commit(j, b->start, len);
-    if (!code)
-        return 0;
-    uint8_t *rw = j->rw + ((uint8_t *)code - j->rx);
-    for (int l = 0; l < 2; l++) {
-        blk->jit_cell[l] = (uint16_t)cs.cells[l];
-        if (!cs.cells[l])
-            continue;
-        uint64_t cell0 = (uint64_t)(uintptr_t)code + cs.unchained[l];
-        uint64_t cell3 = (uint64_t)(uintptr_t)code + cs.chain[l];
-        memcpy(rw + cs.cells[l], &cell0, 8);
-        memcpy(rw + cs.cells[l] + 24, &cell3, 8);
     }
-    blk->jit_code = code;
+    size_t len = (size_t)(b->p - b->start);
+    j->used = at + len;
+    for (int l = 0; l < 2; l++)
+        blk->jit_cell[l] = (uint16_t)cs.cells[l];
+    blk->jit_code = j->rx + at;
     j->blocks++;
     j->code_bytes += len;
     j->guest_insns += blk->count;
     return 1;
+}
+
+/* The shared stubs. Conventions as in translated code: rbx = the hart, r12 = the running
+ * block's entry pc, rsp 16-byte aligned in a block's body (so 8 off inside a called stub). */
+void rv64_jit_emit_stubs(struct rv64_jit *j)
+{
+    struct x86_buf buf = { j->rw, j->rw, j->rw + j->size, j };
+    struct x86_buf *b = &buf;
+    uint8_t scratch[64];
+    struct x86_buf pro = { scratch, scratch, scratch + sizeof(scratch), j };
+    emit_prologue(&pro);
+    j->body_off = (uint32_t)(pro.p - pro.start);
+#define HERE() ((uint32_t)(b->p - b->start))
+#define ALIGN() do { while (HERE() % 16) x_byte(b, 0xcc); } while (0)
+
+    /* epilogue: eax = the exit code */
+    j->st_epilogue = HERE();
+    x_pop(b, RBP);
+    x_pop(b, R12);
+    x_pop(b, RBX);
+    x_ret(b);
+
+    /* chain: eax = instructions retired, rdx = the successor (translated, on the running
+     * block's page, decoded at the generation that block was). Counts them, then makes the
+     * interpreter's checks before going straight on (the running block's code page unchanged,
+     * timer countdown, requests, pending interrupts); a failed check returns with nothing more
+     * retired and no link, for the run loop. */
+    ALIGN();
+    j->st_chain = HERE();
+    x_op_mem(b, 1, 0x01, RAX, RBX, H_INSTRET);           /* add [rbx+instret], rax */
+    x_mov_store_imm_d(b, RBX, H_STREAK, 0);
+    x_mov_load(b, RCX, RBX, H_LAST_BLOCK);
+    x_op_mem(b, 0, 0x8b, RSI, RCX, B_PAGE);              /* esi = page */
+    x_shift_imm(b, 1, SH_SHL, RSI, 2);
+    x_mov_load(b, RDI, RBX, H_M);
+    x_alu_rm(b, 1, ALU_ADD, RSI, RDI, M_PAGE_GEN);
+    x_op_mem(b, 0, 0x8b, RSI, RSI, 0);
+    x_alu_rm(b, 0, ALU_CMP, RSI, RCX, B_GEN);
+    uint8_t *bail1 = x_jcc_fwd(b, CC_NE);
+    x_alu_mi(b, 0, ALU_SUB, RBX, H_TIMER, 1);
+    uint8_t *bail2 = x_jcc_fwd(b, CC_LE);
+    x_alu_mi(b, 0, ALU_CMP, RBX, H_REQ, 0);
+    uint8_t *bail3 = x_jcc_fwd(b, CC_NE);
+    x_mov_load(b, RAX, RBX, H_MIP);
+    x_alu_rm(b, 1, ALU_AND, RAX, RBX, H_MIE);
+    uint8_t *bail4 = x_jcc_fwd(b, CC_NE);
+    x_mov_load(b, R12, RBX, H_PC);
+    x_mov_store(b, RBX, H_LAST_PC, R12);
+    x_mov_store(b, RBX, H_LAST_BLOCK, RDX);
+    x_mov_load(b, RAX, RDX, B_CODE);
+    x_alu_ri(b, 1, ALU_ADD, RAX, (int32_t)j->body_off);
+    x_jmp_reg(b, RAX);
+    x_patch(b, bail1);
+    x_patch(b, bail2);
+    x_patch(b, bail3);
+    x_patch(b, bail4);
+    x_mov_imm32(b, RAX, EXIT_CODE(0, RV64_LINK_NONE));
+    x_jmp_to(b, b->start + j->st_epilogue);
+
+    /* dispatch: h->pc is set, eax = the exit code. If nothing needs the run loop (the same
+     * checks as the chain stub) and the jump cache holds a translated block for pc that the
+     * fetch TLB still vouches for (rv64_lookup_block's own hit test), count the instructions
+     * and jump into it; else return eax unchanged, with nothing changed. */
+    ALIGN();
+    j->st_dispatch = HERE();
+    x_alu_mi(b, 0, ALU_CMP, RBX, H_TIMER, 1);
+    uint8_t *d1 = x_jcc_fwd(b, CC_LE);
+    x_alu_mi(b, 0, ALU_CMP, RBX, H_REQ, 0);
+    uint8_t *d2 = x_jcc_fwd(b, CC_NE);
+    x_mov_load(b, RCX, RBX, H_MIP);
+    x_alu_rm(b, 1, ALU_AND, RCX, RBX, H_MIE);
+    uint8_t *d3 = x_jcc_fwd(b, CC_NE);
+    x_mov_load(b, RSI, RBX, H_PC);
+    x_mov_rr(b, RDX, RSI);
+    x_shift_imm(b, 1, SH_SHR, RDX, 1);
+    x_alu_ri(b, 0, ALU_AND, RDX, JC_SIZE - 1);
+    x_shift_imm(b, 1, SH_SHL, RDX, 4);
+    x_alu_rm(b, 1, ALU_ADD, RDX, RBX, H_JC);
+    x_alu_rm(b, 1, ALU_CMP, RSI, RDX, JC_VPC);
+    uint8_t *d4 = x_jcc_fwd(b, CC_NE);
+    x_mov_load(b, RDI, RDX, JC_BLOCK);
+    x_alu_ri(b, 1, ALU_CMP, RDI, 0);
+    uint8_t *d5 = x_jcc_fwd(b, CC_E);
+    x_mov_load(b, RCX, RDI, B_CODE);
+    x_alu_ri(b, 1, ALU_CMP, RCX, 0);
+    uint8_t *d6 = x_jcc_fwd(b, CC_E);
+    x_mov_rr(b, RDX, RSI);
+    x_shift_imm(b, 1, SH_SHR, RDX, 12);
+    x_alu_ri(b, 0, ALU_AND, RDX, TLB_SIZE - 1);
+    x_shift_imm(b, 1, SH_SHL, RDX, 4);
+    x_alu_rm(b, 1, ALU_ADD, RDX, RBX, H_ITLB);
+    x_mov_rr(b, R8, RSI);
+    x_alu_ri(b, 1, ALU_AND, R8, -4096);
+    x_alu_rm(b, 1, ALU_CMP, R8, RDX, TLB_X + E_VPAGE);
+    uint8_t *d7 = x_jcc_fwd(b, CC_NE);
+    x_mov_rr(b, R8, RSI);
+    x_alu_rm(b, 1, ALU_ADD, R8, RDX, TLB_X + E_ADD);
+    x_alu_rm(b, 1, ALU_CMP, R8, RDI, B_HOST);
+    uint8_t *d8 = x_jcc_fwd(b, CC_NE);
+    x_op_mem(b, 0, 0x8b, R8, RDI, B_PAGE);
+    x_shift_imm(b, 1, SH_SHL, R8, 2);
+    x_mov_load(b, R9, RBX, H_M);
+    x_alu_rm(b, 1, ALU_ADD, R8, R9, M_PAGE_GEN);
+    x_op_mem(b, 0, 0x8b, R8, R8, 0);
+    x_alu_rm(b, 0, ALU_CMP, R8, RDI, B_GEN);
+    uint8_t *d9 = x_jcc_fwd(b, CC_NE);
+    x_alu_mi(b, 0, ALU_SUB, RBX, H_TIMER, 1);
+    x_mov_rr(b, RDX, RAX);
+    x_shift_imm(b, 0, SH_SHR, RDX, 8);
+    x_op_mem(b, 1, 0x01, RDX, RBX, H_INSTRET);           /* add [rbx+instret], rdx */
+    x_mov_store_imm_d(b, RBX, H_STREAK, 0);
+    x_mov_store(b, RBX, H_LAST_BLOCK, RDI);
+    x_mov_store(b, RBX, H_LAST_PC, RSI);
+    x_mov_rr(b, R12, RSI);
+    x_alu_ri(b, 1, ALU_ADD, RCX, (int32_t)j->body_off);
+    x_jmp_reg(b, RCX);
+    uint8_t *bails[] = { d1, d2, d3, d4, d5, d6, d7, d8, d9 };
+    for (unsigned k = 0; k < sizeof(bails) / sizeof(bails[0]); k++)
+        x_patch(b, bails[k]);
+    x_jmp_to(b, b->start + j->st_epilogue);
+
+    /* load slow path: rsi = the address, edx = slow_info. Returns the value (zero-extended)
+     * in rax; on a fault leaves the block from here (the trap is taken, pc set). */
+    ALIGN();
+    j->st_load = HERE();
+    for (int store = 0; store < 2; store++) {
+        if (store) {
+            /* store slow path: rsi = the address, rcx = the value, edx = slow_info */
+            ALIGN();
+            j->st_store = HERE();
+        }
+        x_push(b, RDX);
+        x_alu_ri(b, 1, ALU_SUB, RSP, 16);
+        x_mov_rr(b, RAX, RDX);
+        x_shift_imm(b, 0, SH_SHR, RAX, 16);
+        x_alu_rr(b, 1, ALU_ADD, RAX, R12);
+        x_mov_store(b, RBX, H_PC, RAX);
+        x_mov_rr(b, RDI, RBX);
+        x_alu_ri(b, 0, ALU_AND, RDX, 0xff);
+        if (!store)
+            x_mov_rr(b, RCX, RSP); /* rv64_load_slow(h, addr, size, &value on the stack) */
+        x_call_abs(b, store ? (const void *)rv64_store_slow : (const void *)rv64_load_slow);
+        x_byte(b, 0x84);
+        x_byte(b, 0xc0); /* test al, al */
+        uint8_t *fault = x_jcc_fwd(b, CC_E);
+        if (!store)
+            x_mov_load(b, RAX, RSP, 0);
+        x_alu_ri(b, 1, ALU_ADD, RSP, 24);
+        x_ret(b);
+        x_patch(b, fault);
+        x_op_mem(b, 0, 0x8b, RAX, RSP, 16);              /* eax = slow_info */
+        x_alu_ri(b, 0, ALU_AND, RAX, 0xff00);            /* = EXIT_CODE(index, none) */
+        x_alu_ri(b, 1, ALU_ADD, RSP, 32);                /* and the return address */
+        x_jmp_to(b, b->start + j->st_epilogue);
+    }
+
+    /* after a fast-path store: rsi = the host address written. note_store (exec.c): a store to
+     * a page holding decoded code bumps its generation */
+    ALIGN();
+    j->st_code = HERE();
+    x_mov_load(b, RCX, RBX, H_M);
+    x_mov_rr(b, RDX, RSI);
+    x_alu_rm(b, 1, ALU_SUB, RDX, RCX, M_RAM);
+    x_shift_imm(b, 1, SH_SHR, RDX, 12);
+    x_mov_load(b, RAX, RCX, M_CODE);
+    x_alu_rr(b, 1, ALU_ADD, RAX, RDX);
+    x_cmp_byte_imm(b, RAX, 0, 0);
+    uint8_t *code = x_jcc_fwd(b, CC_NE);
+    x_ret(b);
+    x_patch(b, code);
+    x_alu_ri(b, 1, ALU_SUB, RSP, 8);
+    x_mov_rr(b, RDI, RCX);
+    x_mov_rr(b, RSI, RDX);
+    x_call_abs(b, (const void *)rv64_code_written);
+    x_alu_ri(b, 1, ALU_ADD, RSP, 8);
+    x_ret(b);
+#undef HERE
+#undef ALIGN
+    j->stubs_end = (uint32_t)(b->p - b->start);
+    j->used = j->stubs_end;
 }
