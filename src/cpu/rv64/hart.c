@@ -27,6 +27,8 @@ int rv64_hart_init(struct rv64_hart *h, struct rv64_machine *m, unsigned hartid)
     memset(h, 0, sizeof(*h));
     h->m = m;
     h->hartid = hartid;
+    h->page_gen = m->page_gen;
+    h->code_page_bias = (uintptr_t)m->code_page - ((uintptr_t)m->ram >> 12);
     h->arena_size = ARENA_SIZE;
     /* reserved lazily: untouched arena pages cost no host memory */
     h->arena = mmap(NULL, ARENA_SIZE, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);

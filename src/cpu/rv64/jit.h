@@ -57,12 +57,15 @@ void rv64_jit_reset(struct rv64_jit *j);
 int rv64_jit_translate(struct rv64_hart *h, struct rv64_block *b);
 /* writes the shared stubs at the start of an empty cache and sets stubs_end */
 void rv64_jit_emit_stubs(struct rv64_jit *j);
-/* A chainable exit's patch site (struct rv64_block.jit_cell): a jmp rel32 that goes on to the
- * plain return until chained, then to the chain path RV64_JIT_CHAIN_PATH bytes past its rel32,
- * which starts with a mov rdx, imm64 (the successor block) whose immediate is at
- * RV64_JIT_CHAIN_BLOCK. */
+/* A chainable exit's patch site (struct rv64_block.jit_cell), offsets from its first rel32:
+ * a jmp rel32 that goes on to the plain return until chained, then to the chain path
+ * (RV64_JIT_CHAIN_PATH): mov rdx, imm64 (the successor block, its immediate at
+ * RV64_JIT_CHAIN_BLOCK); mov eax, retired; call the chain stub; jmp rel32 into the successor's
+ * body (its rel32 at RV64_JIT_CHAIN_JMP, relative to the end, RV64_JIT_CHAIN_END). */
 #define RV64_JIT_CHAIN_PATH 14
 #define RV64_JIT_CHAIN_BLOCK 16
+#define RV64_JIT_CHAIN_JMP 35
+#define RV64_JIT_CHAIN_END 39
 
 /* jit_exec.c: rv64_exec_block's twin (same contract, hart.h) running translated code; it also
  * chains translated blocks to each other (their exits then jump straight into the successor) */

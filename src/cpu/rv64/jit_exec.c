@@ -82,9 +82,12 @@ static void chain(struct rv64_hart *h, struct rv64_block *prev, int link, struct
     /* written through the read-write view while no translated code of this hart runs (other
      * harts have caches of their own) */
     uint8_t *rw = j->rw + ((uint8_t *)prev->jit_code - j->rx) + site;
+    const uint8_t *rx = (const uint8_t *)prev->jit_code + site;
     uint64_t blk = (uint64_t)(uintptr_t)b;
+    int32_t body = (int32_t)(((const uint8_t *)b->jit_code + j->body_off) - (rx + RV64_JIT_CHAIN_END));
     int32_t rel = RV64_JIT_CHAIN_PATH - 4;
     memcpy(rw + RV64_JIT_CHAIN_BLOCK, &blk, 8);
+    memcpy(rw + RV64_JIT_CHAIN_JMP, &body, 4);
     memcpy(rw, &rel, 4); /* last: the exit takes the chain path */
     j->chains++;
 }

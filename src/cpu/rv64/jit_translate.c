@@ -37,9 +37,10 @@ _Static_assert((BLOCK_MAX_INSNS + 2) * 512 < 65536, "chaining sites are found by
 #define H_DTLB  ((int32_t)offsetof(struct rv64_hart, dtlb))
 #define H_M     ((int32_t)offsetof(struct rv64_hart, m))
 #define M_RAM   ((int32_t)offsetof(struct rv64_machine, ram))
-#define M_CODE  ((int32_t)offsetof(struct rv64_machine, code_page))
 #define H_JC    ((int32_t)offsetof(struct rv64_hart, jc))
 #define H_ITLB  ((int32_t)offsetof(struct rv64_hart, itlb))
+#define H_PAGE_GEN ((int32_t)offsetof(struct rv64_hart, page_gen))
+#define H_CODE_BIAS ((int32_t)offsetof(struct rv64_hart, code_page_bias))
 #define TLB_X   ((int32_t)offsetof(struct tlb_set, x))
 #define JC_VPC  ((int32_t)offsetof(struct jc_entry, vpc))
 #define JC_BLOCK ((int32_t)offsetof(struct jc_entry, block))
@@ -129,6 +130,15 @@ static void emit_prologue(struct x86_buf *b)
     x_push(b, RBP);
     x_mov_rr(b, RBX, RDI);
     x_mov_load(b, R12, RBX, H_PC);
+}
+
+/* Leave with pc set: straight into the jump cache's translation for pc when the dispatch stub
+ * finds one (its own indirect jump per exit, for the host's predictor), else return `code`. */
+static void emit_dispatch(struct x86_buf *b, uint32_t code)
+{
+    x_mov_imm32(b, RAX, code);
+    x_call_to(b, STUB(b, st_dispatch));
+    x_jmp_reg(b, RCX);
 }
 
 /* The slow-path stubs take their instruction's facts packed in edx: the access size, the
@@ -227,7 +237,13 @@ static void emit_store(struct x86_buf *b, const struct rv64_insn *in, unsigned i
     default: x_op_mem(b, 1, 0x89, RAX, RSI, 0); break;
     }
     /* note_store (exec.c): a store to a page holding decoded code bumps its generation */
+    x_mov_rr(b, RAX, RSI);
+    x_shift_imm(b, 1, SH_SHR, RAX, 12);
+    x_alu_rm(b, 1, ALU_ADD, RAX, RBX, H_CODE_BIAS);
+    x_cmp_byte_imm(b, RAX, 0, 0);
+    uint8_t *no_code = x_jcc_fwd(b, CC_E);
     x_call_to(b, STUB(b, st_code));
+    x_patch(b, no_code);
     uint8_t *done = x_jmp_fwd(b);
 
     x_patch(b, miss);
@@ -329,8 +345,7 @@ static void emit_chain_exit(struct x86_buf *b, struct chain_slots *cs, int64_t d
     int64_t target = (int64_t)(blk->paddr % 4096) + disp;
     if (target < 0 || target >= 4096) {
         /* on another page whatever the alignment of pc: never linked (rv64_linked_block) */
-        x_mov_imm32(b, RAX, EXIT_CODE(retired, link));
-        x_jmp_to(b, STUB(b, st_dispatch));
+        emit_dispatch(b, EXIT_CODE(retired, link));
         return;
     }
     uint8_t *site = x_jmp_fwd(b);
@@ -339,8 +354,11 @@ static void emit_chain_exit(struct x86_buf *b, struct chain_slots *cs, int64_t d
     uint8_t *chain = b->p;
     x_mov_imm64(b, RDX, 0);
     x_mov_imm32(b, RAX, retired);
-    x_jmp_to(b, STUB(b, st_chain));
-    assert(chain == site + RV64_JIT_CHAIN_PATH && chain + 2 == site + RV64_JIT_CHAIN_BLOCK);
+    x_call_to(b, STUB(b, st_chain));
+    x_byte(b, 0xe9); /* a direct jump per exit, so the host predicts each one on its own */
+    x_u32(b, 0);
+    assert(chain == site + RV64_JIT_CHAIN_PATH && chain + 2 == site + RV64_JIT_CHAIN_BLOCK &&
+           b->p - 4 == site + RV64_JIT_CHAIN_JMP && b->p == site + RV64_JIT_CHAIN_END);
     (void)chain;
     cs->cells[link] = (uint32_t)(site - cs->start);
 }
@@ -400,8 +418,7 @@ static int emit_insn(struct x86_buf *b, struct chain_slots *cs, const struct rv6
         x_lea(b, RCX, R12, (int32_t)(in->off + in->len));
         x_mov_store(b, RBX, XO(in->rd), RCX);
         /* indirect: the jump cache finds the target's translation (dispatch stub) */
-        x_mov_imm32(b, RAX, EXIT_CODE(idx + 1, RV64_LINK_JUMP));
-        x_jmp_to(b, STUB(b, st_dispatch));
+        emit_dispatch(b, EXIT_CODE(idx + 1, RV64_LINK_JUMP));
         return 1;
     case OP_BEQ: emit_branch(b, cs, in, idx, CC_E); return 1;
     case OP_BNE: emit_branch(b, cs, in, idx, CC_NE); return 1;
@@ -523,22 +540,20 @@ void rv64_jit_emit_stubs(struct rv64_jit *j)
     x_pop(b, RBX);
     x_ret(b);
 
-    /* chain: eax = instructions retired, rdx = the successor (translated, on the running
-     * block's page, decoded at the generation that block was). Counts them, then makes the
-     * interpreter's checks before going straight on (the running block's code page unchanged,
-     * timer countdown, requests, pending interrupts); a failed check returns with nothing more
-     * retired and no link, for the run loop. */
+    /* chain (called from a chained exit): eax = instructions retired, rdx = the successor
+     * (translated, on the running block's page, decoded at the same generation). Counts them,
+     * then makes the interpreter's checks before going straight on (the code page unchanged,
+     * timer countdown, requests, pending interrupts) and returns to the exit's direct jump
+     * into the successor; a failed check leaves the block with nothing more retired and no
+     * link, for the run loop. */
     ALIGN();
     j->st_chain = HERE();
     x_op_mem(b, 1, 0x01, RAX, RBX, H_INSTRET);           /* add [rbx+instret], rax */
     x_mov_store_imm_d(b, RBX, H_STREAK, 0);
-    x_mov_load(b, RCX, RBX, H_LAST_BLOCK);
-    x_op_mem(b, 0, 0x8b, RSI, RCX, B_PAGE);              /* esi = page */
-    x_shift_imm(b, 1, SH_SHL, RSI, 2);
-    x_mov_load(b, RDI, RBX, H_M);
-    x_alu_rm(b, 1, ALU_ADD, RSI, RDI, M_PAGE_GEN);
-    x_op_mem(b, 0, 0x8b, RSI, RSI, 0);
-    x_alu_rm(b, 0, ALU_CMP, RSI, RCX, B_GEN);
+    x_op_mem(b, 0, 0x8b, RCX, RDX, B_PAGE);              /* ecx = page */
+    x_mov_load(b, RSI, RBX, H_PAGE_GEN);
+    x_byte(b, 0x8b); x_byte(b, 0x0c); x_byte(b, 0x8e);   /* mov ecx, [rsi + rcx*4] */
+    x_alu_rm(b, 0, ALU_CMP, RCX, RDX, B_GEN);
     uint8_t *bail1 = x_jcc_fwd(b, CC_NE);
     x_alu_mi(b, 0, ALU_SUB, RBX, H_TIMER, 1);
     uint8_t *bail2 = x_jcc_fwd(b, CC_LE);
@@ -550,20 +565,20 @@ void rv64_jit_emit_stubs(struct rv64_jit *j)
     x_mov_load(b, R12, RBX, H_PC);
     x_mov_store(b, RBX, H_LAST_PC, R12);
     x_mov_store(b, RBX, H_LAST_BLOCK, RDX);
-    x_mov_load(b, RAX, RDX, B_CODE);
-    x_alu_ri(b, 1, ALU_ADD, RAX, (int32_t)j->body_off);
-    x_jmp_reg(b, RAX);
+    x_ret(b);
     x_patch(b, bail1);
     x_patch(b, bail2);
     x_patch(b, bail3);
     x_patch(b, bail4);
+    x_alu_ri(b, 1, ALU_ADD, RSP, 8);                     /* the exit's return address */
     x_mov_imm32(b, RAX, EXIT_CODE(0, RV64_LINK_NONE));
     x_jmp_to(b, b->start + j->st_epilogue);
 
-    /* dispatch: h->pc is set, eax = the exit code. If nothing needs the run loop (the same
-     * checks as the chain stub) and the jump cache holds a translated block for pc that the
-     * fetch TLB still vouches for (rv64_lookup_block's own hit test), count the instructions
-     * and jump into it; else return eax unchanged, with nothing changed. */
+    /* dispatch (called from an exit with pc set): eax = the exit code. If nothing needs the
+     * run loop (the chain stub's checks) and the jump cache holds a translated block for pc
+     * that the fetch TLB still vouches for (rv64_lookup_block's own hit test), counts the
+     * instructions and returns rcx = where to go on (the block's body); else leaves the block
+     * returning eax, with nothing changed. */
     ALIGN();
     j->st_dispatch = HERE();
     x_alu_mi(b, 0, ALU_CMP, RBX, H_TIMER, 1);
@@ -600,11 +615,9 @@ void rv64_jit_emit_stubs(struct rv64_jit *j)
     x_alu_rm(b, 1, ALU_ADD, R8, RDX, TLB_X + E_ADD);
     x_alu_rm(b, 1, ALU_CMP, R8, RDI, B_HOST);
     uint8_t *d8 = x_jcc_fwd(b, CC_NE);
-    x_op_mem(b, 0, 0x8b, R8, RDI, B_PAGE);
-    x_shift_imm(b, 1, SH_SHL, R8, 2);
-    x_mov_load(b, R9, RBX, H_M);
-    x_alu_rm(b, 1, ALU_ADD, R8, R9, M_PAGE_GEN);
-    x_op_mem(b, 0, 0x8b, R8, R8, 0);
+    x_op_mem(b, 0, 0x8b, R8, RDI, B_PAGE);               /* r8d = page */
+    x_mov_load(b, R9, RBX, H_PAGE_GEN);
+    x_byte(b, 0x47); x_byte(b, 0x8b); x_byte(b, 0x04); x_byte(b, 0x81); /* mov r8d, [r9 + r8*4] */
     x_alu_rm(b, 0, ALU_CMP, R8, RDI, B_GEN);
     uint8_t *d9 = x_jcc_fwd(b, CC_NE);
     x_alu_mi(b, 0, ALU_SUB, RBX, H_TIMER, 1);
@@ -616,10 +629,11 @@ void rv64_jit_emit_stubs(struct rv64_jit *j)
     x_mov_store(b, RBX, H_LAST_PC, RSI);
     x_mov_rr(b, R12, RSI);
     x_alu_ri(b, 1, ALU_ADD, RCX, (int32_t)j->body_off);
-    x_jmp_reg(b, RCX);
+    x_ret(b);
     uint8_t *bails[] = { d1, d2, d3, d4, d5, d6, d7, d8, d9 };
     for (unsigned k = 0; k < sizeof(bails) / sizeof(bails[0]); k++)
         x_patch(b, bails[k]);
+    x_alu_ri(b, 1, ALU_ADD, RSP, 8);
     x_jmp_to(b, b->start + j->st_epilogue);
 
     /* load slow path: rsi = the address, edx = slow_info. Returns the value (zero-extended)
@@ -657,20 +671,14 @@ void rv64_jit_emit_stubs(struct rv64_jit *j)
         x_jmp_to(b, b->start + j->st_epilogue);
     }
 
-    /* after a fast-path store: rsi = the host address written. note_store (exec.c): a store to
-     * a page holding decoded code bumps its generation */
+    /* a fast-path store wrote a page holding decoded code (rsi = the host address):
+     * rv64_code_written bumps its generation, as note_store (exec.c) does */
     ALIGN();
     j->st_code = HERE();
     x_mov_load(b, RCX, RBX, H_M);
     x_mov_rr(b, RDX, RSI);
     x_alu_rm(b, 1, ALU_SUB, RDX, RCX, M_RAM);
     x_shift_imm(b, 1, SH_SHR, RDX, 12);
-    x_mov_load(b, RAX, RCX, M_CODE);
-    x_alu_rr(b, 1, ALU_ADD, RAX, RDX);
-    x_cmp_byte_imm(b, RAX, 0, 0);
-    uint8_t *code = x_jcc_fwd(b, CC_NE);
-    x_ret(b);
-    x_patch(b, code);
     x_alu_ri(b, 1, ALU_SUB, RSP, 8);
     x_mov_rr(b, RDI, RCX);
     x_mov_rr(b, RSI, RDX);
