@@ -40,7 +40,7 @@ void config_print_run_help(void)
         "                   kernel's architecture)\n"
         "  --jit on|off     translate guest code to x86-64 (default on, or $KILN_JIT);\n"
         "                   off runs the interpreter\n"
-        "  --jit-cache-mb N translated-code cache per vCPU, 1-1024 MiB (default 32); flushed\n"
+        "  --jit-cache-mb N translated-code cache per vCPU, 1-1024 MiB (default 4); flushed\n"
         "                   whole when full\n"
         "  --rm -- CMD [ARGS...]\n"
         "                   one-shot sandbox: boot the guest from its initramfs (nothing is\n"

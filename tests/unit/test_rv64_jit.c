@@ -14,6 +14,7 @@ TestSuite(rv64_jit, .init = rv_setup, .fini = rv_teardown);
 static void use_jit(size_t cache_bytes)
 {
     cr_assert_eq(rv64_jit_enable(&M, cache_bytes), 0);
+    H->jit->hot = 1; /* translate every block on its first run */
     cr_assert_not_null(H->jit);
 }
 
@@ -176,4 +177,28 @@ Test(rv64_jit, code_cache_is_never_writable_and_executable)
     }
     fclose(f);
     cr_assert_eq(jit_maps, 2, "the cache is mapped twice (read-write and read-execute)");
+}
+
+/* By default a block is translated only once it is hot (RV64_JIT_HOT runs): code that runs a
+ * few times (most of a boot) stays in the interpreter and costs no code cache. */
+Test(rv64_jit, only_hot_blocks_are_translated)
+{
+    cr_assert_eq(rv64_jit_enable(&M, 1u << 20), 0);
+    cr_assert_eq(H->jit->hot, RV64_JIT_HOT);
+    H->x[A3] = 2000;
+    emit(i_addi(A0, A0, 3)); /* run once: a block of its own, ended by the csrr */
+    emit(i_csrr(S3, CSR_MSCRATCH));
+    uint64_t top = CUR;
+    emit(i_addi(A1, A1, 1));
+    emit(i_addi(A2, A2, 1));
+    emit(i_blt(A2, A3, (int32_t)(top - CUR)));
+    emit(i_csrr(S2, CSR_INSTRET));
+    emit(i_jal(0, (int32_t)(FAR_HALT - CUR)));
+    cr_assert_eq(run_to_far_halt(), FAR_HALT);
+    cr_assert_eq(H->x[A0], 3);
+    cr_assert_eq(H->x[A1], 2000);
+    cr_assert_eq(H->x[S2], 2 + 3 * 2000);
+    /* the loop (and at most the `j .` it ends in), not the blocks that ran once */
+    cr_assert_geq(H->jit->blocks, 1);
+    cr_assert_leq(H->jit->blocks, 2, "blocks translated: %llu", (unsigned long long)H->jit->blocks);
 }

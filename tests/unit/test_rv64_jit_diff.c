@@ -253,8 +253,10 @@ static void env_create(struct env *e, bool jit, size_t cache_bytes)
     cr_assert_eq(guest_ram_create(&e->ram, RAM_SIZE), 0);
     cr_assert_eq(rv64_machine_init(&e->m, e->ram.host, RAM_SIZE, 1, &e->bus), 0);
     e->h = e->m.harts[0];
-    if (jit)
+    if (jit) {
         cr_assert_eq(rv64_jit_enable(&e->m, cache_bytes), 0);
+        e->h->jit->hot = 1; /* translate every block on its first run */
+    }
 }
 
 /* Puts a sequence and its initial state in e, as if the machine were new (but without the cost

@@ -61,6 +61,7 @@ static struct rv64_block *decode_straddling(struct rv64_hart *h, uint64_t paddr,
     b->page = ~0u;
     b->link[0] = b->link[1] = NULL;
     b->jit_code = NULL;
+    b->heat = 0;
     b->count = 1;
     b->bytes = 4;
     rv64_decode((uint32_t)lo | ((uint32_t)hi << 16), &b->insns[0]);
@@ -106,6 +107,7 @@ static struct rv64_block *decode_block(struct rv64_hart *h, uint64_t paddr)
     b->gen = gen;
     b->link[0] = b->link[1] = NULL;
     b->jit_code = NULL;
+    b->heat = 0;
     b->count = n;
     b->bytes = off;
     b->insns[n] = (struct rv64_insn){ .op = OP_BLOCK_END, .off = (uint8_t)off };

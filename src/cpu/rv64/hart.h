@@ -65,7 +65,8 @@ struct rv64_block {
     uint16_t bytes;            /* guest bytes covered */
     struct rv64_block *link[2]; /* successors on the same page, by RV64_LINK_* (a hint, rechecked) */
     void *jit_code;            /* its x86-64 translation (jit.h), or NULL */
-    uint16_t jit_cell[2];      /* per link: where its chaining cells are in that code, 0 = none */
+    uint16_t jit_cell[2];      /* per link: where its chaining site is in that code, 0 = none */
+    uint16_t heat;             /* runs in the interpreter so far (translated once hot, jit.h) */
     struct rv64_insn insns[];
 };
 

@@ -19,7 +19,15 @@ struct rv64_hart;
 struct rv64_block;
 struct rv64_machine;
 
-#define RV64_JIT_DEFAULT_CACHE_MB 32
+/* 4 MiB per vCPU: a Linux boot's hot code fits (about 5.5 MB is translated in all, so the cache
+ * is flushed about once), and with both views of it resident the VMM grows by at most 8 MiB */
+#define RV64_JIT_DEFAULT_CACHE_MB 4
+/* A block is translated on its RV64_JIT_HOT-th run (before that the interpreter runs it): most
+ * of a boot's code runs a handful of times, and translating it all would cost more time and
+ * code cache than it saves. */
+#ifndef RV64_JIT_HOT
+#define RV64_JIT_HOT 4
+#endif
 /* A block whose code does not fit even in an empty cache runs in the interpreter: any bound
  * works, a tiny one only for tests. */
 #define RV64_JIT_MIN_CACHE_BYTES  4096u
@@ -38,6 +46,7 @@ struct rv64_jit {
     uint32_t stubs_end, st_epilogue, st_chain, st_dispatch, st_load, st_store, st_code;
     struct rv64_block *one;    /* a one-instruction block: the interpreter's handler for a
                                 * single untranslated instruction (jit_exec.c) */
+    unsigned hot;              /* translate a block on this run (RV64_JIT_HOT; tests use 1) */
     /* statistics */
     uint64_t blocks, code_bytes, guest_insns, translate_ns, flushes, fallbacks, chains;
 };

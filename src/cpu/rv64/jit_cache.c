@@ -20,6 +20,10 @@ struct rv64_jit *rv64_jit_create(size_t cache_bytes)
     j->fd = -1;
     j->rw = j->rx = MAP_FAILED;
     j->size = cache_bytes;
+    j->hot = RV64_JIT_HOT;
+    const char *hot = getenv("KILN_JIT_HOT");
+    if (hot && atoi(hot) > 0)
+        j->hot = (unsigned)atoi(hot);
     j->one = calloc(1, sizeof(struct rv64_block) + 2 * sizeof(struct rv64_insn));
     if (!j->one)
         goto fail;

@@ -99,7 +99,8 @@ int rv64_jit_exec_block(struct rv64_hart *h, struct rv64_block *b)
     uint64_t epoch = h->block_epoch;
     for (;;) {
         /* the straddling-instruction scratch block is rewritten for every use: not worth it */
-        if (b == h->scratch || (!b->jit_code && !translate(h, b)))
+        if (b == h->scratch ||
+            (!b->jit_code && (++b->heat < h->jit->hot || !translate(h, b))))
             return rv64_exec_block(h, b);
         if (prev && epoch == h->block_epoch) /* no flush since prev ran: both are current */
             chain(h, prev, prev_link, b);
