@@ -272,9 +272,10 @@ static int parse_flags(struct vm_config *cfg, int argc, char **argv)
             cfg->jit = strcmp(optarg, "on") ? 1 : 2;
             break;
         case 'C':
-            if (!parse_uint(optarg, &v, &unit) || unit != 1 || v < 1 || v > 1024)
-                return usage_error("--jit-cache-mb must be a whole number of MiB from 1 to 1024, not '%s'",
-                                   optarg);
+            if (!parse_uint(optarg, &v, &unit) || unit != 1 || v > UINT_MAX)
+                return usage_error("--jit-cache-mb must be a whole number of MiB, not '%s'", optarg);
+            if (res_check_jit_cache((unsigned)v, err, sizeof(err)))
+                return refused("--jit-cache-mb", err, KILN_EXIT_USAGE);
             cfg->jit_cache_mb = (unsigned)v;
             break;
         case 'n':
