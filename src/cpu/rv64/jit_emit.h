@@ -21,6 +21,9 @@ enum x86_shift { SH_SHL = 4, SH_SHR = 5, SH_SAR = 7 };
 struct x86_buf {
     uint8_t *p, *start, *end;
     void *user; /* the translator's context (its shared stubs) */
+    /* the guest register whose value rax holds after the last instruction emitted, and after
+     * the one before it (jit_translate.c: load_rax), or -1 */
+    int rax_is, rax_prev;
 };
 
 static inline void x_byte(struct x86_buf *b, uint8_t v) { *b->p++ = v; }

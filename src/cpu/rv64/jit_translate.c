@@ -141,6 +141,21 @@ static void emit_dispatch(struct x86_buf *b, uint32_t code)
     x_jmp_reg(b, RCX);
 }
 
+/* rax = x[r]. The instruction before may have left x[r] in rax (store_rax): then nothing is
+ * emitted, saving a load of the value just stored (and its store-forwarding latency). Only for
+ * the first thing an instruction does: emit_insn forgets rax's contents on every instruction. */
+static void load_rax(struct x86_buf *b, unsigned r)
+{
+    if (b->rax_prev != (int)r)
+        x_mov_load(b, RAX, RBX, XO(r));
+}
+
+static void store_rax(struct x86_buf *b, unsigned rd)
+{
+    x_mov_store(b, RBX, XO(rd), RAX);
+    b->rax_is = (int)rd;
+}
+
 /* The slow-path stubs take their instruction's facts packed in edx: the access size, the
  * instruction's index in its block (instructions retired before it, for a fault's exit code)
  * and its offset from the block's start (its pc is r12 + that). */
@@ -161,7 +176,10 @@ static void emit_set_pc(struct x86_buf *b, int64_t disp)
 static uint8_t *emit_tlb_probe(struct x86_buf *b, const struct rv64_insn *in, int32_t table,
                                unsigned size)
 {
-    x_mov_load(b, RSI, RBX, XO(in->rs1));
+    if (b->rax_prev == (int)in->rs1)
+        x_mov_rr(b, RSI, RAX);
+    else
+        x_mov_load(b, RSI, RBX, XO(in->rs1));
     if (in->imm)
         x_lea(b, RSI, RSI, in->imm);
     x_mov_rr(b, RAX, RSI);
@@ -221,7 +239,7 @@ static void emit_load(struct x86_buf *b, const struct rv64_insn *in, unsigned id
         x_movsxd(b, RAX, RAX);
     }
     x_patch(b, done);
-    x_mov_store(b, RBX, XO(in->rd), RAX);
+    store_rax(b, in->rd);
 }
 
 static void emit_store(struct x86_buf *b, const struct rv64_insn *in, unsigned idx)
@@ -256,61 +274,61 @@ static void emit_store(struct x86_buf *b, const struct rv64_insn *in, unsigned i
 /* rd = rs1 OP rs2 for the two-operand ALU ops; w32: the RV64 *W form (sign-extend 32 bits) */
 static void emit_alu_rr(struct x86_buf *b, const struct rv64_insn *in, enum x86_alu alu, int w32)
 {
-    x_mov_load(b, RAX, RBX, XO(in->rs1));
+    load_rax(b, in->rs1);
     x_alu_rm(b, !w32, alu, RAX, RBX, XO(in->rs2));
     if (w32)
         x_movsxd(b, RAX, RAX);
-    x_mov_store(b, RBX, XO(in->rd), RAX);
+    store_rax(b, in->rd);
 }
 
 static void emit_alu_ri(struct x86_buf *b, const struct rv64_insn *in, enum x86_alu alu, int w32)
 {
-    x_mov_load(b, RAX, RBX, XO(in->rs1));
+    load_rax(b, in->rs1);
     x_alu_ri(b, !w32, alu, RAX, in->imm);
     if (w32)
         x_movsxd(b, RAX, RAX);
-    x_mov_store(b, RBX, XO(in->rd), RAX);
+    store_rax(b, in->rd);
 }
 
 static void emit_shift_rr(struct x86_buf *b, const struct rv64_insn *in, enum x86_shift sh, int w32)
 {
     x_mov_load(b, RCX, RBX, XO(in->rs2)); /* x86 masks the count to 5/6 bits, as RISC-V does */
-    x_mov_load(b, RAX, RBX, XO(in->rs1));
+    load_rax(b, in->rs1);
     x_shift_cl(b, !w32, sh, RAX);
     if (w32)
         x_movsxd(b, RAX, RAX);
-    x_mov_store(b, RBX, XO(in->rd), RAX);
+    store_rax(b, in->rd);
 }
 
 static void emit_shift_ri(struct x86_buf *b, const struct rv64_insn *in, enum x86_shift sh, int w32)
 {
-    x_mov_load(b, RAX, RBX, XO(in->rs1));
+    load_rax(b, in->rs1);
     x_shift_imm(b, !w32, sh, RAX, (uint8_t)in->imm);
     if (w32)
         x_movsxd(b, RAX, RAX);
-    x_mov_store(b, RBX, XO(in->rd), RAX);
+    store_rax(b, in->rd);
 }
 
 static void emit_set_rr(struct x86_buf *b, const struct rv64_insn *in, enum x86_cc cc)
 {
-    x_mov_load(b, RAX, RBX, XO(in->rs1));
+    load_rax(b, in->rs1);
     x_alu_rm(b, 1, ALU_CMP, RAX, RBX, XO(in->rs2));
     x_setcc(b, cc, RAX);
-    x_mov_store(b, RBX, XO(in->rd), RAX);
+    store_rax(b, in->rd);
 }
 
 static void emit_set_ri(struct x86_buf *b, const struct rv64_insn *in, enum x86_cc cc)
 {
-    x_mov_load(b, RAX, RBX, XO(in->rs1));
+    load_rax(b, in->rs1);
     x_alu_ri(b, 1, ALU_CMP, RAX, in->imm);
     x_setcc(b, cc, RAX);
-    x_mov_store(b, RBX, XO(in->rd), RAX);
+    store_rax(b, in->rd);
 }
 
 /* rd = high 64 bits of the product: ext 4 = mul (unsigned), 5 = imul (signed) */
 static void emit_mulh(struct x86_buf *b, const struct rv64_insn *in, int ext, int su)
 {
-    x_mov_load(b, RAX, RBX, XO(in->rs1));
+    load_rax(b, in->rs1);
     x_mov_load(b, RCX, RBX, XO(in->rs2));
     x_mul1(b, ext, RCX);
     if (su) { /* signed × unsigned = unsigned product − (rs1 < 0 ? rs2 << 64 : 0) */
@@ -327,7 +345,7 @@ static void emit_call2(struct x86_buf *b, const struct rv64_insn *in, uint64_t (
     x_mov_load(b, RDI, RBX, XO(in->rs1));
     x_mov_load(b, RSI, RBX, XO(in->rs2));
     x_call_abs(b, (const void *)fn);
-    x_mov_store(b, RBX, XO(in->rd), RAX);
+    store_rax(b, in->rd);
 }
 
 /* A block end with a constant successor (pc = entry + disp) on link `link`. On another page it
@@ -367,7 +385,7 @@ static void emit_chain_exit(struct x86_buf *b, struct chain_slots *cs, int64_t d
 static void emit_branch(struct x86_buf *b, struct chain_slots *cs, const struct rv64_insn *in,
                         unsigned idx, enum x86_cc cc)
 {
-    x_mov_load(b, RAX, RBX, XO(in->rs1));
+    load_rax(b, in->rs1);
     x_alu_rm(b, 1, ALU_CMP, RAX, RBX, XO(in->rs2));
     uint8_t *taken = x_jcc_fwd(b, cc);
     emit_chain_exit(b, cs, (int64_t)in->off + in->len, idx + 1, RV64_LINK_NEXT);
@@ -398,20 +416,22 @@ static void emit_interp(struct x86_buf *b, const struct rv64_insn *in, unsigned 
 /* Emits one instruction; returns 1 if it ended the block. */
 static int emit_insn(struct x86_buf *b, struct chain_slots *cs, const struct rv64_insn *in, unsigned idx)
 {
+    b->rax_prev = b->rax_is;
+    b->rax_is = -1;
     switch (in->op) {
     case OP_LUI: x_mov_store_imm(b, RBX, XO(in->rd), in->imm); return 0;
     case OP_AUIPC:
         x_lea(b, RAX, R12, in->off);
         x_alu_ri(b, 1, ALU_ADD, RAX, in->imm);
-        x_mov_store(b, RBX, XO(in->rd), RAX);
+        store_rax(b, in->rd);
         return 0;
     case OP_JAL:
         x_lea(b, RAX, R12, (int32_t)(in->off + in->len));
-        x_mov_store(b, RBX, XO(in->rd), RAX);
+        store_rax(b, in->rd);
         emit_chain_exit(b, cs, (int64_t)in->off + in->imm, idx + 1, RV64_LINK_JUMP);
         return 1;
     case OP_JALR: /* the target is read before rd is written: rd may be rs1 */
-        x_mov_load(b, RAX, RBX, XO(in->rs1));
+        load_rax(b, in->rs1);
         x_alu_ri(b, 1, ALU_ADD, RAX, in->imm);
         x_alu_ri(b, 1, ALU_AND, RAX, -2);
         x_mov_store(b, RBX, H_PC, RAX);
@@ -460,12 +480,12 @@ static int emit_insn(struct x86_buf *b, struct chain_slots *cs, const struct rv6
     case OP_SRAW: emit_shift_rr(b, in, SH_SAR, 1); return 0;
     case OP_MUL: case OP_MULW: {
         int w32 = in->op == OP_MULW;
-        x_mov_load(b, RAX, RBX, XO(in->rs1));
+        load_rax(b, in->rs1);
         x_mov_load(b, RCX, RBX, XO(in->rs2));
         x_imul_rr(b, !w32, RAX, RCX);
         if (w32)
             x_movsxd(b, RAX, RAX);
-        x_mov_store(b, RBX, XO(in->rd), RAX);
+        store_rax(b, in->rd);
         return 0;
     }
     case OP_MULH: emit_mulh(b, in, 5, 0); return 0;
@@ -493,7 +513,7 @@ int rv64_jit_translate(struct rv64_hart *h, struct rv64_block *blk)
     if (at + 2 * MAX_INSN_CODE > j->size)
         return 0;
     /* emitted in place: nothing is committed (used) unless the whole block fits */
-    struct x86_buf buf = { j->rw + at, j->rw + at, j->rw + j->size, j };
+    struct x86_buf buf = { j->rw + at, j->rw + at, j->rw + j->size, j, -1, -1 };
     struct x86_buf *b = &buf;
     struct chain_slots cs = { .blk = blk, .start = buf.start };
     emit_prologue(b);
@@ -524,10 +544,10 @@ int rv64_jit_translate(struct rv64_hart *h, struct rv64_block *blk)
  * block's entry pc, rsp 16-byte aligned in a block's body (so 8 off inside a called stub). */
 void rv64_jit_emit_stubs(struct rv64_jit *j)
 {
-    struct x86_buf buf = { j->rw, j->rw, j->rw + j->size, j };
+    struct x86_buf buf = { j->rw, j->rw, j->rw + j->size, j, -1, -1 };
     struct x86_buf *b = &buf;
     uint8_t scratch[64];
-    struct x86_buf pro = { scratch, scratch, scratch + sizeof(scratch), j };
+    struct x86_buf pro = { scratch, scratch, scratch + sizeof(scratch), j, -1, -1 };
     emit_prologue(&pro);
     j->body_off = (uint32_t)(pro.p - pro.start);
 #define HERE() ((uint32_t)(b->p - b->start))
