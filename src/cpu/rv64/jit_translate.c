@@ -68,6 +68,15 @@ struct chain_slots {
     const struct rv64_block *blk;
     uint8_t *start;
     uint32_t cells[2];
+    /* slow paths, emitted after the block's last exit so that the fast paths fall straight
+     * through: a load or store TLB miss, a store into a page holding decoded code */
+    struct cold {
+        enum { COLD_LOAD, COLD_STORE, COLD_CODE } kind;
+        const struct rv64_insn *in;
+        unsigned idx;
+        uint8_t *site, *back; /* the jcc's rel32 to patch; where to go on */
+    } cold[2 * BLOCK_MAX_INSNS];
+    unsigned ncold;
 };
 
 /* the shared stubs, in the read-write view (rel32 distances are the same in both views) */
@@ -183,9 +192,8 @@ static uint8_t *emit_tlb_probe(struct x86_buf *b, const struct rv64_insn *in, in
     if (in->imm)
         x_lea(b, RSI, RSI, in->imm);
     x_mov_rr(b, RAX, RSI);
-    x_shift_imm(b, 1, SH_SHR, RAX, 12);
-    x_alu_ri(b, 0, ALU_AND, RAX, TLB_SIZE - 1);
-    x_shift_imm(b, 1, SH_SHL, RAX, 4);
+    x_shift_imm(b, 0, SH_SHR, RAX, 8);                   /* ((a >> 12) % TLB_SIZE) * 16 */
+    x_alu_ri(b, 0, ALU_AND, RAX, (TLB_SIZE - 1) << 4);
     x_mov_load(b, RDX, RBX, H_DTLB);
     x_alu_rr(b, 1, ALU_ADD, RDX, RAX);
     x_mov_rr(b, RCX, RSI);
@@ -218,57 +226,85 @@ static unsigned load_size(unsigned op)
     }
 }
 
-static void emit_load(struct x86_buf *b, const struct rv64_insn *in, unsigned idx)
+static void add_cold(struct chain_slots *cs, int kind, const struct rv64_insn *in, unsigned idx,
+                     uint8_t *site, uint8_t *back)
+{
+    cs->cold[cs->ncold++] = (struct cold){ kind, in, idx, site, back };
+}
+
+static void emit_load(struct x86_buf *b, struct chain_slots *cs, const struct rv64_insn *in,
+                      unsigned idx)
 {
     unsigned size = load_size(in->op);
     uint8_t *miss = emit_tlb_probe(b, in, TLB_R, size);
     x_alu_rm(b, 1, ALU_ADD, RSI, RDX, TLB_R + E_ADD);
     emit_host_load(b, in->op);
-    uint8_t *done = x_jmp_fwd(b);
-
-    /* slow path (the load stub: rv64_load_slow, leaving the block on a fault): rsi = the
-     * address; its value comes back zero-extended, so signed loads extend it afterwards */
-    x_patch(b, miss);
-    x_mov_imm32(b, RDX, slow_info(in, idx, size));
-    x_call_to(b, STUB(b, st_load));
-    if (in->op == OP_LB) {
-        x_byte(b, 0x48); x_byte(b, 0x0f); x_byte(b, 0xbe); x_byte(b, 0xc0); /* movsx rax, al */
-    } else if (in->op == OP_LH) {
-        x_byte(b, 0x48); x_byte(b, 0x0f); x_byte(b, 0xbf); x_byte(b, 0xc0); /* movsx rax, ax */
-    } else if (in->op == OP_LW) {
-        x_movsxd(b, RAX, RAX);
-    }
-    x_patch(b, done);
+    add_cold(cs, COLD_LOAD, in, idx, miss, b->p);
     store_rax(b, in->rd);
 }
 
-static void emit_store(struct x86_buf *b, const struct rv64_insn *in, unsigned idx)
+static void emit_store(struct x86_buf *b, struct chain_slots *cs, const struct rv64_insn *in,
+                       unsigned idx)
 {
     unsigned size = in->op == OP_SB ? 1 : in->op == OP_SH ? 2 : in->op == OP_SW ? 4 : 8;
+    /* the value in rdi, which the probe leaves alone */
+    if (b->rax_prev == (int)in->rs2)
+        x_mov_rr(b, RDI, RAX);
+    else
+        x_mov_load(b, RDI, RBX, XO(in->rs2));
     uint8_t *miss = emit_tlb_probe(b, in, TLB_W, size);
     x_alu_rm(b, 1, ALU_ADD, RSI, RDX, TLB_W + E_ADD);
-    x_mov_load(b, RAX, RBX, XO(in->rs2));
     switch (size) {
-    case 1: x_op_mem(b, 0, 0x88, RAX, RSI, 0); break;
-    case 2: x_byte(b, 0x66); x_op_mem(b, 0, 0x89, RAX, RSI, 0); break;
-    case 4: x_op_mem(b, 0, 0x89, RAX, RSI, 0); break;
-    default: x_op_mem(b, 1, 0x89, RAX, RSI, 0); break;
+    case 1: /* mov [rsi], dil: needs a REX prefix (without one, reg 7 is bh) */
+        x_rex(b, 0, RDI, RSI, 1);
+        x_byte(b, 0x88);
+        x_mem(b, RDI, RSI, 0);
+        break;
+    case 2: x_byte(b, 0x66); x_op_mem(b, 0, 0x89, RDI, RSI, 0); break;
+    case 4: x_op_mem(b, 0, 0x89, RDI, RSI, 0); break;
+    default: x_op_mem(b, 1, 0x89, RDI, RSI, 0); break;
     }
     /* note_store (exec.c): a store to a page holding decoded code bumps its generation */
     x_mov_rr(b, RAX, RSI);
     x_shift_imm(b, 1, SH_SHR, RAX, 12);
     x_alu_rm(b, 1, ALU_ADD, RAX, RBX, H_CODE_BIAS);
     x_cmp_byte_imm(b, RAX, 0, 0);
-    uint8_t *no_code = x_jcc_fwd(b, CC_E);
-    x_call_to(b, STUB(b, st_code));
-    x_patch(b, no_code);
-    uint8_t *done = x_jmp_fwd(b);
+    uint8_t *code = x_jcc_fwd(b, CC_NE);
+    add_cold(cs, COLD_STORE, in, idx, miss, b->p);
+    add_cold(cs, COLD_CODE, in, idx, code, b->p);
+}
 
-    x_patch(b, miss);
-    x_mov_load(b, RCX, RBX, XO(in->rs2));
-    x_mov_imm32(b, RDX, slow_info(in, idx, size));
-    x_call_to(b, STUB(b, st_store));
-    x_patch(b, done);
+/* One slow path, out of line (see struct cold). */
+static void emit_cold(struct x86_buf *b, const struct cold *c)
+{
+    const struct rv64_insn *in = c->in;
+    x_patch(b, c->site);
+    switch (c->kind) {
+    case COLD_LOAD:
+        /* the load stub: rv64_load_slow, leaving the block on a fault; rsi = the address. The
+         * value comes back zero-extended, so signed loads extend it afterwards */
+        x_mov_imm32(b, RDX, slow_info(in, c->idx, load_size(in->op)));
+        x_call_to(b, STUB(b, st_load));
+        if (in->op == OP_LB) {
+            x_byte(b, 0x48); x_byte(b, 0x0f); x_byte(b, 0xbe); x_byte(b, 0xc0); /* movsx rax, al */
+        } else if (in->op == OP_LH) {
+            x_byte(b, 0x48); x_byte(b, 0x0f); x_byte(b, 0xbf); x_byte(b, 0xc0); /* movsx rax, ax */
+        } else if (in->op == OP_LW) {
+            x_movsxd(b, RAX, RAX);
+        }
+        break;
+    case COLD_STORE: {
+        unsigned size = in->op == OP_SB ? 1 : in->op == OP_SH ? 2 : in->op == OP_SW ? 4 : 8;
+        x_mov_rr(b, RCX, RDI);
+        x_mov_imm32(b, RDX, slow_info(in, c->idx, size));
+        x_call_to(b, STUB(b, st_store));
+        break;
+    }
+    case COLD_CODE:
+        x_call_to(b, STUB(b, st_code));
+        break;
+    }
+    x_jmp_to(b, c->back);
 }
 
 /* rd = rs1 OP rs2 for the two-operand ALU ops; w32: the RV64 *W form (sign-extend 32 bits) */
@@ -447,9 +483,9 @@ static int emit_insn(struct x86_buf *b, struct chain_slots *cs, const struct rv6
     case OP_BLTU: emit_branch(b, cs, in, idx, CC_B); return 1;
     case OP_BGEU: emit_branch(b, cs, in, idx, CC_AE); return 1;
     case OP_LB: case OP_LH: case OP_LW: case OP_LD: case OP_LBU: case OP_LHU: case OP_LWU:
-        emit_load(b, in, idx);
+        emit_load(b, cs, in, idx);
         return 0;
-    case OP_SB: case OP_SH: case OP_SW: case OP_SD: emit_store(b, in, idx); return 0;
+    case OP_SB: case OP_SH: case OP_SW: case OP_SD: emit_store(b, cs, in, idx); return 0;
     case OP_ADDI: emit_alu_ri(b, in, ALU_ADD, 0); return 0;
     case OP_SLTI: emit_set_ri(b, in, CC_L); return 0;
     case OP_SLTIU: emit_set_ri(b, in, CC_B); return 0;
@@ -529,6 +565,10 @@ int rv64_jit_translate(struct rv64_hart *h, struct rv64_block *blk)
             return 0;
         emit_chain_exit(b, &cs, blk->insns[blk->count].off, blk->count, RV64_LINK_NEXT);
     }
+    if (b->p + 32 * cs.ncold + 16 > b->end)
+        return 0;
+    for (unsigned k = 0; k < cs.ncold; k++)
+        emit_cold(b, &cs.cold[k]);
     size_t len = (size_t)(b->p - b->start);
     j->used = at + len;
     for (int l = 0; l < 2; l++)
