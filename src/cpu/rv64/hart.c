@@ -106,6 +106,8 @@ void rv64_hart_set_mip(struct rv64_hart *h, uint64_t bits, bool level)
 {
     uint64_t old = level ? atomic_fetch_or(&h->mip, bits) : atomic_fetch_and(&h->mip, ~bits);
     if (level && (old & bits) != bits) {
+        /* translated code checks only requests between blocks (jit.h): make it look at mip */
+        atomic_fetch_or(&h->requests, REQ_RECHECK);
         /* wake a sleeping WFI; the lock orders this after the sleeper's last check */
         pthread_mutex_lock(&h->wait_lock);
         pthread_cond_broadcast(&h->wait_cond);

@@ -33,7 +33,7 @@ struct rv64_machine;
 #define RV64_JIT_MIN_CACHE_BYTES  4096u
 
 /* x86-64 code a translated block starts at: returns (retired << 8) | (link + 1), see jit_exec.c */
-typedef uint32_t (*rv64_jit_fn)(struct rv64_hart *h);
+typedef uint32_t (*rv64_jit_fn)(struct rv64_hart *h, struct rv64_block *b);
 
 struct rv64_jit {
     int fd;
@@ -69,12 +69,13 @@ void rv64_jit_emit_stubs(struct rv64_jit *j);
 /* A chainable exit's patch site (struct rv64_block.jit_cell), offsets from its first rel32:
  * a jmp rel32 that goes on to the plain return until chained, then to the chain path
  * (RV64_JIT_CHAIN_PATH): mov rdx, imm64 (the successor block, its immediate at
- * RV64_JIT_CHAIN_BLOCK); mov eax, retired; call the chain stub; jmp rel32 into the successor's
- * body (its rel32 at RV64_JIT_CHAIN_JMP, relative to the end, RV64_JIT_CHAIN_END). */
+ * RV64_JIT_CHAIN_BLOCK); the code-page generation check; mov eax, retired; call the chain stub;
+ * jmp rel32 into the successor's body (its rel32 at RV64_JIT_CHAIN_JMP, relative to the end,
+ * RV64_JIT_CHAIN_END). */
 #define RV64_JIT_CHAIN_PATH 14
 #define RV64_JIT_CHAIN_BLOCK 16
-#define RV64_JIT_CHAIN_JMP 35
-#define RV64_JIT_CHAIN_END 39
+#define RV64_JIT_CHAIN_JMP 58
+#define RV64_JIT_CHAIN_END 62
 
 /* jit_exec.c: rv64_exec_block's twin (same contract, hart.h) running translated code; it also
  * chains translated blocks to each other (their exits then jump straight into the successor) */

@@ -106,7 +106,7 @@ int rv64_jit_exec_block(struct rv64_hart *h, struct rv64_block *b)
             chain(h, prev, prev_link, b);
         h->last_block = b;
         h->last_pc = h->pc;
-        uint32_t r = ((rv64_jit_fn)b->jit_code)(h);
+        uint32_t r = ((rv64_jit_fn)b->jit_code)(h, b);
         /* chained exits may have gone on through several blocks: the last one says */
         b = h->last_block;
         uint64_t start_pc = h->last_pc;

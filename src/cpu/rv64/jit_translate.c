@@ -29,8 +29,6 @@ _Static_assert((BLOCK_MAX_INSNS + 2) * 512 < 65536, "chaining sites are found by
 #define H_STREAK ((int32_t)offsetof(struct rv64_hart, trap_streak))
 #define H_TIMER ((int32_t)offsetof(struct rv64_hart, timer_countdown))
 #define H_REQ   ((int32_t)offsetof(struct rv64_hart, requests))
-#define H_MIP   ((int32_t)offsetof(struct rv64_hart, mip))
-#define H_MIE   ((int32_t)offsetof(struct rv64_hart, mie))
 #define H_LAST_BLOCK ((int32_t)offsetof(struct rv64_hart, last_block))
 #define H_LAST_PC ((int32_t)offsetof(struct rv64_hart, last_pc))
 #define M_PAGE_GEN ((int32_t)offsetof(struct rv64_machine, page_gen))
@@ -66,6 +64,7 @@ _Static_assert(sizeof(struct jc_entry) == 16, "the jump cache index is scaled by
  * their patch sites, as offsets in the code being emitted; see emit_chain_exit. */
 struct chain_slots {
     const struct rv64_block *blk;
+    const _Atomic uint32_t *gen_cell; /* its code page's generation (machine.page_gen) */
     uint8_t *start;
     uint32_t cells[2];
     /* slow paths, emitted after the block's last exit so that the fast paths fall straight
@@ -136,8 +135,9 @@ static void emit_prologue(struct x86_buf *b)
 {
     x_push(b, RBX);
     x_push(b, R12);
-    x_push(b, RBP);
+    x_push(b, R13);
     x_mov_rr(b, RBX, RDI);
+    x_mov_rr(b, R13, RSI);
     x_mov_load(b, R12, RBX, H_PC);
 }
 
@@ -407,6 +407,11 @@ static void emit_chain_exit(struct x86_buf *b, struct chain_slots *cs, int64_t d
     emit_exit(b, EXIT_CODE(retired, link));
     uint8_t *chain = b->p;
     x_mov_imm64(b, RDX, 0);
+    /* this block's code page unchanged since it was translated (which vouches for the
+     * successor too: chained only at the same generation); else the plain return */
+    x_mov_imm64(b, RCX, (uint64_t)(uintptr_t)cs->gen_cell);
+    x_byte(b, 0x81); x_byte(b, 0x79); x_byte(b, 0x00); x_u32(b, blk->gen); /* cmp dword [rcx+0], gen */
+    x_jcc_to(b, CC_NE, site + 4);
     x_mov_imm32(b, RAX, retired);
     x_call_to(b, STUB(b, st_chain));
     x_byte(b, 0xe9); /* a direct jump per exit, so the host predicts each one on its own */
@@ -551,7 +556,7 @@ int rv64_jit_translate(struct rv64_hart *h, struct rv64_block *blk)
     /* emitted in place: nothing is committed (used) unless the whole block fits */
     struct x86_buf buf = { j->rw + at, j->rw + at, j->rw + j->size, j, -1, -1 };
     struct x86_buf *b = &buf;
-    struct chain_slots cs = { .blk = blk, .start = buf.start };
+    struct chain_slots cs = { .blk = blk, .start = buf.start, .gen_cell = &h->page_gen[blk->page] };
     emit_prologue(b);
     unsigned i;
     for (i = 0; i < blk->count; i++) {
@@ -594,42 +599,36 @@ void rv64_jit_emit_stubs(struct rv64_jit *j)
 #define ALIGN() do { while (HERE() % 16) x_byte(b, 0xcc); } while (0)
 
     /* epilogue: eax = the exit code */
+    /* epilogue: eax = the exit code. Which block ran last and its entry pc live in r13 and
+     * r12 while translated code runs (chaining changes them): the dispatcher finds them here */
     j->st_epilogue = HERE();
-    x_pop(b, RBP);
+    x_mov_store(b, RBX, H_LAST_BLOCK, R13);
+    x_mov_store(b, RBX, H_LAST_PC, R12);
+    x_pop(b, R13);
     x_pop(b, R12);
     x_pop(b, RBX);
     x_ret(b);
 
-    /* chain (called from a chained exit): eax = instructions retired, rdx = the successor
-     * (translated, on the running block's page, decoded at the same generation). Counts them,
-     * then makes the interpreter's checks before going straight on (the code page unchanged,
-     * timer countdown, requests, pending interrupts) and returns to the exit's direct jump
-     * into the successor; a failed check leaves the block with nothing more retired and no
-     * link, for the run loop. */
+    /* chain (called from a chained exit whose page check passed): eax = instructions
+     * retired, rdx = the successor (translated, on the same page, decoded at the same
+     * generation). Counts them, then makes the checks the interpreter makes before going
+     * straight on (timer countdown, requests: another thread raising an interrupt also posts
+     * a request, see rv64_hart_set_mip) and returns to the exit's direct jump into the
+     * successor; a failed check leaves the block with nothing more retired and no link, for
+     * the run loop. */
     ALIGN();
     j->st_chain = HERE();
     x_op_mem(b, 1, 0x01, RAX, RBX, H_INSTRET);           /* add [rbx+instret], rax */
     x_mov_store_imm_d(b, RBX, H_STREAK, 0);
-    x_op_mem(b, 0, 0x8b, RCX, RDX, B_PAGE);              /* ecx = page */
-    x_mov_load(b, RSI, RBX, H_PAGE_GEN);
-    x_byte(b, 0x8b); x_byte(b, 0x0c); x_byte(b, 0x8e);   /* mov ecx, [rsi + rcx*4] */
-    x_alu_rm(b, 0, ALU_CMP, RCX, RDX, B_GEN);
-    uint8_t *bail1 = x_jcc_fwd(b, CC_NE);
     x_alu_mi(b, 0, ALU_SUB, RBX, H_TIMER, 1);
-    uint8_t *bail2 = x_jcc_fwd(b, CC_LE);
+    uint8_t *bail1 = x_jcc_fwd(b, CC_LE);
     x_alu_mi(b, 0, ALU_CMP, RBX, H_REQ, 0);
-    uint8_t *bail3 = x_jcc_fwd(b, CC_NE);
-    x_mov_load(b, RAX, RBX, H_MIP);
-    x_alu_rm(b, 1, ALU_AND, RAX, RBX, H_MIE);
-    uint8_t *bail4 = x_jcc_fwd(b, CC_NE);
+    uint8_t *bail2 = x_jcc_fwd(b, CC_NE);
     x_mov_load(b, R12, RBX, H_PC);
-    x_mov_store(b, RBX, H_LAST_PC, R12);
-    x_mov_store(b, RBX, H_LAST_BLOCK, RDX);
+    x_mov_rr(b, R13, RDX);
     x_ret(b);
     x_patch(b, bail1);
     x_patch(b, bail2);
-    x_patch(b, bail3);
-    x_patch(b, bail4);
     x_alu_ri(b, 1, ALU_ADD, RSP, 8);                     /* the exit's return address */
     x_mov_imm32(b, RAX, EXIT_CODE(0, RV64_LINK_NONE));
     x_jmp_to(b, b->start + j->st_epilogue);
@@ -645,9 +644,6 @@ void rv64_jit_emit_stubs(struct rv64_jit *j)
     uint8_t *d1 = x_jcc_fwd(b, CC_LE);
     x_alu_mi(b, 0, ALU_CMP, RBX, H_REQ, 0);
     uint8_t *d2 = x_jcc_fwd(b, CC_NE);
-    x_mov_load(b, RCX, RBX, H_MIP);
-    x_alu_rm(b, 1, ALU_AND, RCX, RBX, H_MIE);
-    uint8_t *d3 = x_jcc_fwd(b, CC_NE);
     x_mov_load(b, RSI, RBX, H_PC);
     x_mov_rr(b, RDX, RSI);
     x_shift_imm(b, 1, SH_SHR, RDX, 1);
@@ -685,12 +681,11 @@ void rv64_jit_emit_stubs(struct rv64_jit *j)
     x_shift_imm(b, 0, SH_SHR, RDX, 8);
     x_op_mem(b, 1, 0x01, RDX, RBX, H_INSTRET);           /* add [rbx+instret], rdx */
     x_mov_store_imm_d(b, RBX, H_STREAK, 0);
-    x_mov_store(b, RBX, H_LAST_BLOCK, RDI);
-    x_mov_store(b, RBX, H_LAST_PC, RSI);
+    x_mov_rr(b, R13, RDI);
     x_mov_rr(b, R12, RSI);
     x_alu_ri(b, 1, ALU_ADD, RCX, (int32_t)j->body_off);
     x_ret(b);
-    uint8_t *bails[] = { d1, d2, d3, d4, d5, d6, d7, d8, d9 };
+    uint8_t *bails[] = { d1, d2, d4, d5, d6, d7, d8, d9 };
     for (unsigned k = 0; k < sizeof(bails) / sizeof(bails[0]); k++)
         x_patch(b, bails[k]);
     x_alu_ri(b, 1, ALU_ADD, RSP, 8);
