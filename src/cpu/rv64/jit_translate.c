@@ -131,15 +131,7 @@ static void emit_exit(struct x86_buf *b, uint32_t code)
     x_jmp_to(b, STUB(b, st_epilogue));
 }
 
-static void emit_prologue(struct x86_buf *b)
-{
-    x_push(b, RBX);
-    x_push(b, R12);
-    x_push(b, R13);
-    x_mov_rr(b, RBX, RDI);
-    x_mov_rr(b, R13, RSI);
-    x_mov_load(b, R12, RBX, H_PC);
-}
+
 
 /* Leave with pc set: straight into the jump cache's translation for pc when the dispatch stub
  * finds one (its own indirect jump per exit, for the host's predictor), else return `code`. */
@@ -150,18 +142,105 @@ static void emit_dispatch(struct x86_buf *b, uint32_t code)
     x_jmp_reg(b, RCX);
 }
 
+/* Guest registers kept in host registers while translated code runs (the most used ones in
+ * RISC-V Linux code: a5, sp, a0), callee-saved, so C helpers preserve them. They are loaded
+ * by the prologue, written back by the epilogue and around the interpreter's one-instruction
+ * helper (the only C code that reads or writes x[] while a translation runs); chained blocks
+ * keep them live. Every other register lives in x[] at a fixed offset from rbx. */
+static int hreg(unsigned r)
+{
+    switch (r) {
+    case 15: return R14;
+    case 2: return RBP;
+    case 10: return R15;
+    default: return -1;
+    }
+}
+static const unsigned mapped_regs[] = { 15, 2, 10 };
+
+/* dst = x[r] */
+static void ld(struct x86_buf *b, int dst, unsigned r)
+{
+    int h = hreg(r);
+    if (h < 0)
+        x_mov_load(b, dst, RBX, XO(r));
+    else if (h != dst)
+        x_mov_rr(b, dst, h);
+}
+
+/* dst = dst OP x[r] */
+static void alu_reg(struct x86_buf *b, int w, enum x86_alu op, int dst, unsigned r)
+{
+    int h = hreg(r);
+    if (h < 0)
+        x_alu_rm(b, w, op, dst, RBX, XO(r));
+    else
+        x_alu_rr(b, w, op, dst, h);
+}
+
+/* x[rd] = src */
+static void st(struct x86_buf *b, unsigned rd, int src)
+{
+    int h = hreg(rd);
+    if (h < 0)
+        x_mov_store(b, RBX, XO(rd), src);
+    else if (h != src)
+        x_mov_rr(b, h, src);
+}
+
+/* x[rd] = sign-extended imm */
+static void st_imm(struct x86_buf *b, unsigned rd, int32_t imm)
+{
+    int h = hreg(rd);
+    if (h < 0) {
+        x_mov_store_imm(b, RBX, XO(rd), imm);
+    } else {
+        x_rex(b, 1, 0, h, 0);
+        x_byte(b, 0xc7);
+        x_modrr(b, 0, h); /* mov r64, sign-extended imm32 */
+        x_u32(b, (uint32_t)imm);
+    }
+}
+
+/* the mapped registers to x[] (write back) or from it (load) */
+static void sync_regs(struct x86_buf *b, int to_memory)
+{
+    for (unsigned i = 0; i < sizeof(mapped_regs) / sizeof(mapped_regs[0]); i++) {
+        unsigned r = mapped_regs[i];
+        if (to_memory)
+            x_mov_store(b, RBX, XO(r), hreg(r));
+        else
+            x_mov_load(b, hreg(r), RBX, XO(r));
+    }
+}
+
+static void emit_prologue(struct x86_buf *b)
+{
+    x_push(b, RBX);
+    x_push(b, R12);
+    x_push(b, R13);
+    x_push(b, RBP);
+    x_push(b, R14);
+    x_push(b, R15);
+    x_alu_ri(b, 1, ALU_SUB, RSP, 8); /* six pushes: rsp 16-byte aligned again */
+    x_mov_rr(b, RBX, RDI);
+    x_mov_rr(b, R13, RSI);
+    x_mov_load(b, R12, RBX, H_PC);
+    sync_regs(b, 0);
+}
+
 /* rax = x[r]. The instruction before may have left x[r] in rax (store_rax): then nothing is
  * emitted, saving a load of the value just stored (and its store-forwarding latency). Only for
  * the first thing an instruction does: emit_insn forgets rax's contents on every instruction. */
 static void load_rax(struct x86_buf *b, unsigned r)
 {
     if (b->rax_prev != (int)r)
-        x_mov_load(b, RAX, RBX, XO(r));
+        ld(b, RAX, r);
 }
 
 static void store_rax(struct x86_buf *b, unsigned rd)
 {
-    x_mov_store(b, RBX, XO(rd), RAX);
+    st(b, rd, RAX);
     b->rax_is = (int)rd;
 }
 
@@ -188,7 +267,7 @@ static uint8_t *emit_tlb_probe(struct x86_buf *b, const struct rv64_insn *in, in
     if (b->rax_prev == (int)in->rs1)
         x_mov_rr(b, RSI, RAX);
     else
-        x_mov_load(b, RSI, RBX, XO(in->rs1));
+        ld(b, RSI, in->rs1);
     if (in->imm)
         x_lea(b, RSI, RSI, in->imm);
     x_mov_rr(b, RAX, RSI);
@@ -251,7 +330,7 @@ static void emit_store(struct x86_buf *b, struct chain_slots *cs, const struct r
     if (b->rax_prev == (int)in->rs2)
         x_mov_rr(b, RDI, RAX);
     else
-        x_mov_load(b, RDI, RBX, XO(in->rs2));
+        ld(b, RDI, in->rs2);
     uint8_t *miss = emit_tlb_probe(b, in, TLB_W, size);
     x_alu_rm(b, 1, ALU_ADD, RSI, RDX, TLB_W + E_ADD);
     switch (size) {
@@ -311,7 +390,7 @@ static void emit_cold(struct x86_buf *b, const struct cold *c)
 static void emit_alu_rr(struct x86_buf *b, const struct rv64_insn *in, enum x86_alu alu, int w32)
 {
     load_rax(b, in->rs1);
-    x_alu_rm(b, !w32, alu, RAX, RBX, XO(in->rs2));
+    alu_reg(b, !w32, alu, RAX, in->rs2);
     if (w32)
         x_movsxd(b, RAX, RAX);
     store_rax(b, in->rd);
@@ -328,7 +407,7 @@ static void emit_alu_ri(struct x86_buf *b, const struct rv64_insn *in, enum x86_
 
 static void emit_shift_rr(struct x86_buf *b, const struct rv64_insn *in, enum x86_shift sh, int w32)
 {
-    x_mov_load(b, RCX, RBX, XO(in->rs2)); /* x86 masks the count to 5/6 bits, as RISC-V does */
+    ld(b, RCX, in->rs2); /* x86 masks the count to 5/6 bits, as RISC-V does */
     load_rax(b, in->rs1);
     x_shift_cl(b, !w32, sh, RAX);
     if (w32)
@@ -348,7 +427,7 @@ static void emit_shift_ri(struct x86_buf *b, const struct rv64_insn *in, enum x8
 static void emit_set_rr(struct x86_buf *b, const struct rv64_insn *in, enum x86_cc cc)
 {
     load_rax(b, in->rs1);
-    x_alu_rm(b, 1, ALU_CMP, RAX, RBX, XO(in->rs2));
+    alu_reg(b, 1, ALU_CMP, RAX, in->rs2);
     x_setcc(b, cc, RAX);
     store_rax(b, in->rd);
 }
@@ -365,21 +444,21 @@ static void emit_set_ri(struct x86_buf *b, const struct rv64_insn *in, enum x86_
 static void emit_mulh(struct x86_buf *b, const struct rv64_insn *in, int ext, int su)
 {
     load_rax(b, in->rs1);
-    x_mov_load(b, RCX, RBX, XO(in->rs2));
+    ld(b, RCX, in->rs2);
     x_mul1(b, ext, RCX);
     if (su) { /* signed × unsigned = unsigned product − (rs1 < 0 ? rs2 << 64 : 0) */
-        x_mov_load(b, RAX, RBX, XO(in->rs1));
+        ld(b, RAX, in->rs1);
         x_shift_imm(b, 1, SH_SAR, RAX, 63);
         x_alu_rr(b, 1, ALU_AND, RAX, RCX);
         x_alu_rr(b, 1, ALU_SUB, RDX, RAX);
     }
-    x_mov_store(b, RBX, XO(in->rd), RDX);
+    st(b, in->rd, RDX);
 }
 
 static void emit_call2(struct x86_buf *b, const struct rv64_insn *in, uint64_t (*fn)(uint64_t, uint64_t))
 {
-    x_mov_load(b, RDI, RBX, XO(in->rs1));
-    x_mov_load(b, RSI, RBX, XO(in->rs2));
+    ld(b, RDI, in->rs1);
+    ld(b, RSI, in->rs2);
     x_call_abs(b, (const void *)fn);
     store_rax(b, in->rd);
 }
@@ -427,7 +506,7 @@ static void emit_branch(struct x86_buf *b, struct chain_slots *cs, const struct 
                         unsigned idx, enum x86_cc cc)
 {
     load_rax(b, in->rs1);
-    x_alu_rm(b, 1, ALU_CMP, RAX, RBX, XO(in->rs2));
+    alu_reg(b, 1, ALU_CMP, RAX, in->rs2);
     uint8_t *taken = x_jcc_fwd(b, cc);
     emit_chain_exit(b, cs, (int64_t)in->off + in->len, idx + 1, RV64_LINK_NEXT);
     x_patch(b, taken);
@@ -441,7 +520,9 @@ static void emit_interp(struct x86_buf *b, const struct rv64_insn *in, unsigned 
     x_mov_imm64(b, RSI, (uint64_t)(uintptr_t)in);
     x_mov_imm32(b, RDX, idx);
     x_lea(b, RCX, R12, in->off);
+    sync_regs(b, 1); /* the interpreter's handler works on x[] */
     x_call_abs(b, (const void *)rv64_jit_interp_one);
+    sync_regs(b, 0);
     x_test32(b, RAX, RAX);
     uint8_t *ok = x_jcc_fwd(b, CC_NE);
     emit_exit(b, EXIT_CODE(idx, RV64_LINK_NONE));
@@ -460,7 +541,7 @@ static int emit_insn(struct x86_buf *b, struct chain_slots *cs, const struct rv6
     b->rax_prev = b->rax_is;
     b->rax_is = -1;
     switch (in->op) {
-    case OP_LUI: x_mov_store_imm(b, RBX, XO(in->rd), in->imm); return 0;
+    case OP_LUI: st_imm(b, in->rd, in->imm); return 0;
     case OP_AUIPC:
         x_lea(b, RAX, R12, in->off);
         x_alu_ri(b, 1, ALU_ADD, RAX, in->imm);
@@ -477,7 +558,7 @@ static int emit_insn(struct x86_buf *b, struct chain_slots *cs, const struct rv6
         x_alu_ri(b, 1, ALU_AND, RAX, -2);
         x_mov_store(b, RBX, H_PC, RAX);
         x_lea(b, RCX, R12, (int32_t)(in->off + in->len));
-        x_mov_store(b, RBX, XO(in->rd), RCX);
+        st(b, in->rd, RCX);
         /* indirect: the jump cache finds the target's translation (dispatch stub) */
         emit_dispatch(b, EXIT_CODE(idx + 1, RV64_LINK_JUMP));
         return 1;
@@ -522,7 +603,7 @@ static int emit_insn(struct x86_buf *b, struct chain_slots *cs, const struct rv6
     case OP_MUL: case OP_MULW: {
         int w32 = in->op == OP_MULW;
         load_rax(b, in->rs1);
-        x_mov_load(b, RCX, RBX, XO(in->rs2));
+        ld(b, RCX, in->rs2);
         x_imul_rr(b, !w32, RAX, RCX);
         if (w32)
             x_movsxd(b, RAX, RAX);
@@ -604,6 +685,11 @@ void rv64_jit_emit_stubs(struct rv64_jit *j)
     j->st_epilogue = HERE();
     x_mov_store(b, RBX, H_LAST_BLOCK, R13);
     x_mov_store(b, RBX, H_LAST_PC, R12);
+    sync_regs(b, 1);
+    x_alu_ri(b, 1, ALU_ADD, RSP, 8);
+    x_pop(b, R15);
+    x_pop(b, R14);
+    x_pop(b, RBP);
     x_pop(b, R13);
     x_pop(b, R12);
     x_pop(b, RBX);
