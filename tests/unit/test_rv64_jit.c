@@ -1,8 +1,11 @@
 /* test_rv64_jit.c — the JIT's own cases beyond the differential test: self-modifying code (a
  * store into the block being executed), the code cache bound (flushes, and a block too big for
  * the cache running in the interpreter), precise state at a faulting access, W^X. Each test runs
- * the same program interpreted and translated and expects the same, exact, answer from both. */
+ * the same program interpreted and translated and expects the same, exact, answer from both.
+ * Also: hot-block translation, and an interrupt from another thread reaching chained code. */
+#include <pthread.h>
 #include <stdio.h>
+#include <time.h>
 #include <sys/mman.h>
 #include "cpu/rv64/jit.h"
 #include "rv64_test_util.h"
@@ -201,4 +204,42 @@ Test(rv64_jit, only_hot_blocks_are_translated)
     /* the loop (and at most the `j .` it ends in), not the blocks that ran once */
     cr_assert_geq(H->jit->blocks, 1);
     cr_assert_leq(H->jit->blocks, 2, "blocks translated: %llu", (unsigned long long)H->jit->blocks);
+}
+
+/* Another thread raises an interrupt while the hart spins in a loop of chained translated
+ * blocks (which never return to the run loop by themselves): the interrupt is taken, and so is
+ * a stop request afterwards. */
+static void *raise_msip_then_stop(void *arg)
+{
+    (void)arg;
+    struct timespec ts = { 0, 50 * 1000 * 1000 };
+    nanosleep(&ts, NULL);
+    rv64_hart_set_mip(H, MIP_MSIP, true);
+    nanosleep(&ts, NULL);
+    rv64_hart_kick(H, REQ_STOP);
+    return NULL;
+}
+
+Test(rv64_jit, interrupt_reaches_a_chained_loop)
+{
+    use_jit(1u << 20);
+    emit_li32(T0, (int32_t)MSTATUS_MIE);
+    emit(i_csrrs(0, CSR_MSTATUS, T0));
+    emit_li32(T0, (int32_t)MIP_MSIP);
+    emit(i_csrw(CSR_MIE, T0));
+    uint64_t loop = CUR;
+    emit(i_addi(A1, A1, 1));
+    emit(i_addi(A2, A2, 2));
+    emit(i_jal(0, (int32_t)(loop - CUR)));
+    pthread_t t;
+    cr_assert_eq(pthread_create(&t, NULL, raise_msip_then_stop, NULL), 0);
+    rv64_hart_run(H, UINT64_MAX); /* returns on the stop request */
+    pthread_join(t, NULL);
+    cr_assert_eq(H->pc, MTRAP_PC, "pc=%#lx", (unsigned long)H->pc);
+    cr_assert_eq(H->mcause, (1ull << 63) | IRQ_M_SOFT);
+    cr_assert_eq(H->mepc, loop, "taken between two runs of the loop's one block");
+    cr_assert_gt(H->x[A1], 1000, "the loop ran chained: a1=%lu", (unsigned long)H->x[A1]);
+    cr_assert_eq(H->x[A2], 2 * H->x[A1], "precise: a2=%lu a1=%lu", (unsigned long)H->x[A2],
+                 (unsigned long)H->x[A1]);
+    cr_assert_gt(H->jit->chains, 0);
 }
