@@ -265,7 +265,10 @@ static void env_load(struct env *e, int smode, const uint32_t *code, unsigned n,
                      const uint64_t *regs, const uint64_t *fregs)
 {
     struct rv64_hart *h = e->h;
+    /* a sequence may have stopped the machine (a trap loop the crash detector ends): its
+     * exit and the stop request it left sticky must not stop every later sequence */
     atomic_store(&e->m.exit_reason, RV64_EXIT_NONE);
+    atomic_store(&h->requests, 0);
     memset(e->ram.host, 0, CMP_END - RAM_BASE);
     uint8_t *ram = e->ram.host;
 #define AT(pa) (ram + ((pa) - RAM_BASE))
