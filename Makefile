@@ -19,7 +19,7 @@ KILN     := $(BUILD)/kiln
 UNIT_SRCS := $(wildcard tests/unit/test_*.c)
 UNIT_BINS := $(UNIT_SRCS:tests/unit/%.c=$(BUILD)/tests/%)
 
-.PHONY: all deps guest guest-x86_64 run test unit-test baremetal-test guest-test api-test scripts-test kvm-test fuzz-test fuzz bench clean
+.PHONY: all deps guest guest-x86_64 run test unit-test baremetal-test guest-test api-test scripts-test kvm-test fuzz-test fuzz jit-diff bench clean
 all: $(KILN)
 
 deps:
@@ -60,11 +60,25 @@ run: deps
 	    --cmdline "console=ttyS0 root=/dev/vda rw"
 
 
+# the ISA-level unit tests run a second time through the JIT (rv64_test_util.h reads KILN_JIT)
+JIT_ISA_TESTS := test_rv64_int test_rv64_atomic test_rv64_csr test_rv64_fp test_rv64_mmu \
+                 test_rv64_trap test_dirty_coverage test_persist_cpu
 unit-test: $(UNIT_BINS)
 	@set -e; for t in $(UNIT_BINS); do echo "== $$t"; $$t --jobs 2; done
+	@set -e; for t in $(JIT_ISA_TESTS); do echo "== $$t (KILN_JIT=on)"; \
+	    KILN_JIT=on $(BUILD)/tests/$$t --jobs 2; done
 
+# the bare-metal programs under the interpreter and under the JIT (the default)
 baremetal-test: $(KILN)
-	@bash tests/baremetal/run.sh $(KILN)
+	@echo "== bare-metal tests, interpreter (KILN_JIT=off)"
+	@KILN_JIT=off bash tests/baremetal/run.sh $(KILN)
+	@echo "== bare-metal tests, JIT (KILN_JIT=on)"
+	@KILN_JIT=on bash tests/baremetal/run.sh $(KILN)
+
+# the JIT-vs-interpreter differential test at length: 100x make test's 20,000 sequences (about
+# 500 million guest instructions); KILN_JIT_DIFF_SEED=N starts elsewhere
+jit-diff: $(BUILD)/tests/test_rv64_jit_diff
+	KILN_JIT_DIFF_N=$${KILN_JIT_DIFF_N:-2000000} $(BUILD)/tests/test_rv64_jit_diff --jobs 2 --verbose
 
 guest-test: $(KILN) guest
 	@bash tests/guest/run.sh $(KILN)

@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
-"""kiln vs QEMU: (a) boot-to-poweroff wall time, (b) in-guest CPU workload time,
-(c) peak host RSS of the VMM process, (d) host CPU used by an idle guest. Runs alternate between the two VMMs so that a noisy
-machine hurts both alike; the table shows medians and kiln/QEMU ratios."""
+"""kiln (JIT, the default) vs kiln --jit off (the interpreter) vs QEMU: (a) boot-to-poweroff wall time, (b) in-guest CPU workload time,
+(c) peak host RSS of the VMM process, (d) host CPU used by an idle guest. Runs alternate between the VMMs so that a noisy
+machine hurts all alike; the table shows medians and ratios to QEMU."""
 import argparse
 import os
 import re
@@ -18,6 +18,8 @@ def commands(kiln, guest, mem, append):
     return {
         "kiln": [kiln, "run", "--kernel", image, "--initrd", initrd, "--mem", str(mem),
                  "--cmdline", append],
+        "kiln-interp": [kiln, "run", "--jit", "off", "--kernel", image, "--initrd", initrd,
+                        "--mem", str(mem), "--cmdline", append],
         "qemu": ["qemu-system-riscv64", "-machine", "virt", "-m", str(mem), "-nographic",
                  "-bios", OPENSBI, "-kernel", image, "-initrd", initrd, "-append", append],
     }
@@ -73,9 +75,10 @@ def main():
     boot = commands(a.kiln, a.guest, a.mem, "console=ttyS0 quiet kiln.poweroff")
     cpu = commands(a.kiln, a.guest, a.mem, "console=ttyS0 quiet kiln.bench=cpu")
     idle = commands(a.kiln, a.guest, a.mem, "console=ttyS0 quiet")
-    res = {vmm: {"boot": [], "cpu": [], "rss_boot": [], "rss": [], "idle": []} for vmm in ("kiln", "qemu")}
+    vmms = ("kiln", "kiln-interp", "qemu")
+    res = {vmm: {"boot": [], "cpu": [], "rss_boot": [], "rss": [], "idle": []} for vmm in vmms}
     for i in range(a.runs):
-        for vmm in ("kiln", "qemu"):
+        for vmm in vmms:
             wall, rss_boot, _ = measure(boot[vmm], 300)
             res[vmm]["boot"].append(wall)
             res[vmm]["rss_boot"].append(rss_boot / 1024.0)
@@ -90,18 +93,21 @@ def main():
                   f"rss {rss / 1024.0:.1f} MiB, idle {res[vmm]['idle'][-1]:.2f}% "
                   f"({m.group(0)})", flush=True)
 
-    rows = [("(a) boot to poweroff, wall s", "boot", 1.0),
-            ("(b) CPU workload in guest, s", "cpu", 2.0),
+    rows = [("(a) boot to poweroff, wall s", "boot", 0.6),
+            ("(b) CPU workload in guest, s", "cpu", 0.67),
             ("(c) peak VMM RSS, boot to poweroff, MiB", "rss_boot", 0.5),
             ("(c) peak VMM RSS, CPU workload (guest data included), MiB", "rss", 0.5),
             ("(d) idle guest, host CPU % of one core", "idle", None)]
     print()
-    print(f"| metric (median of {a.runs}) | kiln | QEMU | kiln/QEMU | goal |")
-    print("| --- | --- | --- | --- | --- |")
+    print(f"| metric (median of {a.runs}) | kiln (JIT) | kiln --jit off | QEMU | kiln/QEMU | "
+          f"--jit off/QEMU | goal |")
+    print("| --- | --- | --- | --- | --- | --- | --- |")
     for label, key, goal in rows:
-        k, q = statistics.median(res["kiln"][key]), statistics.median(res["qemu"][key])
+        k, i, q = (statistics.median(res[v][key]) for v in vmms)
         ratio = f"{k / q:.2f}x" if q > 0 else "-"
-        print(f"| {label} | {k:.2f} | {q:.2f} | {ratio} | {f'<= {goal}x' if goal else 'kiln < 2%'} |")
+        iratio = f"{i / q:.2f}x" if q > 0 else "-"
+        print(f"| {label} | {k:.2f} | {i:.2f} | {q:.2f} | {ratio} | {iratio} | "
+              f"{f'<= {goal}x' if goal else 'kiln < 2%'} |")
 
 
 if __name__ == "__main__":

@@ -42,6 +42,8 @@ struct board_params {
     /* the VM's CPU limit and vCPU priority, for the vCPUs (vcpu_params) */
     struct cpu_quota *cpu_quota;
     int vcpu_priority;
+    bool jit;                   /* passed on to the backend (struct vcpu_params) */
+    size_t jit_cache_bytes;
 };
 
 /* Every board's instance starts with this. */

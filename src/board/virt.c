@@ -60,7 +60,8 @@ static struct vcpus *create_cpus(struct virt_board *b, const struct board_params
     struct vcpu_params cp = { .ram = p->ram, .ram_base = VIRT_RAM_BASE, .ram_size = p->ram_size,
                               .cpus = p->cpus, .bus = &b->bus, .console_out = p->pv_console_tx,
                               .console_opaque = p->pv_console_opaque, .cpu_quota = p->cpu_quota,
-                              .vcpu_priority = p->vcpu_priority };
+                              .vcpu_priority = p->vcpu_priority, .jit = p->jit,
+                              .jit_cache_bytes = p->jit_cache_bytes };
     return p->backend->create(&cp);
 }
 

@@ -48,6 +48,11 @@ struct vcpu_params {
      * own host priority to when it starts. */
     struct cpu_quota *cpu_quota;
     int vcpu_priority;
+    /* software backends: translate guest code to host code (a JIT) instead of interpreting it,
+     * with a code cache of jit_cache_bytes per vCPU (0: the backend's default); a hardware
+     * backend has nothing to translate and ignores both */
+    bool jit;
+    size_t jit_cache_bytes;
 };
 
 /* The state the vCPUs boot in, prepared by the board from what it loaded. */

@@ -48,6 +48,10 @@ void config_print_run_help(void)
         "  --vcpu-priority normal|low|idle\n"
         "                   the vCPU threads' host priority: low is nice 19, idle is\n"
         "                   SCHED_IDLE (runs only on an otherwise idle CPU); for best-effort VMs\n"
+        "  --jit on|off     translate guest code to x86-64 (default on, or $KILN_JIT);\n"
+        "                   off runs the interpreter\n"
+        "  --jit-cache-mb N translated-code cache per vCPU, 1-1024 MiB (default 4); flushed\n"
+        "                   whole when full\n"
         "  --rm -- CMD [ARGS...]\n"
         "                   one-shot sandbox: boot the guest from its initramfs (nothing is\n"
         "                   written), run CMD with stdin, stdout and stderr connected to\n"
@@ -235,6 +239,8 @@ static int parse_flags(struct vm_config *cfg, int argc, char **argv)
         { "mem", required_argument, 0, 'm' },
         { "dtb-out", required_argument, 0, 'd' },
         { "accel", required_argument, 0, 'a' },
+        { "jit", required_argument, 0, 'J' },
+        { "jit-cache-mb", required_argument, 0, 'C' },
         { "disk", required_argument, 0, 'D' },
         { "net", required_argument, 0, 'N' },
         { "rng", optional_argument, 0, 'R' },
@@ -272,6 +278,18 @@ static int parse_flags(struct vm_config *cfg, int argc, char **argv)
             if (!vm_accel_known(optarg, err, sizeof(err)))
                 return refused("--accel", err, KILN_EXIT_USAGE);
             cfg->accel = optarg;
+            break;
+        case 'J':
+            if (strcmp(optarg, "on") && strcmp(optarg, "off"))
+                return usage_error("--jit must be 'on' or 'off', not '%s'", optarg);
+            cfg->jit = strcmp(optarg, "on") ? 1 : 2;
+            break;
+        case 'C':
+            if (!parse_uint(optarg, &v, &unit) || unit != 1 || v > UINT_MAX)
+                return usage_error("--jit-cache-mb must be a whole number of MiB, not '%s'", optarg);
+            if (res_check_jit_cache((unsigned)v, err, sizeof(err)))
+                return refused("--jit-cache-mb", err, KILN_EXIT_USAGE);
+            cfg->jit_cache_mb = (unsigned)v;
             break;
         case 'n':
             if (!parse_uint(optarg, &v, &unit) || unit != 1 || v > UINT_MAX) {
@@ -359,6 +377,8 @@ int config_parse_run(struct vm_config *cfg, int argc, char **argv)
     cfg->firmware = flags.firmware;
     cfg->dtb_out = flags.dtb_out;
     cfg->accel = flags.accel;
+    cfg->jit = flags.jit;
+    cfg->jit_cache_mb = flags.jit_cache_mb;
     cfg->rm = flags.rm;
     cfg->guest_argc = flags.guest_argc;
     cfg->guest_argv = flags.guest_argv;

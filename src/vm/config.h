@@ -36,6 +36,11 @@ struct vm_config {
     const char *firmware;    /* CLI only */
     const char *dtb_out;     /* CLI only: write the generated device tree here (debugging) */
     const char *accel;       /* CLI only: the vCPU backend by name (vm/backends.h); NULL: auto */
+    /* CLI only: the rv64 translator (cpu/rv64/jit.h). jit: 0 = not given (then the environment's
+     * KILN_JIT=on|off decides, so whole test suites can run either way; default on), 1 = off,
+     * 2 = on. jit_cache_mb: the per-vCPU code cache bound, 0 = the default */
+    int jit;
+    unsigned jit_cache_mb;
     bool sbi_console_to_stderr; /* CLI only: the SBI console (guest /dev/hvc0) goes to stderr (run --rm) */
     /* virtio devices, in slot order: disks, network interfaces, rng, vsock, balloon */
     unsigned ndisks, nnets;

@@ -37,6 +37,14 @@ int res_check_vcpus(unsigned vcpus, char *err, size_t errlen)
     return 0;
 }
 
+int res_check_jit_cache(unsigned mib, char *err, size_t errlen)
+{
+    if (mib < 1 || mib > KILN_JIT_CACHE_MAX_MIB)
+        return errmsg(err, errlen, "The JIT code cache must be from 1 to %d MiB per vCPU, not %u.",
+                      KILN_JIT_CACHE_MAX_MIB, mib);
+    return 0;
+}
+
 int res_check_mem(uint64_t mem_mib, char *err, size_t errlen)
 {
     uint64_t max = res_max_mem_mib();

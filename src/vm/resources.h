@@ -27,6 +27,10 @@ int res_check_vcpus(unsigned vcpus, char *err, size_t errlen);
 int res_check_mem(uint64_t mem_mib, char *err, size_t errlen);
 int res_check_machine(unsigned vcpus, uint64_t mem_mib, bool smt, char *err, size_t errlen);
 
+/* the rv64 translator's code cache per vCPU (--jit-cache-mb): 1..KILN_JIT_CACHE_MAX_MIB MiB */
+#define KILN_JIT_CACHE_MAX_MIB 1024
+int res_check_jit_cache(unsigned mib, char *err, size_t errlen);
+
 /* Firecracker's rule for resource ids (drive_id, iface_id): 1-64 letters, digits or '_'. size is
  * the buffer holding id (a full buffer means the JSON string was too long). */
 int res_check_id(const char *what, const char *id, size_t size, char *err, size_t errlen);

@@ -288,6 +288,16 @@ void vm_get_cpu_limit_stats(struct vm *vm, struct cpu_quota_stats *out)
     cpu_quota_get_stats(&vm->cpu_quota, out);
 }
 
+/* The translator: --jit, else KILN_JIT=on|off in the environment (whole test suites run either
+ * way), else on. --jit off is the interpreter, the reference. */
+static bool jit_wanted(const struct vm_config *cfg)
+{
+    if (cfg->jit)
+        return cfg->jit == 2;
+    const char *env = getenv("KILN_JIT");
+    return !(env && !strcmp(env, "off"));
+}
+
 static int create_board(struct vm *vm, const struct vm_config *cfg, uint64_t start_ns, char *why, size_t whylen)
 {
     vm->boot = (struct board_boot){ .kernel = cfg->kernel, .initrd = cfg->initrd, .firmware = cfg->firmware,
@@ -296,7 +306,8 @@ static int create_board(struct vm *vm, const struct vm_config *cfg, uint64_t sta
                               .ram_size = vm->ram.size, .start_ns = start_ns, .boot = &vm->boot,
                               .console_tx = console_tx, .console_opaque = &vm->console,
                               .pv_console_tx = console_tx, .pv_console_opaque = &vm->console,
-                              .cpu_quota = &vm->cpu_quota, .vcpu_priority = cfg->vcpu_priority };
+                              .cpu_quota = &vm->cpu_quota, .vcpu_priority = cfg->vcpu_priority,
+                              .jit = jit_wanted(cfg), .jit_cache_bytes = (size_t)cfg->jit_cache_mb << 20 };
     if (cfg->sbi_console_to_stderr) {
         p.pv_console_tx = stderr_tx;
         p.pv_console_opaque = NULL;

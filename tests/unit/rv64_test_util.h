@@ -8,9 +8,11 @@
 #define KILN_TESTS_RV64_TEST_UTIL_H
 #include <criterion/criterion.h>
 #include <stdint.h>
+#include <stdlib.h>
 #include <string.h>
 #include "cpu/rv64/csr_bits.h"
 #include "cpu/rv64/hart.h"
+#include "cpu/rv64/jit.h"
 #include "cpu/rv64/ops.h"
 #include "vm/guest_ram.h"
 
@@ -280,6 +282,12 @@ static inline void rv_setup(void)
     put32(MTRAP_PC, I_J_SELF);
     put32(STRAP_PC, I_J_SELF);
     CUR = RAM_BASE;
+    /* KILN_JIT=on runs every ISA-level case through the translator too (make unit-test does) */
+    const char *jit = getenv("KILN_JIT");
+    if (jit && !strcmp(jit, "on")) {
+        cr_assert_eq(rv64_jit_enable(&M, 1u << 20), 0);
+        H->jit->hot = 1; /* every block translated on its first run */
+    }
 }
 
 static inline void rv_teardown(void)

@@ -37,6 +37,15 @@ Test(resources, machine_limits_are_one_rule)
     assert_ok(res_check_machine(2, 256, false, err, sizeof(err)));
 }
 
+Test(resources, jit_code_cache_bound)
+{
+    char err[256];
+    assert_ok(res_check_jit_cache(1, err, sizeof(err)));
+    assert_ok(res_check_jit_cache(KILN_JIT_CACHE_MAX_MIB, err, sizeof(err)));
+    assert_fails_with(res_check_jit_cache(0, err, sizeof(err)), "from 1 to 1024 MiB per vCPU, not 0");
+    assert_fails_with(res_check_jit_cache(KILN_JIT_CACHE_MAX_MIB + 1, err, sizeof(err)), "not 1025");
+}
+
 Test(resources, unknown_host_ram_means_the_fixed_ceiling)
 {
     uint64_t host = res_host_mem_mib();

@@ -5,6 +5,7 @@
 #include <stdlib.h>
 #include "cpu/rv64/backend.h"
 #include "cpu/rv64/clint.h"
+#include "cpu/rv64/jit.h"
 
 struct rv64_vcpus {
     struct vcpus base;          /* first: a struct vcpus * is a struct rv64_vcpus * */
@@ -40,12 +41,20 @@ static struct vcpus *create(const struct vcpu_params *p)
     r->m.console_opaque = p->console_opaque;
     r->m.cpu_quota = p->cpu_quota;
     r->m.vcpu_priority = p->vcpu_priority;
+    size_t cache = p->jit_cache_bytes ? p->jit_cache_bytes : (size_t)RV64_JIT_DEFAULT_CACHE_MB << 20;
+    if (p->jit && rv64_jit_enable(&r->m, cache) != 0) {
+        rv64_machine_destroy(&r->m);
+        free(r);
+        return NULL;
+    }
     clint_init(&r->clint, &r->m);
     return &r->base;
 }
 
 static void destroy(struct vcpus *v)
 {
+    if (getenv("KILN_JIT_STATS")) /* translation cost, per vCPU (jit.h) */
+        rv64_jit_report(&of(v)->m, stderr);
     rv64_machine_destroy(&of(v)->m);
     free(of(v));
 }

@@ -3,6 +3,7 @@
 #include <string.h>
 #include "cpu/rv64/fpu.h"
 #include "cpu/rv64/hart.h"
+#include "cpu/rv64/jit.h"
 #include "cpu/rv64/ops.h"
 
 #define likely(x) __builtin_expect(!!(x), 1)
@@ -20,6 +21,8 @@ void rv64_flush_blocks(struct rv64_hart *h)
     }
     h->arena_used = 0;
     h->block_epoch++; /* blocks (and the links between them) are gone */
+    if (h->jit)
+        rv64_jit_reset(h->jit); /* and so are their translations */
 }
 
 static struct rv64_block *alloc_block(struct rv64_hart *h)
@@ -57,6 +60,8 @@ static struct rv64_block *decode_straddling(struct rv64_hart *h, uint64_t paddr,
     b->host = 0;
     b->page = ~0u;
     b->link[0] = b->link[1] = NULL;
+    b->jit_code = NULL;
+    b->heat = 0;
     b->count = 1;
     b->bytes = 4;
     rv64_decode((uint32_t)lo | ((uint32_t)hi << 16), &b->insns[0]);
@@ -101,6 +106,8 @@ static struct rv64_block *decode_block(struct rv64_hart *h, uint64_t paddr)
     b->page = page;
     b->gen = gen;
     b->link[0] = b->link[1] = NULL;
+    b->jit_code = NULL;
+    b->heat = 0;
     b->count = n;
     b->bytes = off;
     b->insns[n] = (struct rv64_insn){ .op = OP_BLOCK_END, .off = (uint8_t)off };

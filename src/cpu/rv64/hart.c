@@ -9,6 +9,7 @@
 #include "common/cpu_priority.h"
 #include "cpu/rv64/hart.h"
 #include "sandbox/seccomp_policy.h"
+#include "cpu/rv64/jit.h"
 
 #define likely(x) __builtin_expect(!!(x), 1)
 #define unlikely(x) __builtin_expect(!!(x), 0)
@@ -27,6 +28,8 @@ int rv64_hart_init(struct rv64_hart *h, struct rv64_machine *m, unsigned hartid)
     memset(h, 0, sizeof(*h));
     h->m = m;
     h->hartid = hartid;
+    h->page_gen = m->page_gen;
+    h->code_page_bias = (uintptr_t)m->code_page - ((uintptr_t)m->ram >> 12);
     h->arena_size = ARENA_SIZE;
     /* reserved lazily: untouched arena pages cost no host memory */
     h->arena = mmap(NULL, ARENA_SIZE, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
@@ -60,6 +63,8 @@ void rv64_hart_destroy(struct rv64_hart *h)
     free(h->scratch);
     free(h->block_hash);
     free(h->jc);
+    rv64_jit_destroy(h->jit);
+    h->jit = NULL;
     h->block_hash = NULL;
     h->jc = NULL;
     pthread_mutex_destroy(&h->wait_lock);
@@ -102,6 +107,8 @@ void rv64_hart_set_mip(struct rv64_hart *h, uint64_t bits, bool level)
 {
     uint64_t old = level ? atomic_fetch_or(&h->mip, bits) : atomic_fetch_and(&h->mip, ~bits);
     if (level && (old & bits) != bits) {
+        /* translated code checks only requests between blocks (jit.h): make it look at mip */
+        atomic_fetch_or(&h->requests, REQ_RECHECK);
         /* wake a sleeping WFI; the lock orders this after the sleeper's last check */
         pthread_mutex_lock(&h->wait_lock);
         pthread_cond_broadcast(&h->wait_cond);
@@ -270,7 +277,7 @@ void rv64_hart_run(struct rv64_hart *h, uint64_t budget)
             link = RV64_LINK_NONE;
             continue;
         }
-        link = rv64_exec_block(h, b);
+        link = h->jit ? rv64_jit_exec_block(h, b) : rv64_exec_block(h, b);
         prev = h->last_block;
         prev_pc = h->last_pc;
         if (unlikely(epoch != h->block_epoch)) { /* the cache was flushed: don't trust prev */

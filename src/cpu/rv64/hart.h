@@ -64,6 +64,9 @@ struct rv64_block {
     uint16_t count;            /* instructions */
     uint16_t bytes;            /* guest bytes covered */
     struct rv64_block *link[2]; /* successors on the same page, by RV64_LINK_* (a hint, rechecked) */
+    void *jit_code;            /* its x86-64 translation (jit.h), or NULL */
+    uint16_t jit_cell[2];      /* per link: where its chaining site is in that code, 0 = none */
+    uint16_t heat;             /* runs in the interpreter so far (translated once hot, jit.h) */
     struct rv64_insn insns[];
 };
 
@@ -123,6 +126,11 @@ struct rv64_hart {
     uint64_t block_epoch;        /* bumped when the cache is flushed */
     struct rv64_block *last_block; /* the block executed last and its start pc (for linking) */
     uint64_t last_pc;
+    struct rv64_jit *jit;        /* the translator's state, NULL while it is off (jit.h) */
+    /* the machine's code-page tables as translated code wants them (one load fewer):
+     * page_gen, and code_page biased so that a host RAM address >> 12 indexes it */
+    _Atomic uint32_t *page_gen;
+    uintptr_t code_page_bias;
 
     /* run state */
     struct rv64_machine *m;

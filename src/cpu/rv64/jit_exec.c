@@ -1,0 +1,130 @@
+/* jit_exec.c — runs translated blocks with exactly the interpreter's contract (rv64_exec_block in
+ * exec.c): the same bookkeeping after each block (instret, trap streak, last block) and the same
+ * rule for going straight on to a linked successor, so the run loop, timers and interrupts see
+ * no difference. Blocks are translated the first time they run.
+ *
+ * Translated code returns (retired << 8) | (link + 1): how many of the block's instructions
+ * retired and how it ended. pc is stored by the code itself at every exit (by the trap for a
+ * faulting instruction), so nothing per instruction is kept while it runs. */
+#include <string.h>
+#include <time.h>
+#include "cpu/rv64/hart.h"
+#include "cpu/rv64/jit.h"
+#include "cpu/rv64/ops.h"
+
+#define likely(x) __builtin_expect(!!(x), 1)
+#define unlikely(x) __builtin_expect(!!(x), 0)
+
+/* Run one instruction the translator does not handle through the interpreter's own handler, as
+ * a one-instruction block. idx instructions of the block before it have retired: instret
+ * includes them while it runs (CSR reads of instret/cycle see them, as in exec.c), and is left
+ * as it was, since the translated code reports the block's retired count at its exit.
+ * Returns 0 if it trapped (pc and the trap CSRs are set), else its link + 2 (never 0). */
+uint32_t rv64_jit_interp_one(struct rv64_hart *h, const void *insn, uint64_t idx, uint64_t pc)
+{
+    const struct rv64_insn *in = insn;
+    struct rv64_block *one = h->jit->one;
+    one->insns[0] = *in;
+    one->insns[0].off = 0;
+    one->insns[1] = (struct rv64_insn){ .op = OP_BLOCK_END, .off = in->len };
+    one->count = 1;
+    one->bytes = in->len;
+    one->link[0] = one->link[1] = NULL; /* never chained: the translated block goes on */
+    h->pc = pc;
+    h->instret += idx;
+    uint64_t before = h->instret;
+    /* the translated code's own record of which block runs (chaining sets it) */
+    struct rv64_block *last_block = h->last_block;
+    uint64_t last_pc = h->last_pc;
+    int link = rv64_exec_block(h, one);
+    h->last_block = last_block;
+    h->last_pc = last_pc;
+    bool retired = h->instret != before;
+    h->instret = before - idx;
+    return retired ? (uint32_t)(link + 2) : 0;
+}
+
+static uint64_t now_ns(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
+}
+
+/* Translate b, flushing the whole cache once if it is full. False: run b in the interpreter. */
+static bool translate(struct rv64_hart *h, struct rv64_block *b)
+{
+    struct rv64_jit *j = h->jit;
+    uint64_t t0 = now_ns();
+    int ok = rv64_jit_translate(h, b);
+    if (!ok && j->used) {
+        /* Full: start over. b survives the flush (its arena memory is only reused by the next
+         * decode, after it has run), but its links may point at blocks that are gone. */
+        rv64_flush_blocks(h);
+        b->link[0] = b->link[1] = NULL;
+        ok = rv64_jit_translate(h, b);
+    }
+    j->translate_ns += now_ns() - t0;
+    if (!ok)
+        j->fallbacks++;
+    return ok;
+}
+
+/* prev ended through `link` into b, both translated in the current cache: from now on prev's
+ * exit jumps straight into b (see emit_chain_exit). Only while b is as current as prev: the
+ * chained exit checks that prev's code page is unchanged, which then vouches for b too. */
+static void chain(struct rv64_hart *h, struct rv64_block *prev, int link, struct rv64_block *b)
+{
+    struct rv64_jit *j = h->jit;
+    uint16_t site = prev->jit_cell[link];
+    if (!site || !prev->jit_code || !b->jit_code || prev->gen != b->gen || prev->page != b->page)
+        return;
+    /* written through the read-write view while no translated code of this hart runs (other
+     * harts have caches of their own) */
+    uint8_t *rw = j->rw + ((uint8_t *)prev->jit_code - j->rx) + site;
+    const uint8_t *rx = (const uint8_t *)prev->jit_code + site;
+    uint64_t blk = (uint64_t)(uintptr_t)b;
+    int32_t body = (int32_t)(((const uint8_t *)b->jit_code + j->body_off) - (rx + RV64_JIT_CHAIN_END));
+    int32_t rel = RV64_JIT_CHAIN_PATH - 4;
+    memcpy(rw + RV64_JIT_CHAIN_BLOCK, &blk, 8);
+    memcpy(rw + RV64_JIT_CHAIN_JMP, &body, 4);
+    memcpy(rw, &rel, 4); /* last: the exit takes the chain path */
+    j->chains++;
+}
+
+int rv64_jit_exec_block(struct rv64_hart *h, struct rv64_block *b)
+{
+    struct rv64_block *prev = NULL;
+    int prev_link = RV64_LINK_NONE;
+    uint64_t epoch = h->block_epoch;
+    for (;;) {
+        /* the straddling-instruction scratch block is rewritten for every use: not worth it */
+        if (b == h->scratch ||
+            (!b->jit_code && (++b->heat < h->jit->hot || !translate(h, b))))
+            return rv64_exec_block(h, b);
+        if (prev && epoch == h->block_epoch) /* no flush since prev ran: both are current */
+            chain(h, prev, prev_link, b);
+        h->last_block = b;
+        h->last_pc = h->pc;
+        uint32_t r = ((rv64_jit_fn)b->jit_code)(h, b);
+        /* chained exits may have gone on through several blocks: the last one says */
+        b = h->last_block;
+        uint64_t start_pc = h->last_pc;
+        int link = (int)(r & 0xff) - 1;
+        uint64_t retired = r >> 8;
+        h->instret += retired;
+        if (retired)
+            h->trap_streak = 0;
+        if (link == RV64_LINK_NONE)
+            return link;
+        struct rv64_block *next = rv64_linked_block(h, b, start_pc, link);
+        if (!(next && likely(--h->timer_countdown > 0 &&
+                             !atomic_load_explicit(&h->requests, memory_order_relaxed) &&
+                             !(atomic_load_explicit(&h->mip, memory_order_relaxed) & h->mie))))
+            return link;
+        prev = b;
+        prev_link = link;
+        epoch = h->block_epoch;
+        b = next;
+    }
+}

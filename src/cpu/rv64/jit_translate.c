@@ -1,0 +1,833 @@
+/* jit_translate.c — one decoded block (struct rv64_block) → x86-64 code.
+ *
+ * Conventions of the emitted code (SysV ABI, so it can call C directly):
+ *   rbx = the hart; guest x[i] lives at a fixed offset from it (no register allocation yet)
+ *   r12 = the guest pc at block entry: the block's pc is not a constant, since two virtual
+ *         addresses can map the same physical block; every pc is r12 + the instruction's offset
+ *   rax, rcx, rdx, rsi, rdi: scratch
+ * Prologue pushes three registers, so rsp is 16-byte aligned at every call to a helper.
+ *
+ * Translated inline: LUI AUIPC JAL JALR, branches, loads and stores (with the soft-TLB fast path;
+ * misses, MMIO, misaligned and faulting accesses call the interpreter's slow paths), OP-IMM,
+ * OP, OP-IMM-32, OP-32, MUL*, FENCE (a no-op here as in exec.c). DIV/REM call small C helpers.
+ * Everything else (CSRs, FP, AMOs, LR/SC, system instructions, illegal) runs through
+ * rv64_jit_interp_one: the interpreter's own handler for that one instruction. */
+#include <assert.h>
+#include <stddef.h>
+#include <string.h>
+#include "cpu/rv64/hart.h"
+#include "cpu/rv64/jit.h"
+#include "cpu/rv64/jit_emit.h"
+#include "cpu/rv64/ops.h"
+
+_Static_assert(sizeof(struct tlb_entry) == 16, "the TLB index is scaled by a shift of 4");
+_Static_assert((BLOCK_MAX_INSNS + 2) * 512 < 65536, "chaining sites are found by 16-bit offsets");
+
+#define XO(r)   ((int32_t)(offsetof(struct rv64_hart, x) + 8u * (r)))
+#define H_PC    ((int32_t)offsetof(struct rv64_hart, pc))
+#define H_INSTRET ((int32_t)offsetof(struct rv64_hart, instret))
+#define H_STREAK ((int32_t)offsetof(struct rv64_hart, trap_streak))
+#define H_TIMER ((int32_t)offsetof(struct rv64_hart, timer_countdown))
+#define H_REQ   ((int32_t)offsetof(struct rv64_hart, requests))
+#define H_LAST_BLOCK ((int32_t)offsetof(struct rv64_hart, last_block))
+#define H_LAST_PC ((int32_t)offsetof(struct rv64_hart, last_pc))
+#define M_PAGE_GEN ((int32_t)offsetof(struct rv64_machine, page_gen))
+#define H_DTLB  ((int32_t)offsetof(struct rv64_hart, dtlb))
+#define H_M     ((int32_t)offsetof(struct rv64_hart, m))
+#define M_RAM   ((int32_t)offsetof(struct rv64_machine, ram))
+#define H_JC    ((int32_t)offsetof(struct rv64_hart, jc))
+#define H_ITLB  ((int32_t)offsetof(struct rv64_hart, itlb))
+#define H_PAGE_GEN ((int32_t)offsetof(struct rv64_hart, page_gen))
+#define H_CODE_BIAS ((int32_t)offsetof(struct rv64_hart, code_page_bias))
+#define TLB_X   ((int32_t)offsetof(struct tlb_set, x))
+#define JC_VPC  ((int32_t)offsetof(struct jc_entry, vpc))
+#define JC_BLOCK ((int32_t)offsetof(struct jc_entry, block))
+#define B_HOST  ((int32_t)offsetof(struct rv64_block, host))
+#define B_PAGE  ((int32_t)offsetof(struct rv64_block, page))
+#define B_GEN   ((int32_t)offsetof(struct rv64_block, gen))
+#define B_CODE  ((int32_t)offsetof(struct rv64_block, jit_code))
+#define TLB_R   ((int32_t)offsetof(struct tlb_set, r))
+#define TLB_W   ((int32_t)offsetof(struct tlb_set, w))
+#define E_VPAGE ((int32_t)offsetof(struct tlb_entry, vpage))
+#define E_ADD   ((int32_t)offsetof(struct tlb_entry, addend))
+
+/* the largest code one instruction can produce, with margin (checked before each one) */
+#define MAX_INSN_CODE 512
+
+_Static_assert(sizeof(((struct rv64_hart *)0)->timer_countdown) == 4 &&
+               sizeof(((struct rv64_hart *)0)->requests) == 4 &&
+               sizeof(((struct rv64_hart *)0)->trap_streak) == 4, "dword operands in the chain checks");
+
+_Static_assert(sizeof(struct jc_entry) == 16, "the jump cache index is scaled by a shift of 4");
+
+/* Where a block's chainable exits (by link: a jump or taken branch, the next instruction) have
+ * their patch sites, as offsets in the code being emitted; see emit_chain_exit. */
+struct chain_slots {
+    const struct rv64_block *blk;
+    const _Atomic uint32_t *gen_cell; /* its code page's generation (machine.page_gen) */
+    uint8_t *start;
+    uint32_t cells[2];
+    /* slow paths, emitted after the block's last exit so that the fast paths fall straight
+     * through: a load or store TLB miss, a store into a page holding decoded code */
+    struct cold {
+        enum { COLD_LOAD, COLD_STORE, COLD_CODE } kind;
+        const struct rv64_insn *in;
+        unsigned idx;
+        uint8_t *site, *back; /* the jcc's rel32 to patch; where to go on */
+    } cold[2 * BLOCK_MAX_INSNS];
+    unsigned ncold;
+};
+
+/* the shared stubs, in the read-write view (rel32 distances are the same in both views) */
+#define STUB(b, name) (((struct rv64_jit *)(b)->user)->rw + ((struct rv64_jit *)(b)->user)->name)
+
+#define EXIT_CODE(retired, link) ((uint32_t)(retired) << 8 | (uint32_t)((link) + 1))
+
+static inline uint64_t sx32(uint64_t v) { return (uint64_t)(int64_t)(int32_t)v; }
+
+/* division helpers: the RISC-V results for division by zero and overflow (no host trap) */
+static uint64_t h_div(uint64_t a, uint64_t b)
+{
+    if (b == 0) return ~0ull;
+    if ((int64_t)a == INT64_MIN && (int64_t)b == -1) return a;
+    return (uint64_t)((int64_t)a / (int64_t)b);
+}
+static uint64_t h_divu(uint64_t a, uint64_t b) { return b ? a / b : ~0ull; }
+static uint64_t h_rem(uint64_t a, uint64_t b)
+{
+    if (b == 0) return a;
+    if ((int64_t)a == INT64_MIN && (int64_t)b == -1) return 0;
+    return (uint64_t)((int64_t)a % (int64_t)b);
+}
+static uint64_t h_remu(uint64_t a, uint64_t b) { return b ? a % b : a; }
+static uint64_t h_divw(uint64_t a, uint64_t b)
+{
+    int32_t x = (int32_t)a, y = (int32_t)b;
+    if (y == 0) return ~0ull;
+    if (x == INT32_MIN && y == -1) return sx32((uint32_t)x);
+    return sx32((uint32_t)(x / y));
+}
+static uint64_t h_divuw(uint64_t a, uint64_t b)
+{
+    uint32_t x = (uint32_t)a, y = (uint32_t)b;
+    return y ? sx32(x / y) : ~0ull;
+}
+static uint64_t h_remw(uint64_t a, uint64_t b)
+{
+    int32_t x = (int32_t)a, y = (int32_t)b;
+    if (y == 0) return sx32((uint32_t)x);
+    if (x == INT32_MIN && y == -1) return 0;
+    return sx32((uint32_t)(x % y));
+}
+static uint64_t h_remuw(uint64_t a, uint64_t b)
+{
+    uint32_t x = (uint32_t)a, y = (uint32_t)b;
+    return sx32(y ? x % y : x);
+}
+
+static void emit_exit(struct x86_buf *b, uint32_t code)
+{
+    x_mov_imm32(b, RAX, code);
+    x_jmp_to(b, STUB(b, st_epilogue));
+}
+
+
+
+/* Leave with pc set: straight into the jump cache's translation for pc when the dispatch stub
+ * finds one (its own indirect jump per exit, for the host's predictor), else return `code`. */
+static void emit_dispatch(struct x86_buf *b, uint32_t code)
+{
+    x_mov_imm32(b, RAX, code);
+    x_call_to(b, STUB(b, st_dispatch));
+    x_jmp_reg(b, RCX);
+}
+
+/* Guest registers kept in host registers while translated code runs (the most used ones in
+ * RISC-V Linux code: a5, sp, a0), callee-saved, so C helpers preserve them. They are loaded
+ * by the prologue, written back by the epilogue and around the interpreter's one-instruction
+ * helper (the only C code that reads or writes x[] while a translation runs); chained blocks
+ * keep them live. Every other register lives in x[] at a fixed offset from rbx. */
+static int hreg(unsigned r)
+{
+    switch (r) {
+    case 15: return R14;
+    case 2: return RBP;
+    case 10: return R15;
+    default: return -1;
+    }
+}
+static const unsigned mapped_regs[] = { 15, 2, 10 };
+
+/* dst = x[r] */
+static void ld(struct x86_buf *b, int dst, unsigned r)
+{
+    int h = hreg(r);
+    if (h < 0)
+        x_mov_load(b, dst, RBX, XO(r));
+    else if (h != dst)
+        x_mov_rr(b, dst, h);
+}
+
+/* dst = dst OP x[r] */
+static void alu_reg(struct x86_buf *b, int w, enum x86_alu op, int dst, unsigned r)
+{
+    int h = hreg(r);
+    if (h < 0)
+        x_alu_rm(b, w, op, dst, RBX, XO(r));
+    else
+        x_alu_rr(b, w, op, dst, h);
+}
+
+/* x[rd] = src */
+static void st(struct x86_buf *b, unsigned rd, int src)
+{
+    int h = hreg(rd);
+    if (h < 0)
+        x_mov_store(b, RBX, XO(rd), src);
+    else if (h != src)
+        x_mov_rr(b, h, src);
+}
+
+/* x[rd] = sign-extended imm */
+static void st_imm(struct x86_buf *b, unsigned rd, int32_t imm)
+{
+    int h = hreg(rd);
+    if (h < 0) {
+        x_mov_store_imm(b, RBX, XO(rd), imm);
+    } else {
+        x_rex(b, 1, 0, h, 0);
+        x_byte(b, 0xc7);
+        x_modrr(b, 0, h); /* mov r64, sign-extended imm32 */
+        x_u32(b, (uint32_t)imm);
+    }
+}
+
+/* the mapped registers to x[] (write back) or from it (load) */
+static void sync_regs(struct x86_buf *b, int to_memory)
+{
+    for (unsigned i = 0; i < sizeof(mapped_regs) / sizeof(mapped_regs[0]); i++) {
+        unsigned r = mapped_regs[i];
+        if (to_memory)
+            x_mov_store(b, RBX, XO(r), hreg(r));
+        else
+            x_mov_load(b, hreg(r), RBX, XO(r));
+    }
+}
+
+static void emit_prologue(struct x86_buf *b)
+{
+    x_push(b, RBX);
+    x_push(b, R12);
+    x_push(b, R13);
+    x_push(b, RBP);
+    x_push(b, R14);
+    x_push(b, R15);
+    x_alu_ri(b, 1, ALU_SUB, RSP, 8); /* six pushes: rsp 16-byte aligned again */
+    x_mov_rr(b, RBX, RDI);
+    x_mov_rr(b, R13, RSI);
+    x_mov_load(b, R12, RBX, H_PC);
+    sync_regs(b, 0);
+}
+
+/* rax = x[r]. The instruction before may have left x[r] in rax (store_rax): then nothing is
+ * emitted, saving a load of the value just stored (and its store-forwarding latency). Only for
+ * the first thing an instruction does: emit_insn forgets rax's contents on every instruction. */
+static void load_rax(struct x86_buf *b, unsigned r)
+{
+    if (b->rax_prev != (int)r)
+        ld(b, RAX, r);
+}
+
+static void store_rax(struct x86_buf *b, unsigned rd)
+{
+    st(b, rd, RAX);
+    b->rax_is = (int)rd;
+}
+
+/* The slow-path stubs take their instruction's facts packed in edx: the access size, the
+ * instruction's index in its block (instructions retired before it, for a fault's exit code)
+ * and its offset from the block's start (its pc is r12 + that). */
+static uint32_t slow_info(const struct rv64_insn *in, unsigned idx, unsigned size)
+{
+    return size | idx << 8 | (uint32_t)in->off << 16;
+}
+
+/* h->pc = entry pc + disp */
+static void emit_set_pc(struct x86_buf *b, int64_t disp)
+{
+    x_lea(b, RAX, R12, (int32_t)disp);
+    x_mov_store(b, RBX, H_PC, RAX);
+}
+
+/* rsi = x[rs1] + imm; rdx = the data TLB entry in `table`; jumps to the returned patch site
+ * when the page (and alignment, folded into the compare as exec.c does) does not match */
+static uint8_t *emit_tlb_probe(struct x86_buf *b, const struct rv64_insn *in, int32_t table,
+                               unsigned size)
+{
+    if (b->rax_prev == (int)in->rs1)
+        x_mov_rr(b, RSI, RAX);
+    else
+        ld(b, RSI, in->rs1);
+    if (in->imm)
+        x_lea(b, RSI, RSI, in->imm);
+    x_mov_rr(b, RAX, RSI);
+    x_shift_imm(b, 0, SH_SHR, RAX, 8);                   /* ((a >> 12) % TLB_SIZE) * 16 */
+    x_alu_ri(b, 0, ALU_AND, RAX, (TLB_SIZE - 1) << 4);
+    x_mov_load(b, RDX, RBX, H_DTLB);
+    x_alu_rr(b, 1, ALU_ADD, RDX, RAX);
+    x_mov_rr(b, RCX, RSI);
+    x_alu_ri(b, 1, ALU_AND, RCX, (int32_t)(~0xfffu | (size - 1)));
+    x_alu_rm(b, 1, ALU_CMP, RCX, RDX, table + E_VPAGE);
+    return x_jcc_fwd(b, CC_NE);
+}
+
+/* rax = value of `size` bytes at host [rsi], extended as the load op says */
+static void emit_host_load(struct x86_buf *b, unsigned op)
+{
+    switch (op) {
+    case OP_LB: x_op0f_mem(b, 1, 0xbe, RAX, RSI, 0); break;  /* movsx rax, byte */
+    case OP_LBU: x_op0f_mem(b, 0, 0xb6, RAX, RSI, 0); break; /* movzx eax, byte */
+    case OP_LH: x_op0f_mem(b, 1, 0xbf, RAX, RSI, 0); break;
+    case OP_LHU: x_op0f_mem(b, 0, 0xb7, RAX, RSI, 0); break;
+    case OP_LW: x_op_mem(b, 1, 0x63, RAX, RSI, 0); break;    /* movsxd */
+    case OP_LWU: x_op_mem(b, 0, 0x8b, RAX, RSI, 0); break;   /* mov eax: zero-extends */
+    default: x_op_mem(b, 1, 0x8b, RAX, RSI, 0); break;
+    }
+}
+
+static unsigned load_size(unsigned op)
+{
+    switch (op) {
+    case OP_LB: case OP_LBU: return 1;
+    case OP_LH: case OP_LHU: return 2;
+    case OP_LW: case OP_LWU: return 4;
+    default: return 8;
+    }
+}
+
+static void add_cold(struct chain_slots *cs, int kind, const struct rv64_insn *in, unsigned idx,
+                     uint8_t *site, uint8_t *back)
+{
+    cs->cold[cs->ncold++] = (struct cold){ kind, in, idx, site, back };
+}
+
+static void emit_load(struct x86_buf *b, struct chain_slots *cs, const struct rv64_insn *in,
+                      unsigned idx)
+{
+    unsigned size = load_size(in->op);
+    uint8_t *miss = emit_tlb_probe(b, in, TLB_R, size);
+    x_alu_rm(b, 1, ALU_ADD, RSI, RDX, TLB_R + E_ADD);
+    emit_host_load(b, in->op);
+    add_cold(cs, COLD_LOAD, in, idx, miss, b->p);
+    store_rax(b, in->rd);
+}
+
+static void emit_store(struct x86_buf *b, struct chain_slots *cs, const struct rv64_insn *in,
+                       unsigned idx)
+{
+    unsigned size = in->op == OP_SB ? 1 : in->op == OP_SH ? 2 : in->op == OP_SW ? 4 : 8;
+    /* the value in rdi, which the probe leaves alone */
+    if (b->rax_prev == (int)in->rs2)
+        x_mov_rr(b, RDI, RAX);
+    else
+        ld(b, RDI, in->rs2);
+    uint8_t *miss = emit_tlb_probe(b, in, TLB_W, size);
+    x_alu_rm(b, 1, ALU_ADD, RSI, RDX, TLB_W + E_ADD);
+    switch (size) {
+    case 1: /* mov [rsi], dil: needs a REX prefix (without one, reg 7 is bh) */
+        x_rex(b, 0, RDI, RSI, 1);
+        x_byte(b, 0x88);
+        x_mem(b, RDI, RSI, 0);
+        break;
+    case 2: x_byte(b, 0x66); x_op_mem(b, 0, 0x89, RDI, RSI, 0); break;
+    case 4: x_op_mem(b, 0, 0x89, RDI, RSI, 0); break;
+    default: x_op_mem(b, 1, 0x89, RDI, RSI, 0); break;
+    }
+    /* note_store (exec.c): a store to a page holding decoded code bumps its generation */
+    x_mov_rr(b, RAX, RSI);
+    x_shift_imm(b, 1, SH_SHR, RAX, 12);
+    x_alu_rm(b, 1, ALU_ADD, RAX, RBX, H_CODE_BIAS);
+    x_cmp_byte_imm(b, RAX, 0, 0);
+    uint8_t *code = x_jcc_fwd(b, CC_NE);
+    add_cold(cs, COLD_STORE, in, idx, miss, b->p);
+    add_cold(cs, COLD_CODE, in, idx, code, b->p);
+}
+
+/* One slow path, out of line (see struct cold). */
+static void emit_cold(struct x86_buf *b, const struct cold *c)
+{
+    const struct rv64_insn *in = c->in;
+    x_patch(b, c->site);
+    switch (c->kind) {
+    case COLD_LOAD:
+        /* the load stub: rv64_load_slow, leaving the block on a fault; rsi = the address. The
+         * value comes back zero-extended, so signed loads extend it afterwards */
+        x_mov_imm32(b, RDX, slow_info(in, c->idx, load_size(in->op)));
+        x_call_to(b, STUB(b, st_load));
+        if (in->op == OP_LB) {
+            x_byte(b, 0x48); x_byte(b, 0x0f); x_byte(b, 0xbe); x_byte(b, 0xc0); /* movsx rax, al */
+        } else if (in->op == OP_LH) {
+            x_byte(b, 0x48); x_byte(b, 0x0f); x_byte(b, 0xbf); x_byte(b, 0xc0); /* movsx rax, ax */
+        } else if (in->op == OP_LW) {
+            x_movsxd(b, RAX, RAX);
+        }
+        break;
+    case COLD_STORE: {
+        unsigned size = in->op == OP_SB ? 1 : in->op == OP_SH ? 2 : in->op == OP_SW ? 4 : 8;
+        x_mov_rr(b, RCX, RDI);
+        x_mov_imm32(b, RDX, slow_info(in, c->idx, size));
+        x_call_to(b, STUB(b, st_store));
+        break;
+    }
+    case COLD_CODE:
+        x_call_to(b, STUB(b, st_code));
+        break;
+    }
+    x_jmp_to(b, c->back);
+}
+
+/* rd = rs1 OP rs2 for the two-operand ALU ops; w32: the RV64 *W form (sign-extend 32 bits) */
+static void emit_alu_rr(struct x86_buf *b, const struct rv64_insn *in, enum x86_alu alu, int w32)
+{
+    load_rax(b, in->rs1);
+    alu_reg(b, !w32, alu, RAX, in->rs2);
+    if (w32)
+        x_movsxd(b, RAX, RAX);
+    store_rax(b, in->rd);
+}
+
+static void emit_alu_ri(struct x86_buf *b, const struct rv64_insn *in, enum x86_alu alu, int w32)
+{
+    load_rax(b, in->rs1);
+    x_alu_ri(b, !w32, alu, RAX, in->imm);
+    if (w32)
+        x_movsxd(b, RAX, RAX);
+    store_rax(b, in->rd);
+}
+
+static void emit_shift_rr(struct x86_buf *b, const struct rv64_insn *in, enum x86_shift sh, int w32)
+{
+    ld(b, RCX, in->rs2); /* x86 masks the count to 5/6 bits, as RISC-V does */
+    load_rax(b, in->rs1);
+    x_shift_cl(b, !w32, sh, RAX);
+    if (w32)
+        x_movsxd(b, RAX, RAX);
+    store_rax(b, in->rd);
+}
+
+static void emit_shift_ri(struct x86_buf *b, const struct rv64_insn *in, enum x86_shift sh, int w32)
+{
+    load_rax(b, in->rs1);
+    x_shift_imm(b, !w32, sh, RAX, (uint8_t)in->imm);
+    if (w32)
+        x_movsxd(b, RAX, RAX);
+    store_rax(b, in->rd);
+}
+
+static void emit_set_rr(struct x86_buf *b, const struct rv64_insn *in, enum x86_cc cc)
+{
+    load_rax(b, in->rs1);
+    alu_reg(b, 1, ALU_CMP, RAX, in->rs2);
+    x_setcc(b, cc, RAX);
+    store_rax(b, in->rd);
+}
+
+static void emit_set_ri(struct x86_buf *b, const struct rv64_insn *in, enum x86_cc cc)
+{
+    load_rax(b, in->rs1);
+    x_alu_ri(b, 1, ALU_CMP, RAX, in->imm);
+    x_setcc(b, cc, RAX);
+    store_rax(b, in->rd);
+}
+
+/* rd = high 64 bits of the product: ext 4 = mul (unsigned), 5 = imul (signed) */
+static void emit_mulh(struct x86_buf *b, const struct rv64_insn *in, int ext, int su)
+{
+    load_rax(b, in->rs1);
+    ld(b, RCX, in->rs2);
+    x_mul1(b, ext, RCX);
+    if (su) { /* signed × unsigned = unsigned product − (rs1 < 0 ? rs2 << 64 : 0) */
+        ld(b, RAX, in->rs1);
+        x_shift_imm(b, 1, SH_SAR, RAX, 63);
+        x_alu_rr(b, 1, ALU_AND, RAX, RCX);
+        x_alu_rr(b, 1, ALU_SUB, RDX, RAX);
+    }
+    st(b, in->rd, RDX);
+}
+
+static void emit_call2(struct x86_buf *b, const struct rv64_insn *in, uint64_t (*fn)(uint64_t, uint64_t))
+{
+    ld(b, RDI, in->rs1);
+    ld(b, RSI, in->rs2);
+    x_call_abs(b, (const void *)fn);
+    store_rax(b, in->rd);
+}
+
+/* A block end with a constant successor (pc = entry + disp) on link `link`. On another page it
+ * goes through the dispatch stub (the jump cache). On the same page it has a patch site (a jmp
+ * rel32): until the dispatcher chains it (jit_exec.c), the jmp goes on to a plain return; once
+ * chained, to the chain path, which loads the successor (patched into its mov) and the retired
+ * count and jumps to the chain stub: that does the dispatcher's work itself (counts the
+ * instructions, checks exactly what the interpreter checks before going straight on to a linked
+ * block) and jumps into the successor's body. */
+static void emit_chain_exit(struct x86_buf *b, struct chain_slots *cs, int64_t disp, unsigned retired,
+                            int link)
+{
+    const struct rv64_block *blk = cs->blk;
+    emit_set_pc(b, disp);
+    int64_t target = (int64_t)(blk->paddr % 4096) + disp;
+    if (target < 0 || target >= 4096) {
+        /* on another page whatever the alignment of pc: never linked (rv64_linked_block) */
+        emit_dispatch(b, EXIT_CODE(retired, link));
+        return;
+    }
+    uint8_t *site = x_jmp_fwd(b);
+    x_patch(b, site); /* unchained: on to the next instruction */
+    emit_exit(b, EXIT_CODE(retired, link));
+    uint8_t *chain = b->p;
+    x_mov_imm64(b, RDX, 0);
+    /* this block's code page unchanged since it was translated (which vouches for the
+     * successor too: chained only at the same generation); else the plain return */
+    x_mov_imm64(b, RCX, (uint64_t)(uintptr_t)cs->gen_cell);
+    x_byte(b, 0x81); x_byte(b, 0x79); x_byte(b, 0x00); x_u32(b, blk->gen); /* cmp dword [rcx+0], gen */
+    x_jcc_to(b, CC_NE, site + 4);
+    x_mov_imm32(b, RAX, retired);
+    x_call_to(b, STUB(b, st_chain));
+    x_byte(b, 0xe9); /* a direct jump per exit, so the host predicts each one on its own */
+    x_u32(b, 0);
+    assert(chain == site + RV64_JIT_CHAIN_PATH && chain + 2 == site + RV64_JIT_CHAIN_BLOCK &&
+           b->p - 4 == site + RV64_JIT_CHAIN_JMP && b->p == site + RV64_JIT_CHAIN_END);
+    (void)chain;
+    cs->cells[link] = (uint32_t)(site - cs->start);
+}
+
+/* the block ends here with pc = entry + target (a jump or a taken branch) or the next one */
+static void emit_branch(struct x86_buf *b, struct chain_slots *cs, const struct rv64_insn *in,
+                        unsigned idx, enum x86_cc cc)
+{
+    load_rax(b, in->rs1);
+    alu_reg(b, 1, ALU_CMP, RAX, in->rs2);
+    uint8_t *taken = x_jcc_fwd(b, cc);
+    emit_chain_exit(b, cs, (int64_t)in->off + in->len, idx + 1, RV64_LINK_NEXT);
+    x_patch(b, taken);
+    emit_chain_exit(b, cs, (int64_t)in->off + in->imm, idx + 1, RV64_LINK_JUMP);
+}
+
+/* An instruction the translator leaves to the interpreter. */
+static void emit_interp(struct x86_buf *b, const struct rv64_insn *in, unsigned idx)
+{
+    x_mov_rr(b, RDI, RBX);
+    x_mov_imm64(b, RSI, (uint64_t)(uintptr_t)in);
+    x_mov_imm32(b, RDX, idx);
+    x_lea(b, RCX, R12, in->off);
+    sync_regs(b, 1); /* the interpreter's handler works on x[] */
+    x_call_abs(b, (const void *)rv64_jit_interp_one);
+    sync_regs(b, 0);
+    x_test32(b, RAX, RAX);
+    uint8_t *ok = x_jcc_fwd(b, CC_NE);
+    emit_exit(b, EXIT_CODE(idx, RV64_LINK_NONE));
+    x_patch(b, ok);
+    if (rv64_op_ends_block(in->op)) {
+        /* it set pc and its link; eax = link + 2 */
+        x_alu_ri(b, 0, ALU_SUB, RAX, 1);
+        x_alu_ri(b, 0, ALU_OR, RAX, (int32_t)EXIT_CODE(idx + 1, -1));
+        x_jmp_to(b, STUB(b, st_epilogue));
+    }
+}
+
+/* Emits one instruction; returns 1 if it ended the block. */
+static int emit_insn(struct x86_buf *b, struct chain_slots *cs, const struct rv64_insn *in, unsigned idx)
+{
+    b->rax_prev = b->rax_is;
+    b->rax_is = -1;
+    switch (in->op) {
+    case OP_LUI: st_imm(b, in->rd, in->imm); return 0;
+    case OP_AUIPC:
+        x_lea(b, RAX, R12, in->off);
+        x_alu_ri(b, 1, ALU_ADD, RAX, in->imm);
+        store_rax(b, in->rd);
+        return 0;
+    case OP_JAL:
+        x_lea(b, RAX, R12, (int32_t)(in->off + in->len));
+        store_rax(b, in->rd);
+        emit_chain_exit(b, cs, (int64_t)in->off + in->imm, idx + 1, RV64_LINK_JUMP);
+        return 1;
+    case OP_JALR: /* the target is read before rd is written: rd may be rs1 */
+        load_rax(b, in->rs1);
+        x_alu_ri(b, 1, ALU_ADD, RAX, in->imm);
+        x_alu_ri(b, 1, ALU_AND, RAX, -2);
+        x_mov_store(b, RBX, H_PC, RAX);
+        x_lea(b, RCX, R12, (int32_t)(in->off + in->len));
+        st(b, in->rd, RCX);
+        /* indirect: the jump cache finds the target's translation (dispatch stub) */
+        emit_dispatch(b, EXIT_CODE(idx + 1, RV64_LINK_JUMP));
+        return 1;
+    case OP_BEQ: emit_branch(b, cs, in, idx, CC_E); return 1;
+    case OP_BNE: emit_branch(b, cs, in, idx, CC_NE); return 1;
+    case OP_BLT: emit_branch(b, cs, in, idx, CC_L); return 1;
+    case OP_BGE: emit_branch(b, cs, in, idx, CC_GE); return 1;
+    case OP_BLTU: emit_branch(b, cs, in, idx, CC_B); return 1;
+    case OP_BGEU: emit_branch(b, cs, in, idx, CC_AE); return 1;
+    case OP_LB: case OP_LH: case OP_LW: case OP_LD: case OP_LBU: case OP_LHU: case OP_LWU:
+        emit_load(b, cs, in, idx);
+        return 0;
+    case OP_SB: case OP_SH: case OP_SW: case OP_SD: emit_store(b, cs, in, idx); return 0;
+    case OP_ADDI: emit_alu_ri(b, in, ALU_ADD, 0); return 0;
+    case OP_SLTI: emit_set_ri(b, in, CC_L); return 0;
+    case OP_SLTIU: emit_set_ri(b, in, CC_B); return 0;
+    case OP_XORI: emit_alu_ri(b, in, ALU_XOR, 0); return 0;
+    case OP_ORI: emit_alu_ri(b, in, ALU_OR, 0); return 0;
+    case OP_ANDI: emit_alu_ri(b, in, ALU_AND, 0); return 0;
+    case OP_SLLI: emit_shift_ri(b, in, SH_SHL, 0); return 0;
+    case OP_SRLI: emit_shift_ri(b, in, SH_SHR, 0); return 0;
+    case OP_SRAI: emit_shift_ri(b, in, SH_SAR, 0); return 0;
+    case OP_ADD: emit_alu_rr(b, in, ALU_ADD, 0); return 0;
+    case OP_SUB: emit_alu_rr(b, in, ALU_SUB, 0); return 0;
+    case OP_SLL: emit_shift_rr(b, in, SH_SHL, 0); return 0;
+    case OP_SLT: emit_set_rr(b, in, CC_L); return 0;
+    case OP_SLTU: emit_set_rr(b, in, CC_B); return 0;
+    case OP_XOR: emit_alu_rr(b, in, ALU_XOR, 0); return 0;
+    case OP_SRL: emit_shift_rr(b, in, SH_SHR, 0); return 0;
+    case OP_SRA: emit_shift_rr(b, in, SH_SAR, 0); return 0;
+    case OP_OR: emit_alu_rr(b, in, ALU_OR, 0); return 0;
+    case OP_AND: emit_alu_rr(b, in, ALU_AND, 0); return 0;
+    case OP_ADDIW: emit_alu_ri(b, in, ALU_ADD, 1); return 0;
+    case OP_SLLIW: emit_shift_ri(b, in, SH_SHL, 1); return 0;
+    case OP_SRLIW: emit_shift_ri(b, in, SH_SHR, 1); return 0;
+    case OP_SRAIW: emit_shift_ri(b, in, SH_SAR, 1); return 0;
+    case OP_ADDW: emit_alu_rr(b, in, ALU_ADD, 1); return 0;
+    case OP_SUBW: emit_alu_rr(b, in, ALU_SUB, 1); return 0;
+    case OP_SLLW: emit_shift_rr(b, in, SH_SHL, 1); return 0;
+    case OP_SRLW: emit_shift_rr(b, in, SH_SHR, 1); return 0;
+    case OP_SRAW: emit_shift_rr(b, in, SH_SAR, 1); return 0;
+    case OP_MUL: case OP_MULW: {
+        int w32 = in->op == OP_MULW;
+        load_rax(b, in->rs1);
+        ld(b, RCX, in->rs2);
+        x_imul_rr(b, !w32, RAX, RCX);
+        if (w32)
+            x_movsxd(b, RAX, RAX);
+        store_rax(b, in->rd);
+        return 0;
+    }
+    case OP_MULH: emit_mulh(b, in, 5, 0); return 0;
+    case OP_MULHU: emit_mulh(b, in, 4, 0); return 0;
+    case OP_MULHSU: emit_mulh(b, in, 4, 1); return 0;
+    case OP_DIV: emit_call2(b, in, h_div); return 0;
+    case OP_DIVU: emit_call2(b, in, h_divu); return 0;
+    case OP_REM: emit_call2(b, in, h_rem); return 0;
+    case OP_REMU: emit_call2(b, in, h_remu); return 0;
+    case OP_DIVW: emit_call2(b, in, h_divw); return 0;
+    case OP_DIVUW: emit_call2(b, in, h_divuw); return 0;
+    case OP_REMW: emit_call2(b, in, h_remw); return 0;
+    case OP_REMUW: emit_call2(b, in, h_remuw); return 0;
+    case OP_FENCE: return 0; /* one hart's accesses are in order; host atomics order the rest */
+    default:
+        emit_interp(b, in, idx);
+        return rv64_op_ends_block(in->op);
+    }
+}
+
+int rv64_jit_translate(struct rv64_hart *h, struct rv64_block *blk)
+{
+    struct rv64_jit *j = h->jit;
+    size_t at = (j->used + 15) & ~(size_t)15; /* aligned entries help the host's decoder */
+    if (at + 2 * MAX_INSN_CODE > j->size)
+        return 0;
+    /* emitted in place: nothing is committed (used) unless the whole block fits */
+    struct x86_buf buf = { j->rw + at, j->rw + at, j->rw + j->size, j, -1, -1 };
+    struct x86_buf *b = &buf;
+    struct chain_slots cs = { .blk = blk, .start = buf.start, .gen_cell = &h->page_gen[blk->page] };
+    emit_prologue(b);
+    unsigned i;
+    for (i = 0; i < blk->count; i++) {
+        if (b->p + MAX_INSN_CODE > b->end)
+            return 0;
+        if (emit_insn(b, &cs, &blk->insns[i], i))
+            break;
+    }
+    if (i == blk->count) { /* fell off the end (instruction limit or page end) */
+        if (b->p + MAX_INSN_CODE > b->end)
+            return 0;
+        emit_chain_exit(b, &cs, blk->insns[blk->count].off, blk->count, RV64_LINK_NEXT);
+    }
+    if (b->p + 32 * cs.ncold + 16 > b->end)
+        return 0;
+    for (unsigned k = 0; k < cs.ncold; k++)
+        emit_cold(b, &cs.cold[k]);
+    size_t len = (size_t)(b->p - b->start);
+    j->used = at + len;
+    for (int l = 0; l < 2; l++)
+        blk->jit_cell[l] = (uint16_t)cs.cells[l];
+    blk->jit_code = j->rx + at;
+    j->blocks++;
+    j->code_bytes += len;
+    j->guest_insns += blk->count;
+    return 1;
+}
+
+/* The shared stubs. Conventions as in translated code: rbx = the hart, r12 = the running
+ * block's entry pc, rsp 16-byte aligned in a block's body (so 8 off inside a called stub). */
+void rv64_jit_emit_stubs(struct rv64_jit *j)
+{
+    struct x86_buf buf = { j->rw, j->rw, j->rw + j->size, j, -1, -1 };
+    struct x86_buf *b = &buf;
+    uint8_t scratch[64];
+    struct x86_buf pro = { scratch, scratch, scratch + sizeof(scratch), j, -1, -1 };
+    emit_prologue(&pro);
+    j->body_off = (uint32_t)(pro.p - pro.start);
+#define HERE() ((uint32_t)(b->p - b->start))
+#define ALIGN() do { while (HERE() % 16) x_byte(b, 0xcc); } while (0)
+
+    /* epilogue: eax = the exit code */
+    /* epilogue: eax = the exit code. Which block ran last and its entry pc live in r13 and
+     * r12 while translated code runs (chaining changes them): the dispatcher finds them here */
+    j->st_epilogue = HERE();
+    x_mov_store(b, RBX, H_LAST_BLOCK, R13);
+    x_mov_store(b, RBX, H_LAST_PC, R12);
+    sync_regs(b, 1);
+    x_alu_ri(b, 1, ALU_ADD, RSP, 8);
+    x_pop(b, R15);
+    x_pop(b, R14);
+    x_pop(b, RBP);
+    x_pop(b, R13);
+    x_pop(b, R12);
+    x_pop(b, RBX);
+    x_ret(b);
+
+    /* chain (called from a chained exit whose page check passed): eax = instructions
+     * retired, rdx = the successor (translated, on the same page, decoded at the same
+     * generation). Counts them, then makes the checks the interpreter makes before going
+     * straight on (timer countdown, requests: another thread raising an interrupt also posts
+     * a request, see rv64_hart_set_mip) and returns to the exit's direct jump into the
+     * successor; a failed check leaves the block with nothing more retired and no link, for
+     * the run loop. */
+    ALIGN();
+    j->st_chain = HERE();
+    x_op_mem(b, 1, 0x01, RAX, RBX, H_INSTRET);           /* add [rbx+instret], rax */
+    x_mov_store_imm_d(b, RBX, H_STREAK, 0);
+    x_alu_mi(b, 0, ALU_SUB, RBX, H_TIMER, 1);
+    uint8_t *bail1 = x_jcc_fwd(b, CC_LE);
+    x_alu_mi(b, 0, ALU_CMP, RBX, H_REQ, 0);
+    uint8_t *bail2 = x_jcc_fwd(b, CC_NE);
+    x_mov_load(b, R12, RBX, H_PC);
+    x_mov_rr(b, R13, RDX);
+    x_ret(b);
+    x_patch(b, bail1);
+    x_patch(b, bail2);
+    x_alu_ri(b, 1, ALU_ADD, RSP, 8);                     /* the exit's return address */
+    x_mov_imm32(b, RAX, EXIT_CODE(0, RV64_LINK_NONE));
+    x_jmp_to(b, b->start + j->st_epilogue);
+
+    /* dispatch (called from an exit with pc set): eax = the exit code. If nothing needs the
+     * run loop (the chain stub's checks) and the jump cache holds a translated block for pc
+     * that the fetch TLB still vouches for (rv64_lookup_block's own hit test), counts the
+     * instructions and returns rcx = where to go on (the block's body); else leaves the block
+     * returning eax, with nothing changed. */
+    ALIGN();
+    j->st_dispatch = HERE();
+    x_alu_mi(b, 0, ALU_CMP, RBX, H_TIMER, 1);
+    uint8_t *d1 = x_jcc_fwd(b, CC_LE);
+    x_alu_mi(b, 0, ALU_CMP, RBX, H_REQ, 0);
+    uint8_t *d2 = x_jcc_fwd(b, CC_NE);
+    x_mov_load(b, RSI, RBX, H_PC);
+    x_mov_rr(b, RDX, RSI);
+    x_shift_imm(b, 1, SH_SHR, RDX, 1);
+    x_alu_ri(b, 0, ALU_AND, RDX, JC_SIZE - 1);
+    x_shift_imm(b, 1, SH_SHL, RDX, 4);
+    x_alu_rm(b, 1, ALU_ADD, RDX, RBX, H_JC);
+    x_alu_rm(b, 1, ALU_CMP, RSI, RDX, JC_VPC);
+    uint8_t *d4 = x_jcc_fwd(b, CC_NE);
+    x_mov_load(b, RDI, RDX, JC_BLOCK);
+    x_alu_ri(b, 1, ALU_CMP, RDI, 0);
+    uint8_t *d5 = x_jcc_fwd(b, CC_E);
+    x_mov_load(b, RCX, RDI, B_CODE);
+    x_alu_ri(b, 1, ALU_CMP, RCX, 0);
+    uint8_t *d6 = x_jcc_fwd(b, CC_E);
+    x_mov_rr(b, RDX, RSI);
+    x_shift_imm(b, 1, SH_SHR, RDX, 12);
+    x_alu_ri(b, 0, ALU_AND, RDX, TLB_SIZE - 1);
+    x_shift_imm(b, 1, SH_SHL, RDX, 4);
+    x_alu_rm(b, 1, ALU_ADD, RDX, RBX, H_ITLB);
+    x_mov_rr(b, R8, RSI);
+    x_alu_ri(b, 1, ALU_AND, R8, -4096);
+    x_alu_rm(b, 1, ALU_CMP, R8, RDX, TLB_X + E_VPAGE);
+    uint8_t *d7 = x_jcc_fwd(b, CC_NE);
+    x_mov_rr(b, R8, RSI);
+    x_alu_rm(b, 1, ALU_ADD, R8, RDX, TLB_X + E_ADD);
+    x_alu_rm(b, 1, ALU_CMP, R8, RDI, B_HOST);
+    uint8_t *d8 = x_jcc_fwd(b, CC_NE);
+    x_op_mem(b, 0, 0x8b, R8, RDI, B_PAGE);               /* r8d = page */
+    x_mov_load(b, R9, RBX, H_PAGE_GEN);
+    x_byte(b, 0x47); x_byte(b, 0x8b); x_byte(b, 0x04); x_byte(b, 0x81); /* mov r8d, [r9 + r8*4] */
+    x_alu_rm(b, 0, ALU_CMP, R8, RDI, B_GEN);
+    uint8_t *d9 = x_jcc_fwd(b, CC_NE);
+    x_alu_mi(b, 0, ALU_SUB, RBX, H_TIMER, 1);
+    x_mov_rr(b, RDX, RAX);
+    x_shift_imm(b, 0, SH_SHR, RDX, 8);
+    x_op_mem(b, 1, 0x01, RDX, RBX, H_INSTRET);           /* add [rbx+instret], rdx */
+    x_mov_store_imm_d(b, RBX, H_STREAK, 0);
+    x_mov_rr(b, R13, RDI);
+    x_mov_rr(b, R12, RSI);
+    x_alu_ri(b, 1, ALU_ADD, RCX, (int32_t)j->body_off);
+    x_ret(b);
+    uint8_t *bails[] = { d1, d2, d4, d5, d6, d7, d8, d9 };
+    for (unsigned k = 0; k < sizeof(bails) / sizeof(bails[0]); k++)
+        x_patch(b, bails[k]);
+    x_alu_ri(b, 1, ALU_ADD, RSP, 8);
+    x_jmp_to(b, b->start + j->st_epilogue);
+
+    /* load slow path: rsi = the address, edx = slow_info. Returns the value (zero-extended)
+     * in rax; on a fault leaves the block from here (the trap is taken, pc set). */
+    ALIGN();
+    j->st_load = HERE();
+    for (int store = 0; store < 2; store++) {
+        if (store) {
+            /* store slow path: rsi = the address, rcx = the value, edx = slow_info */
+            ALIGN();
+            j->st_store = HERE();
+        }
+        x_push(b, RDX);
+        x_alu_ri(b, 1, ALU_SUB, RSP, 16);
+        x_mov_rr(b, RAX, RDX);
+        x_shift_imm(b, 0, SH_SHR, RAX, 16);
+        x_alu_rr(b, 1, ALU_ADD, RAX, R12);
+        x_mov_store(b, RBX, H_PC, RAX);
+        x_mov_rr(b, RDI, RBX);
+        x_alu_ri(b, 0, ALU_AND, RDX, 0xff);
+        if (!store)
+            x_mov_rr(b, RCX, RSP); /* rv64_load_slow(h, addr, size, &value on the stack) */
+        x_call_abs(b, store ? (const void *)rv64_store_slow : (const void *)rv64_load_slow);
+        x_byte(b, 0x84);
+        x_byte(b, 0xc0); /* test al, al */
+        uint8_t *fault = x_jcc_fwd(b, CC_E);
+        if (!store)
+            x_mov_load(b, RAX, RSP, 0);
+        x_alu_ri(b, 1, ALU_ADD, RSP, 24);
+        x_ret(b);
+        x_patch(b, fault);
+        x_op_mem(b, 0, 0x8b, RAX, RSP, 16);              /* eax = slow_info */
+        x_alu_ri(b, 0, ALU_AND, RAX, 0xff00);            /* = EXIT_CODE(index, none) */
+        x_alu_ri(b, 1, ALU_ADD, RSP, 32);                /* and the return address */
+        x_jmp_to(b, b->start + j->st_epilogue);
+    }
+
+    /* a fast-path store wrote a page holding decoded code (rsi = the host address):
+     * rv64_code_written bumps its generation, as note_store (exec.c) does */
+    ALIGN();
+    j->st_code = HERE();
+    x_mov_load(b, RCX, RBX, H_M);
+    x_mov_rr(b, RDX, RSI);
+    x_alu_rm(b, 1, ALU_SUB, RDX, RCX, M_RAM);
+    x_shift_imm(b, 1, SH_SHR, RDX, 12);
+    x_alu_ri(b, 1, ALU_SUB, RSP, 8);
+    x_mov_rr(b, RDI, RCX);
+    x_mov_rr(b, RSI, RDX);
+    x_call_abs(b, (const void *)rv64_code_written);
+    x_alu_ri(b, 1, ALU_ADD, RSP, 8);
+    x_ret(b);
+#undef HERE
+#undef ALIGN
+    j->stubs_end = (uint32_t)(b->p - b->start);
+    j->used = j->stubs_end;
+}
