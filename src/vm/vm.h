@@ -55,6 +55,8 @@ void vm_request_stop(struct vm *vm);
 int vm_wait(struct vm *vm);
 /* Stops what still runs and frees everything. */
 void vm_destroy(struct vm *vm);
+/* Why this VM's state cannot be saved (its vCPU backend cannot), or NULL. */
+const char *vm_no_save(const struct vm *vm);
 /* Snapshots and migration. save: the VM must be paused (vm_pause). */
 void vm_save_state(struct vm *vm, struct persist_writer *w);
 uint8_t *vm_ram(struct vm *vm, uint64_t *size);
