@@ -49,9 +49,9 @@ static void ram_written(void *opaque, uint64_t gpa, uint64_t len)
 
 int microvm_cmdline(char *out, size_t len, const char *user, unsigned nvirtio)
 {
-    int n = snprintf(out, len, "%s", user ? user : "");
+    int n = snprintf(out, len, "%s%si8042.noaux", user ? user : "", user && *user ? " " : "");
     for (unsigned i = 0; n >= 0 && (size_t)n < len && i < nvirtio; i++)
-        n += snprintf(out + n, len - (size_t)n, "%svirtio_mmio.device=4K@0x%llx:%u", n ? " " : "",
+        n += snprintf(out + n, len - (size_t)n, " virtio_mmio.device=4K@0x%llx:%u",
                       (unsigned long long)(MICROVM_VIRTIO_BASE + i * VIRTIO_MMIO_SLOT_SIZE),
                       MICROVM_VIRTIO_GSI0 + i);
     return n < 0 || (size_t)n >= len ? -1 : n;
@@ -64,6 +64,7 @@ static void destroy_devices(struct microvm_board *b)
     b->nvirtio = 0;
     uart16550_destroy(&b->uart);
     i8042_destroy(&b->kbd);
+    cmos_rtc_destroy(&b->rtc);
 }
 
 static int create(const struct board_params *p, struct board **out)
@@ -99,14 +100,17 @@ static int create(const struct board_params *p, struct board **out)
                                       .written = ram_written, .written_opaque = b->base.cpus };
     uart16550_init(&b->uart, gsi_line(b, MICROVM_UART_GSI), p->console_tx, p->console_opaque);
     i8042_init(&b->kbd, gsi_line(b, I8042_KBD_IRQ), kbd_reset, b);
+    cmos_rtc_init(&b->rtc);
     finisher_init(&b->finisher, finisher_event, b);
     boot_timer_init(&b->boot_timer, p->start_ns, stderr);
 
     struct mmio_region uart = pio_region(uart16550_region(&b->uart, 0), PIO_COM1_BASE, PIO_UART_SIZE);
     struct mmio_region kbd = i8042_region(&b->kbd);
+    struct mmio_region rtc = cmos_rtc_region(&b->rtc);
     struct mmio_region fin = finisher_region(&b->finisher, MICROVM_FINISHER_BASE);
     struct mmio_region timer = boot_timer_region(&b->boot_timer, MICROVM_BOOT_TIMER_BASE);
-    if (bus_add(&b->ports, &uart) || bus_add(&b->ports, &kbd) || bus_add(&b->bus, &fin) ||
+    if (bus_add(&b->ports, &uart) || bus_add(&b->ports, &kbd) || bus_add(&b->ports, &rtc) ||
+        bus_add(&b->bus, &fin) ||
         bus_add(&b->bus, &timer)) {
         fprintf(stderr, "kiln: internal error: overlapping devices on the x86-64 board\n");
         destroy_devices(b);

@@ -4,7 +4,9 @@
  *
  *   port 0x3f8           8250 UART (the console, ttyS0), ISA IRQ 4
  *   ports 0x60, 0x64     i8042: its reset line (Linux's `reboot`) stops the VM; the API's
- *                        SendCtrlAltDel types Ctrl-Alt-Del on its keyboard, ISA IRQ 1
+ *                        SendCtrlAltDel types Ctrl-Alt-Del on its keyboard, ISA IRQ 1; no
+ *                        mouse port (the command line says i8042.noaux)
+ *   ports 0x70, 0x71     CMOS RTC: the host's wall clock, no interrupts
  *   0xd000_0000 + n·4K   virtio-mmio slots 0-7, IOAPIC pin (GSI) 16 + n, announced on the kernel
  *                        command line (virtio_mmio.device=4K@0xd0000000:16)
  *   0xd010_0000          test finisher (sifive,test1 semantics): 0x5555 power off, 0x7777
@@ -24,6 +26,7 @@
 #include "board/board.h"
 #include "dev/boot_timer.h"
 #include "dev/bus.h"
+#include "dev/cmos_rtc.h"
 #include "dev/finisher.h"
 #include "dev/i8042.h"
 #include "dev/uart16550.h"
@@ -44,6 +47,7 @@ struct microvm_board {
     struct bus ports;                   /* port I/O */
     struct uart16550 uart;
     struct i8042 kbd;
+    struct cmos_rtc rtc;
     struct finisher finisher;
     struct boot_timer boot_timer;
     unsigned ncpus;
@@ -54,8 +58,9 @@ struct microvm_board {
 
 extern const struct board_type microvm_board_type;
 
-/* The kernel command line: `user` followed by one virtio_mmio.device=4K@ADDR:GSI per occupied
- * slot (slots 0..nvirtio-1). Returns its length, or -1 when it does not fit in out. */
+/* The kernel command line: `user`, then what the board tells every kernel: i8042.noaux (there is
+ * no mouse port: saves the driver seconds of probing) and one virtio_mmio.device=4K@ADDR:GSI per
+ * occupied slot (slots 0..nvirtio-1). Returns its length, or -1 when it does not fit in out. */
 int microvm_cmdline(char *out, size_t len, const char *user, unsigned nvirtio);
 
 /* Types Ctrl-Alt-Del on the guest's keyboard (the API's SendCtrlAltDel). false: its buffer is

@@ -423,6 +423,13 @@ bool vm_is_paused(const struct vm *vm)
     return vcpus_paused(vm->board->cpus);
 }
 
+int vm_send_ctrl_alt_del(struct vm *vm)
+{
+    if (!vm->board->type->ctrl_alt_del)
+        return -1;
+    return vm->board->type->ctrl_alt_del(vm->board) ? 0 : 1;
+}
+
 const char *vm_no_save(const struct vm *vm)
 {
     return vm->machine->backend->no_save;

@@ -390,6 +390,7 @@ static bool handle_exit(struct kvm_vcpu *c)
     case KVM_EXIT_HLT:      /* only without the in-kernel irqchip, which kiln always has */
         return true;
     case KVM_EXIT_SHUTDOWN:
+        /* on AMD, KVM has already reset the vCPU: the registers show its reset state */
         crash(c, "triple fault (KVM_EXIT_SHUTDOWN)");
         return false;
     case KVM_EXIT_FAIL_ENTRY:
