@@ -5,11 +5,13 @@
  * needs /dev/kvm: tests/kvm/test_guest_kiln.sh. */
 #include <criterion/criterion.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <time.h>
 #include "arch/x86/layout.h"
 #include "arch/x86/mptable.h"
 #include "board/microvm.h"
+#include "cpu/kvm/kvm_backend.h"
 #include "dev/cmos_rtc.h"
 #include "dev/pio.h"
 #include "dev/virtio/mmio.h"
@@ -134,4 +136,31 @@ Test(microvm, civil_time_matches_gmtime)
                   want.tm_mday == got.tm_mday && want.tm_wday == got.tm_wday &&
                   want.tm_hour == got.tm_hour, "t=%lld", (long long)t);
     }
+}
+
+/* The board refuses what it cannot build before asking KVM, and reports KVM's refusal in one
+ * line when the device is unusable (here: missing), without leaking anything. */
+Test(microvm, create_refusals)
+{
+    static uint8_t ram[1 << 21] __attribute__((aligned(4096)));
+    char err[256] = "";
+    struct board *b = NULL;
+    struct board_boot boot = { 0 };
+    struct board_params p = { .backend = &kvm_backend, .cpus = 1, .ram = ram,
+                              .ram_size = sizeof(ram), .boot = &boot, .err = err,
+                              .errlen = sizeof(err) };
+    p.ram_size = MICROVM_MAX_RAM + 4096;
+    cr_assert_eq(microvm_board_type.create(&p, &b), 64);
+    cr_assert(strstr(err, "at most 3328 MiB") != NULL, "%s", err);
+    p.ram_size = sizeof(ram);
+    p.cpus = 33;
+    cr_assert_eq(microvm_board_type.create(&p, &b), 64);
+    cr_assert(strstr(err, "1 to 32 vCPUs") != NULL, "%s", err);
+    p.cpus = 2;
+    err[0] = 0;
+    setenv("KILN_KVM_DEVICE", "/nonexistent/kvm", 1);
+    cr_assert_eq(microvm_board_type.create(&p, &b), 71);
+    unsetenv("KILN_KVM_DEVICE");
+    cr_assert(strstr(err, "/nonexistent/kvm does not exist") != NULL, "%s", err);
+    cr_assert_null(b);
 }
