@@ -5,10 +5,12 @@
 #     8250 console (arithmetic, nproc, uname -m, the CMOS RTC's date), the boot timer's line on
 #     stderr, power-off through the finisher when the shell exits: status 0;
 #  2. the bzImage (64-bit boot protocol), 1 vCPU, root on a copy of rootfs.ext4 (virtio-blk
-#     /dev/vda) plus a scratch disk /dev/vdb, --net user and --rng: a file written on the root
-#     and bytes written raw to the scratch disk are read back in the guest after dropping its
-#     caches and found in the host images after exit; eth0 got 10.0.2.15 by DHCP; /dev/hwrng
-#     gives bytes; `reboot` goes out through the i8042 reset line (status 0, kiln's message);
+#     /dev/vda) plus a scratch disk /dev/vdb, --net user, --rng, --vsock and a 64 MiB balloon: a
+#     file written on the root and bytes written raw to the scratch disk are read back in the
+#     guest after dropping its caches and found in the host images after exit; eth0 got
+#     10.0.2.15 by DHCP; /dev/hwrng gives bytes; the guest's vsock connection to the host (CID
+#     2, port 6000: a Unix socket echo server) echoes; MemTotal is 64 MiB (+-8) below the first
+#     boot's; `reboot` goes out through the i8042 reset line (status 0, kiln's message);
 #  3. a kernel that executes an invalid instruction with no IDT (triple fault): status 70 and one
 #     line with the vCPU's registers (on AMD, KVM resets the vCPU on a shutdown: they read as the
 #     reset state there); a kernel that is not one: status 65.
@@ -53,7 +55,8 @@ show() {
 
 # 1. initramfs, 2 vCPUs, the PVH entry
 t0=$(date +%s%N)
-boot smp 150 'echo A$((6*7))Z; nproc; uname -m; echo R$(cat /sys/class/rtc/rtc0/date); exit' \
+boot smp 150 'echo A$((6*7))Z; nproc; uname -m; echo R$(cat /sys/class/rtc/rtc0/date);
+echo M$(sed -n "s/^MemTotal: *\([0-9]*\) kB/\1/p" /proc/meminfo); exit' \
     --kernel "$G/vmlinux" --initrd "$G/initramfs.cpio.gz" --cpus 2 --mem 256
 t1=$(date +%s%N)
 check "smp: power-off when the shell exits: status" "$(cat "$W/smp.status")" 0
@@ -70,12 +73,32 @@ echo "kiln kvm, initramfs, 2 vCPUs, exec -> power-off (with typing): $(( (t1 - t
 f2=0
 cp --sparse=always "$G/rootfs.ext4" "$W/root.ext4"
 truncate -s 8M "$W/scratch.img"
+# the host side of vsock port 6000: an echo server on the Unix socket PATH_6000
+python3 - "$W/v.sock_6000" <<'EOF' &
+import socket, sys
+srv = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+srv.bind(sys.argv[1]); srv.listen(1); srv.settimeout(200)
+conn, _ = srv.accept()
+while True:
+    data = conn.recv(65536)
+    if not data:
+        break
+    conn.sendall(data)
+EOF
+echo_pid=$!
+# Python starts slowly in the nested VM (its files come over 9p): wait until it listens
+for _ in $(seq 600); do [ -S "$W/v.sock_6000" ] && break; sleep 0.1; done
 fail_before=$fail
 boot disk 200 'echo kvm-root-$((6*7)) >/root/kvmfile; printf KVMDISK42 >/dev/vdb; sync;
 echo 3 >/proc/sys/vm/drop_caches; cat /root/kvmfile; head -c 9 /dev/vdb; echo;
-ip -4 addr show eth0 | grep -o "inet 10.0.2.15"; head -c 16 /dev/hwrng | wc -c; reboot -f' \
+ip -4 addr show eth0 | grep -o "inet 10.0.2.15"; head -c 16 /dev/hwrng | wc -c;
+echo vsock-$((6*7)) | kiln-vsock connect 2 6000;
+for i in 1 2 3 4 5 6 7 8 9 10; do m=$(sed -n "s/^MemTotal: *\([0-9]*\) kB/\1/p" /proc/meminfo);
+[ $m -lt 190000 ] && break; sleep 1; done; echo M$m; reboot -f' \
     --kernel "$G/bzImage" --cmdline "console=ttyS0 root=/dev/vda rw" \
-    --disk "$W/root.ext4" --disk "$W/scratch.img" --net user --rng
+    --disk "$W/root.ext4" --disk "$W/scratch.img" --net user --rng \
+    --vsock "cid=3,uds=$W/v.sock" --balloon=size=64
+kill $echo_pid 2>/dev/null
 check "disk: reboot stops the VM: status" "$(cat "$W/disk.status")" 0
 check "disk: kiln says the guest asked for a reboot" \
     "$(grep -c 'the guest asked for a reboot' "$W/disk.err")" 1
@@ -89,6 +112,12 @@ if command -v debugfs >/dev/null; then
 fi
 check "net: DHCP lease 10.0.2.15" "$(grep -c '^inet 10.0.2.15$' "$W/disk.txt")" 1
 check "rng: 16 bytes from /dev/hwrng" "$(grep -xE ' *16' "$W/disk.txt" | tr -d ' ' | tail -1)" 16
+check "vsock: the guest's connection to the host echoes" "$(grep -c '^vsock-42$' "$W/disk.txt")" 1
+plain=$(sed -n 's/^M\([0-9]*\)$/\1/p' "$W/smp.txt")
+ballooned=$(sed -n 's/^M\([0-9]*\)$/\1/p' "$W/disk.txt")
+drop=$(( (${plain:-0} - ${ballooned:-0}) / 1024 ))
+check "balloon: MemTotal ${plain:-?} -> ${ballooned:-?} KiB, 64 MiB (+-8) less" \
+    "$([ "$drop" -ge 56 ] && [ "$drop" -le 72 ] && echo yes)" yes
 [ $fail = "$fail_before" ] || show disk
 
 # 3. a kernel that triple-faults at once: an x86-64 ELF (64-bit boot protocol, e_entry) whose
