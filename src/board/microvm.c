@@ -147,6 +147,13 @@ static int load(struct board *base, struct vcpu_boot *out, char *err, size_t err
         errmsg(err, errlen, "--dtb-out: the x86-64 board has no device tree");
         return KILN_EXIT_USAGE;
     }
+    /* a `kiln run --rm` sandbox: its guest side (kiln-run, the stderr console hvc0) is RISC-V's
+     * so far; refused rather than left to hang */
+    if (boot->cmdline && strstr(boot->cmdline, "kiln.run=")) {
+        errmsg(err, errlen, "kiln run --rm: sandboxes need a RISC-V guest for now (the x86-64 "
+               "guest has no sandbox console)");
+        return KILN_EXIT_USAGE;
+    }
     char cmdline[X86_CMDLINE_MAX];
     if (microvm_cmdline(cmdline, sizeof(cmdline), boot->cmdline, b->nvirtio) < 0) {
         errmsg(err, errlen, "the kernel command line with the virtio devices exceeds %llu bytes",
