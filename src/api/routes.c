@@ -365,8 +365,7 @@ static int put_actions(struct routes *r, const char *id, json_t *body, json_t **
     case MODEL_ACTION_FLUSH_METRICS:
         return metrics_flush_err(err, errlen);
     case MODEL_ACTION_SEND_CTRL_ALT_DEL:
-        /* Firecracker's wording for its non-x86 builds: there is no i8042 keyboard to press it on */
-        return api_fail(err, errlen, "SendCtrlAltDel is not supported on riscv64.");
+        return vmm_send_ctrl_alt_del(r->vmm, err, errlen);
     }
     return api_fail(err, errlen, "unknown action");
 }

@@ -44,6 +44,8 @@ struct board_params {
     int vcpu_priority;
     bool jit;                   /* passed on to the backend (struct vcpu_params) */
     size_t jit_cache_bytes;
+    char *err;                  /* create failed: why, in one line */
+    size_t errlen;
 };
 
 /* Every board's instance starts with this. */
@@ -60,7 +62,8 @@ struct board_type {
     /* Is this (the first bytes of a kernel or firmware file) a program for this board's
      * architecture? Lets kiln pick the backend from the kernel. */
     bool (*probe)(const uint8_t *head, size_t len);
-    /* 0, or -1 when the host refuses (memory, threads) */
+    /* 0; -1 when the host refuses (memory, threads); or a kiln exit status with a one-line
+     * reason in p->err (the hypervisor refused) */
     int (*create)(const struct board_params *p, struct board **out);
     /* stops and frees the devices (the attached virtio ones too), then the vCPUs */
     void (*destroy)(struct board *b);
@@ -79,6 +82,9 @@ struct board_type {
     int (*restore)(struct board *b, struct persist_reader *r);
     struct uart16550 *(*console)(struct board *b);
     struct boot_timer *(*boot_timer)(struct board *b);
+    /* Presses Ctrl-Alt-Del on the guest's keyboard (the API's SendCtrlAltDel); false when the
+     * key presses cannot be queued. NULL: the board has no keyboard. */
+    bool (*ctrl_alt_del)(struct board *b);
 };
 
 #endif

@@ -39,6 +39,7 @@ struct vcpu_params {
     uint64_t ram_size;
     unsigned cpus;
     struct bus *bus;        /* everything that is not RAM: the board's devices */
+    struct bus *ports;      /* x86 port I/O (dev/pio.h); NULL on architectures without it */
     /* the paravirtual console (RISC-V: the SBI debug console, the guest's hvc0); may be NULL */
     void (*console_out)(void *opaque, const uint8_t *buf, size_t len);
     void *console_opaque;
@@ -53,6 +54,8 @@ struct vcpu_params {
      * backend has nothing to translate and ignores both */
     bool jit;
     size_t jit_cache_bytes;
+    char *err;              /* create failed: why, in one line (may be NULL) */
+    size_t errlen;
 };
 
 /* The state the vCPUs boot in, prepared by the board from what it loaded. */
@@ -62,6 +65,7 @@ struct vcpu_boot {
                              * kernel started directly with kiln answering its hypercalls */
     uint64_t table;         /* the boot-time table's address (RISC-V: the device tree) */
     uint64_t firmware_info; /* firmware boots: the handoff block (OpenSBI fw_dynamic info) */
+    unsigned mode;          /* how the boot vCPU enters (x86: enum x86_boot_mode, PVH or 64-bit) */
 };
 
 struct vcpus;
@@ -73,7 +77,11 @@ struct vcpu_backend {
     uint64_t timebase_hz;   /* the guest's timer frequency, for the boot tables */
     const char *isa;        /* the ISA the boot tables advertise (RISC-V "riscv,isa") */
 
-    /* NULL when the host refuses (memory, threads) or the parameters are out of range */
+    /* Can this host run the backend at all (KVM: /dev/kvm exists and may be opened)? 0, or a
+     * kiln exit status with a one-line reason in err. NULL: always. */
+    int (*host_check)(char *err, size_t errlen);
+    /* NULL when the host refuses (memory, threads, the hypervisor) or the parameters are out of
+     * range; p->err then says why when the backend knows */
     struct vcpus *(*create)(const struct vcpu_params *p);
     /* the vCPUs must not run (never started, or waited for) */
     void (*destroy)(struct vcpus *v);
@@ -95,6 +103,9 @@ struct vcpu_backend {
     void (*pause)(struct vcpus *v);
     void (*resume)(struct vcpus *v);
     bool (*paused)(struct vcpus *v);
+    /* Why this backend cannot save its vCPUs (snapshots and migration are refused with it), or
+     * NULL when it can. */
+    const char *no_save;
     /* architectural state only (not caches, TLBs, threads), as persist sections; paused vCPUs.
      * advance_ns: host time since the save, by which the guest's clocks move on. restore
      * refuses another vCPU count or RAM size */

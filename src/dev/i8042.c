@@ -8,6 +8,7 @@
 #define ST_OBF      0x01   /* output buffer full: a byte waits at 0x60 */
 #define ST_SYS      0x04   /* system flag: POST passed */
 #define ST_CMD      0x08   /* the last write was to 0x64 */
+#define ST_UNLOCKED 0x10   /* the keyboard is not inhibited (keylock off) */
 /* configuration byte */
 #define CTR_KBD_INT 0x01   /* keyboard interrupt enabled */
 #define CTR_SYS     0x04
@@ -197,7 +198,7 @@ void i8042_init(struct i8042 *k, struct irq_line kbd_irq, void (*reset)(void *op
     k->reset_opaque = reset_opaque;
     /* keyboard interrupt on, no translation: Linux's atkbd then speaks scan code set 2 */
     k->ctr = CTR_KBD_INT | CTR_SYS | CTR_AUX_DIS;
-    k->status = ST_SYS;
+    k->status = ST_SYS | ST_UNLOCKED;
     k->outport = 0x01;              /* reset line released */
 }
 

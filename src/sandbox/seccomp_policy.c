@@ -13,6 +13,7 @@
 #include "sandbox/seccomp_policy.h"
 #include <errno.h>
 #include <sched.h>
+#include <linux/kvm.h>
 #include <seccomp.h>
 #include <signal.h>
 #include <stdio.h>
@@ -130,6 +131,20 @@ static int allow_all(scmp_filter_ctx ctx, const int *calls, size_t n)
 
 #define ALLOW_LIST(ctx, list) allow_all(ctx, list, sizeof(list) / sizeof((list)[0]))
 
+/* The KVM backend's vCPU threads (cpu/kvm/kvm_backend.c): run the vCPU, drive an irqchip input
+ * (a device model raising its line from the vCPU's exit), read the registers for a crash report.
+ * Only these requests: every other ioctl (creating vCPUs, memory slots) is the main thread's. */
+static const unsigned long kvm_vcpu_ioctls[] = { KVM_RUN, KVM_IRQ_LINE, KVM_GET_REGS, KVM_GET_SREGS };
+
+static int add_kvm_vcpu_rules(scmp_filter_ctx ctx)
+{
+    for (size_t i = 0; i < sizeof(kvm_vcpu_ioctls) / sizeof(kvm_vcpu_ioctls[0]); i++)
+        if (seccomp_rule_add(ctx, SCMP_ACT_ALLOW, SCMP_SYS(ioctl), 1,
+                             SCMP_A1(SCMP_CMP_MASKED_EQ, 0xffffffffUL, kvm_vcpu_ioctls[i])))
+            return -1;
+    return 0;
+}
+
 static int add_rules(scmp_filter_ctx ctx, enum kiln_thread_kind kind)
 {
     if (ALLOW_LIST(ctx, common_calls))
@@ -156,7 +171,7 @@ static int add_rules(scmp_filter_ctx ctx, enum kiln_thread_kind kind)
         seccomp_rule_add(ctx, SCMP_ACT_ALLOW, SCMP_SYS(seccomp), 0))
         return -1;
     if (kind == KILN_THREAD_VCPU)
-        return 0;
+        return add_kvm_vcpu_rules(ctx);
     if (ALLOW_LIST(ctx, device_calls))
         return -1;
     if (kind == KILN_THREAD_DEVICE)

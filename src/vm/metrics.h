@@ -81,7 +81,8 @@ static inline uint64_t metric_get(struct metric *m)
 #define METRICS_LOGGER(X)                                                                      \
     X(INC, missed_metrics_count) X(INC, metrics_fails) X(INC, missed_log_count)
 
-#define METRICS_VCPU(X) X(INC, exit_mmio_read) X(INC, exit_mmio_write) X(INC, failures)
+#define METRICS_VCPU(X) X(INC, exit_mmio_read) X(INC, exit_mmio_write) X(INC, exit_io_in)      \
+    X(INC, exit_io_out) X(INC, failures)
 
 /* a store, as in Firecracker: set once on the way down, then flushed */
 #define METRICS_VMM(X) X(STORE, panic_count)

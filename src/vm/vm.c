@@ -223,6 +223,17 @@ static int restore_state(struct vm *vm, const struct vm_restore *rs, char *why, 
     return 0;
 }
 
+/* Can this host run the machine's backend (KVM: /dev/kvm)? Asked before any RAM is taken. */
+static int check_host(struct vm *vm, char *why, size_t whylen)
+{
+    char err[512] = "";
+    const struct vcpu_backend *be = vm->machine->backend;
+    int rc = be->host_check ? be->host_check(err, sizeof(err)) : 0;
+    if (rc)
+        report(why, whylen, "%s", err);
+    return rc;
+}
+
 /* Which machine runs this VM: the kernel's (or the --accel one) for a new VM, the one of the
  * saved architecture for a restored one. */
 static int pick_machine(struct vm *vm, const struct vm_config *cfg, const struct vm_restore *rs, char *why,
@@ -235,7 +246,7 @@ static int pick_machine(struct vm *vm, const struct vm_config *cfg, const struct
             report(why, whylen, "%s", err);
             return KILN_EXIT_USAGE;
         }
-        return 0;
+        return check_host(vm, why, whylen);
     }
     const char *arch = rs->arch ? rs->arch : "";
     vm->machine = vm_machine_for_arch(arch);
@@ -245,7 +256,7 @@ static int pick_machine(struct vm *vm, const struct vm_config *cfg, const struct
         snprintf(err, sizeof(err), "the saved VM ran on %s, not on the requested %s",
                  vm->machine->backend->name, cfg->accel);
     else
-        return 0;
+        return check_host(vm, why, whylen);
     report(why, whylen, "%s", err);
     return KILN_EXIT_BAD_IMAGE;
 }
@@ -312,7 +323,16 @@ static int create_board(struct vm *vm, const struct vm_config *cfg, uint64_t sta
         p.pv_console_tx = stderr_tx;
         p.pv_console_opaque = NULL;
     }
-    if (vm->machine->board->create(&p, &vm->board) != 0) {
+    char err[512] = "";
+    p.err = err;
+    p.errlen = sizeof(err);
+    int rc = vm->machine->board->create(&p, &vm->board);
+    if (rc > 0) {
+        vm->board = NULL;
+        report(why, whylen, "%s", err);
+        return rc;
+    }
+    if (rc != 0) {
         vm->board = NULL;
         report(why, whylen, "cannot create a VM with %llu MiB and %u vCPUs: out of host memory",
                (unsigned long long)cfg->mem_mib, cfg->cpus);
@@ -412,6 +432,18 @@ void vm_resume(struct vm *vm)
 bool vm_is_paused(const struct vm *vm)
 {
     return vcpus_paused(vm->board->cpus);
+}
+
+int vm_send_ctrl_alt_del(struct vm *vm)
+{
+    if (!vm->board->type->ctrl_alt_del)
+        return -1;
+    return vm->board->type->ctrl_alt_del(vm->board) ? 0 : 1;
+}
+
+const char *vm_no_save(const struct vm *vm)
+{
+    return vm->machine->backend->no_save;
 }
 
 void vm_save_state(struct vm *vm, struct persist_writer *w)

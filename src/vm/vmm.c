@@ -563,6 +563,22 @@ int vmm_pause(struct vmm *v, char *err, size_t errlen)
     return rc;
 }
 
+int vmm_send_ctrl_alt_del(struct vmm *v, char *err, size_t errlen)
+{
+    pthread_mutex_lock(&v->lock);
+    int rc = post_boot(v, err, errlen);
+    if (!rc) {
+        rc = vm_send_ctrl_alt_del(v->vm);
+        if (rc < 0)
+            /* Firecracker's wording for its non-x86 builds: there is no i8042 to press it on */
+            rc = fail(err, errlen, "SendCtrlAltDel is not supported on %s.", vm_arch(v->vm));
+        else if (rc > 0)
+            rc = fail(err, errlen, "SendCtrlAltDel: the guest is not reading its keyboard.");
+    }
+    pthread_mutex_unlock(&v->lock);
+    return rc;
+}
+
 int vmm_resume(struct vmm *v, char *err, size_t errlen)
 {
     pthread_mutex_lock(&v->lock);

@@ -135,6 +135,8 @@ int vmm_start(struct vmm *v, char *err, size_t errlen);
 
 /* post-boot only */
 int vmm_pause(struct vmm *v, char *err, size_t errlen);
+/* SendCtrlAltDel: the guest's keyboard gets Ctrl-Alt-Del (x86-64; refused on RISC-V) */
+int vmm_send_ctrl_alt_del(struct vmm *v, char *err, size_t errlen);
 int vmm_resume(struct vmm *v, char *err, size_t errlen);
 /* PATCH /drives/{id}: a new backing file (NULL: keep) and/or a new rate limiter (NULL: keep) */
 int vmm_patch_drive(struct vmm *v, const char *drive_id, const char *path_on_host,

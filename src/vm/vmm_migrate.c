@@ -274,6 +274,11 @@ int vmm_send_migration(struct vmm *v, const struct migration_params *p, const ch
         pthread_mutex_unlock(&v->lock);
         return vmm_fail(err, errlen, "Cannot migrate: the microVM is not running.");
     }
+    if (vm_no_save(v->vm)) {
+        const char *why = vm_no_save(v->vm);
+        pthread_mutex_unlock(&v->lock);
+        return vmm_fail(err, errlen, "Cannot migrate: %s.", why);
+    }
     uint64_t t_start = now_ns();
     bool was_paused = v->state == VMM_PAUSED, was_tracking = v->run.machine.track_dirty_pages;
     struct sender s = { .fd = -1, .vm = v->vm, .err = err, .errlen = errlen };

@@ -71,6 +71,8 @@ int vmm_snapshot_create(struct vmm *v, bool diff, const char *state_path, const 
         rc = vmm_fail(err, errlen, "Cannot create a snapshot: the microVM has not been started.");
     else if (v->state == VMM_STOPPED || !v->vm)
         rc = vmm_fail(err, errlen, "The microVM has stopped.");
+    else if (vm_no_save(v->vm))
+        rc = vmm_fail(err, errlen, "Cannot create a snapshot: %s.", vm_no_save(v->vm));
     else if (v->state != VMM_PAUSED)
         rc = vmm_fail(err, errlen, "Cannot create a snapshot of a running microVM: pause it first "
                       "(PATCH /vm {\"state\": \"Paused\"}).");

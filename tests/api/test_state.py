@@ -768,7 +768,7 @@ class TestMigrationAborts(StateTest):
         self.hostile(b"KMIG" + struct.pack("<IQ", MIG["HELLO"], len(good)) + good[:100],
                      ["closed"], hangup=True)                                   # cut short, then hangs up
         self.hostile(mig_msg("HELLO", good[:-5] + b"}}}}}"), ["JSON"])         # corrupt configuration
-        self.hostile(mig_msg("HELLO", hello_body(self.CONFIG, arch=b"x86_64")), ["x86_64"])
+        self.hostile(mig_msg("HELLO", hello_body(self.CONFIG, arch=b"aarch64")), ["aarch64"])
         self.hostile(mig_msg("HELLO", hello_body(self.CONFIG, mem_mib=64)), ["match"])
         self.hostile(b"KMIG" + struct.pack("<IQ", MIG["HELLO"], 1 << 62))        # absurd length
 

@@ -213,13 +213,13 @@ Test(snapshot_file, info_checks_architecture_and_sizes)
     cr_assert_eq(out.saved_realtime_ns, 12345);
     persist_writer_free(&w);
 
-    struct snapshot_info x86 = in;
-    snprintf(x86.arch, sizeof(x86.arch), "x86_64");
+    struct snapshot_info arm = in;
+    snprintf(arm.arch, sizeof(arm.arch), "aarch64");
     persist_writer_init(&w);
-    snapshot_info_save(&x86, &w);
+    snapshot_info_save(&arm, &w);
     persist_reader_init(&r, w.buf, w.len);
     cr_assert_eq(snapshot_info_restore(&out, &r), -1);
-    cr_assert(strstr(r.err, "x86_64") != NULL, "%s", r.err);
+    cr_assert(strstr(r.err, "aarch64") != NULL, "%s", r.err);
     persist_writer_free(&w);
 
     struct snapshot_info odd = in;

@@ -1,0 +1,51 @@
+#!/bin/bash
+# The kvm backend's part of `make test`, bounded: tests/kvm/test_host.sh on the host (the
+# no-/dev/kvm path), then tests/kvm/test_guest_kiln.sh where /dev/kvm works (one boot of the
+# nested VM when the host has none, KILN_KVM_SMOKE_TIMEOUT seconds at most, default 300; a run
+# that fails or times out is retried once, with a FLAKY line when the retry passes).
+# Skipped, with a SKIP line, when qemu-system-x86_64 or the x86-64 guest is missing or the nested
+# VM cannot run (nested.sh's status 125). `make kvm-test` runs every KVM test.
+# usage: tests/kvm/smoke.sh KILN_BINARY
+set -uo pipefail
+KILN=${1:?usage: smoke.sh KILN_BINARY}
+HERE=$(cd "$(dirname "$0")" && pwd)
+ROOT=$(cd "$HERE/../.." && pwd)
+. "$ROOT/tests/tally.sh"
+echo "== tests/kvm/test_host.sh"
+tally_run shell bash "$HERE/test_host.sh" "$KILN"
+
+echo "== tests/kvm/test_guest_kiln.sh (nested KVM smoke)"
+kvm_usable() { [ -c /dev/kvm ] && { : <>/dev/kvm; } 2>/dev/null; }
+if [ ! -f "$ROOT/build/guest-x86_64/vmlinux" ]; then
+    echo "SKIP kvm smoke: no build/guest-x86_64 (make guest-x86_64)"
+    tally_add 0 0 1
+elif ! kvm_usable && ! command -v qemu-system-x86_64 >/dev/null; then
+    echo "SKIP kvm smoke: no /dev/kvm and no qemu-system-x86_64 for the nested VM"
+    tally_add 0 0 1
+else
+    cd "$ROOT"
+    # The nested VM (software-emulated AMD-V) is not fully reliable on a loaded host: it has
+    # stalled as a whole (its kernel reporting soft lockups; even `timeout` inside it stops),
+    # under QEMU's microvm as under kiln, and about one 2-vCPU boot in ten under kiln ended in a
+    # triple fault during the kernel's initcalls (README: the kvm backend). A failed or timed-out
+    # run is retried once in a fresh nested VM and a second failure fails; a pass on the retry
+    # says FLAKY in the log so that it is not silently forgotten.
+    for attempt in 1 2; do
+        bash "$HERE/nested.sh" -v --timeout "${KILN_KVM_SMOKE_TIMEOUT:-300}" -- \
+            bash "$HERE/test_guest_kiln.sh" "$KILN"
+        st=$?
+        case $st in 0|77|125) break ;; esac
+        [ $attempt = 1 ] || break
+        echo "kvm smoke: attempt 1 failed (status $st); retrying once in a fresh nested VM"
+        first=$st
+    done
+    [ $st = 0 ] && [ -n "${first:-}" ] &&
+        echo "FLAKY kvm smoke: attempt 1 failed (status $first), the retry passed"
+    case $st in
+        0) tally_add 1 0 0 ;;
+        77) echo "SKIP kvm smoke: no usable /dev/kvm in the nested VM"; tally_add 0 0 1 ;;
+        125) echo "SKIP kvm smoke: the nested VM cannot run here (see its log above)"; tally_add 0 0 1 ;;
+        *) tally_add 0 1 0 ;;
+    esac
+fi
+tally_report "kvm smoke"

@@ -1,0 +1,88 @@
+#!/bin/bash
+# The Firecracker API driving an x86-64 microVM on kiln's kvm backend, with curl --unix-socket:
+# boot source (the PVH vmlinux + initramfs), 2 vCPUs, InstanceStart; the guest reaches its shell
+# and answers; PATCH /vm Paused (the guest's console stays silent while paused, GET / says
+# Paused) and Resumed (it answers again); a snapshot is refused with the reason (the kvm backend
+# cannot save vCPUs yet); metrics count port I/O exits; SendCtrlAltDel makes Linux reboot through
+# the i8042, which stops the VM: kiln exits 0 and says the guest asked for a reboot.
+# Skipped (77) without the guest, curl or /dev/kvm.
+# usage: tests/kvm/test_api_kiln.sh KILN_BINARY
+set -uo pipefail
+KILN=${1:?usage: test_api_kiln.sh KILN_BINARY}
+ROOT=$(cd "$(dirname "$0")/../.." && pwd)
+G=${KILN_GUEST_X86_DIR:-$ROOT/build/guest-x86_64}
+TIMEOUT=150
+[ -f "$G/vmlinux" ] || { echo "SKIP: no $G/vmlinux (make guest-x86_64)"; exit 77; }
+command -v curl >/dev/null || { echo "SKIP: no curl"; exit 77; }
+{ : <>/dev/kvm; } 2>/dev/null || { echo "SKIP: no usable /dev/kvm"; exit 77; }
+W=$(mktemp -d /tmp/kiln-kvm-api.XXXXXX)
+SOCK=$W/api.sock OUT=$W/console.out KPID=
+cleanup() {
+    exec 3>&- 2>/dev/null || true
+    [ -n "$KPID" ] && kill "$KPID" 2>/dev/null && wait "$KPID" 2>/dev/null
+    rm -rf "$W"
+}
+trap cleanup EXIT
+fail=0
+check() { if [ "$2" = "$3" ]; then echo "ok: $1"; else echo "FAIL: $1: got '$2', expected '$3'"; fail=1; fi; }
+die() { echo "FAIL: $*"; echo "--- console:"; tail -20 "$OUT" | tr -d '\r'; echo "--- stderr:"; cat "$W/stderr"; exit 1; }
+
+mkfifo "$W/console.in"
+"$KILN" --api-sock "$SOCK" <"$W/console.in" >"$OUT" 2>"$W/stderr" &
+KPID=$!
+exec 3>"$W/console.in"
+for _ in $(seq 200); do [ -S "$SOCK" ] && break; sleep 0.05; done
+[ -S "$SOCK" ] || die "API socket never appeared"
+
+# call METHOD PATH [JSON]: prints the HTTP code, the body goes to $W/resp
+call() {
+    curl -s -o "$W/resp" -w '%{http_code}' -X "$1" --unix-socket "$SOCK" -H 'Content-Type: application/json' \
+        ${3:+-d "$3"} "http://localhost$2"
+}
+api() { local c; c=$(call "$@"); [ "$c" = 204 ] || die "$1 $2: HTTP $c $(cat "$W/resp")"; }
+wait_for() {
+    local i
+    for i in $(seq $((TIMEOUT * 10))); do
+        tr -d '\r' <"$OUT" | grep -q -- "$1" && return 0
+        kill -0 "$KPID" 2>/dev/null || die "kiln exited before '$1' appeared"
+        sleep 0.1
+    done
+    die "no '$1' on the console within ${TIMEOUT}s"
+}
+
+touch "$W/metrics"
+api PUT /metrics "{\"metrics_path\": \"$W/metrics\"}"
+api PUT /boot-source "{\"kernel_image_path\": \"$G/vmlinux\", \"initrd_path\": \"$G/initramfs.cpio.gz\", \"boot_args\": \"console=ttyS0\"}"
+api PUT /machine-config '{"vcpu_count": 2, "mem_size_mib": 256}'
+api PUT /actions '{"action_type": "InstanceStart"}'
+wait_for "kiln guest ready"
+echo 'echo api-$((6*7)); nproc' >&3
+wait_for "api-42"
+echo "ok: InstanceStart boots the guest to its shell"
+
+api PATCH /vm '{"state": "Paused"}'
+call GET / >/dev/null
+check "GET / while paused" "$(grep -o '"state":"Paused"' "$W/resp")" '"state":"Paused"'
+echo 'echo paused-$((7*7))' >&3
+sleep 2
+check "no output while paused" "$(tr -d '\r' <"$OUT" | grep -c '^paused-49$')" 0
+api PATCH /vm '{"state": "Resumed"}'
+wait_for "paused-49"
+echo "ok: resumed, the guest answers what was typed while paused"
+
+code=$(call PUT /snapshot/create "{\"snapshot_path\": \"$W/s\", \"mem_file_path\": \"$W/m\"}")
+check "snapshot refused: HTTP" "$code" 400
+check "snapshot refused: the reason" "$(grep -c 'cannot save vCPU state' "$W/resp")" 1
+
+api PUT /actions '{"action_type": "FlushMetrics"}'
+check "metrics count port I/O exits" \
+    "$(python3 -c 'import json,sys; print(sum(json.loads(l)["vcpu"]["exit_io_out"] for l in open(sys.argv[1])) > 0)' "$W/metrics")" True
+
+api PUT /actions '{"action_type": "SendCtrlAltDel"}'
+for _ in $(seq $((TIMEOUT * 10))); do kill -0 "$KPID" 2>/dev/null || break; sleep 0.1; done
+wait "$KPID"; rc=$?
+KPID=
+check "SendCtrlAltDel: kiln exits" "$rc" 0
+check "SendCtrlAltDel: the guest rebooted" "$(grep -c 'the guest asked for a reboot' "$W/stderr")" 1
+[ $fail = 0 ] || { echo "--- console:"; tail -20 "$OUT" | tr -d '\r'; echo "--- stderr:"; cat "$W/stderr"; }
+exit $fail
