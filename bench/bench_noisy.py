@@ -21,8 +21,9 @@ import statistics
 import subprocess
 import sys
 import tempfile
-import threading
 import time
+
+from vm_console import Console  # noqa: E402
 
 PROMPT = b"~ # "
 CMDLINE = "console=ttyS0 quiet"
@@ -47,48 +48,6 @@ def api(sock, method, path, body=None):
     if r.status >= 300:
         sys.exit(f"noisy benchmark: {method} {path}: {r.status} {data!r}")
     return json.loads(data) if data else None
-
-
-class Console:
-    """A VM on pipes: wait for text, send lines."""
-
-    def __init__(self, cmd, name):
-        self.name = name
-        self.p = subprocess.Popen(cmd, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
-        self.buf = b""
-        self.lock = threading.Condition()
-        threading.Thread(target=self._pump, daemon=True).start()
-
-    def _pump(self):
-        while True:
-            data = os.read(self.p.stdout.fileno(), 65536)
-            with self.lock:
-                self.buf += data
-                self.lock.notify_all()
-            if not data:
-                return
-
-    def expect(self, rx, timeout=600):
-        deadline = time.monotonic() + timeout
-        with self.lock:
-            while True:
-                m = re.search(rx, self.buf)
-                if m:
-                    self.buf = self.buf[m.end():]
-                    return m
-                if time.monotonic() > deadline or self.p.poll() is not None:
-                    err = self.p.stderr.read().decode(errors="replace") if self.p.poll() is not None else ""
-                    sys.exit(f"noisy benchmark: no {rx!r} from {self.name}; got {self.buf[-500:]!r} {err}")
-                self.lock.wait(0.5)
-
-    def send(self, line):
-        self.p.stdin.write(line.encode() + b"\n")
-        self.p.stdin.flush()
-
-    def close(self):
-        if self.p.poll() is None:
-            self.p.kill()
-        self.p.wait()
 
 
 def kiln_run(kiln, guest, extra=(), cpus=1):

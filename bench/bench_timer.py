@@ -17,6 +17,8 @@ import tempfile
 import threading
 import time
 
+from vm_console import Console  # noqa: E402
+
 OPENSBI = "/usr/lib/riscv64-linux-gnu/opensbi/generic/fw_dynamic.bin"
 PROMPT = b"~ # "
 
@@ -27,46 +29,6 @@ def vm_command(vmm, kiln, guest, extra=()):
         return [kiln, "run", "--kernel", image, "--initrd", initrd, "--cmdline", "console=ttyS0 quiet"] + list(extra)
     return ["qemu-system-riscv64", "-machine", "virt", "-m", "256", "-nographic", "-bios", OPENSBI,
             "-kernel", image, "-initrd", initrd, "-append", "console=ttyS0 quiet"]
-
-
-class Console:
-    """A VM on pipes: wait for text, send lines."""
-
-    def __init__(self, cmd):
-        self.p = subprocess.Popen(cmd, stdin=subprocess.PIPE, stdout=subprocess.PIPE,
-                                  stderr=subprocess.DEVNULL)
-        self.buf = b""
-        self.lock = threading.Condition()
-        threading.Thread(target=self._pump, daemon=True).start()
-
-    def _pump(self):
-        while True:
-            data = os.read(self.p.stdout.fileno(), 65536)
-            with self.lock:
-                self.buf += data
-                self.lock.notify_all()
-            if not data:
-                return
-
-    def expect(self, rx, timeout=300):
-        deadline = time.monotonic() + timeout
-        with self.lock:
-            while True:
-                m = re.search(rx, self.buf)
-                if m:
-                    self.buf = self.buf[m.end():]
-                    return m
-                if time.monotonic() > deadline or self.p.poll() is not None:
-                    sys.exit(f"timer benchmark: no {rx!r} from the guest; got {self.buf[-500:]!r}")
-                self.lock.wait(0.5)
-
-    def send(self, line):
-        self.p.stdin.write(line.encode() + b"\n")
-        self.p.stdin.flush()
-
-    def close(self):
-        self.p.kill()
-        self.p.wait()
 
 
 RESULT = rb"timerlat: samples=\d+ interval_us=\d+ p50_us=([\d.]+) p99_us=([\d.]+) max_us=([\d.]+) fifo=(\d)"
