@@ -11,7 +11,8 @@
 # nested paging), with a busybox initramfs that loads kvm-amd, mounts the host's root read-only
 # over virtio-9p and chroots into it, so CMD runs the host's own binaries at the same paths, in
 # the same working directory. Inside, /dev, /proc, /sys, /dev/pts and /dev/shm are the nested
-# kernel's, /tmp and /run are empty tmpfs, and everything else is read-only except the
+# kernel's, /tmp and /run are empty tmpfs (a working directory there is shared read-only at
+# its path), and everything else is read-only except the
 # directories given with --rw (shared writable at the same path). CMD's stdin is /dev/null; its
 # stdout and stderr (pipes, as on the host) stream back to the harness's stdout and stderr over
 # two serial ports; its exit status is the harness's. The nested kernel's console goes to a log
@@ -127,9 +128,9 @@ mount -t sysfs sys /host/sys
 mount -t tmpfs tmp /host/tmp
 chmod 1777 /host/tmp
 mount -t tmpfs run /host/run
-while read -r tag path; do
+while read -r tag path opt; do
   mkdir -p "/host$path" 2>/dev/null   # (in the new /tmp; elsewhere it is there, read-only)
-  mount -t 9p -o $P9 "$tag" "/host$path" || fail "mount $path"
+  mount -t 9p -o $P9${opt:+,$opt} "$tag" "/host$path" || fail "mount $path"
 done </run9p/rw
 stty -F /dev/ttyS1 raw -echo
 stty -F /dev/ttyS2 raw -echo
@@ -215,6 +216,17 @@ for d in "${RW_DIRS[@]}"; do
     echo "rw$i $d" >>"$RUN/rw"
     i=$((i + 1))
 done
+# a working directory under /tmp or /run (e.g. a checkout in /tmp) would be hidden by the nested
+# VM's empty tmpfs there: share it read-only at its path, unless it is writable already
+case "$PWD/" in
+    /tmp/*|/run/*)
+        shared=0
+        for d in "${RW_DIRS[@]}"; do case "$PWD/" in "$d"/*) shared=1 ;; esac; done
+        if [ $shared = 0 ]; then
+            VIRTFS+=(-virtfs "local,path=$PWD,mount_tag=cwd,security_model=none,readonly=on,multidevs=remap")
+            echo "cwd $PWD ro" >>"$RUN/rw"
+        fi ;;
+esac
 mkfifo "$RUN/out" "$RUN/err"
 cat "$RUN/out" & CAT_PIDS+=($!)
 cat "$RUN/err" >&2 & CAT_PIDS+=($!)
