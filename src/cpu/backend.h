@@ -103,6 +103,9 @@ struct vcpu_backend {
     void (*pause)(struct vcpus *v);
     void (*resume)(struct vcpus *v);
     bool (*paused)(struct vcpus *v);
+    /* Why this backend does not enforce vcpu_params.cpu_quota (a CPU limit is refused with
+     * it), or NULL when it does. */
+    const char *no_cpu_limit;
     /* Why this backend cannot save its vCPUs (snapshots and migration are refused with it), or
      * NULL when it can. */
     const char *no_save;

@@ -10,6 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
+#include "common/errmsg.h"
 #include "common/persist.h"
 #include "common/threads.h"
 #include "dev/virtio/blk.h"
@@ -281,6 +282,11 @@ static void sample_cpu_limit(void *opaque)
 static int setup_cpu_limit(struct vm *vm, const struct vm_config *cfg, char *why, size_t whylen)
 {
     char err[200];
+    const char *no = vm->machine->backend->no_cpu_limit;
+    if (cfg->cpu_quota_us && no) {
+        report(why, whylen, "--cpu-limit: %s", no);
+        return KILN_EXIT_USAGE;
+    }
     if (cfg->cpu_quota_us && cpu_quota_set(&vm->cpu_quota, cfg->cpu_quota_us, cfg->cpu_period_us, err, sizeof(err))) {
         report(why, whylen, "%s", err);
         return KILN_EXIT_USAGE;
@@ -291,6 +297,8 @@ static int setup_cpu_limit(struct vm *vm, const struct vm_config *cfg, char *why
 
 int vm_set_cpu_limit(struct vm *vm, uint64_t quota_us, uint64_t period_us, char *err, size_t errlen)
 {
+    if (quota_us && vm->machine->backend->no_cpu_limit)
+        return errmsg(err, errlen, "%s", vm->machine->backend->no_cpu_limit);
     return cpu_quota_set(&vm->cpu_quota, quota_us, period_us, err, errlen);
 }
 

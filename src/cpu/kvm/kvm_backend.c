@@ -20,6 +20,7 @@
 #include <unistd.h>
 #include "arch/x86/boot_cpu.h"
 #include "arch/x86/layout.h"
+#include "common/cpu_priority.h"
 #include "common/errmsg.h"
 #include "common/persist.h"
 #include "cpu/kvm/kvm_backend.h"
@@ -56,6 +57,7 @@ struct kvm_vcpus {
     uint8_t *ram;
     uint64_t ram_size;
     struct bus *bus, *ports;
+    int vcpu_priority;            /* enum cpu_priority, taken by each vCPU thread */
     unsigned n;
     struct kvm_vcpu *cpu;
 
@@ -185,6 +187,7 @@ static struct vcpus *create(const struct vcpu_params *p)
     k->ram_size = p->ram_size;
     k->bus = p->bus;
     k->ports = p->ports;
+    k->vcpu_priority = p->vcpu_priority;
     k->n = p->cpus;
     pthread_mutex_init(&k->threads_lock, NULL);
     pthread_mutex_init(&k->exit_lock, NULL);
@@ -439,6 +442,10 @@ static void *vcpu_thread(void *arg)
     sigemptyset(&kick_set);
     sigaddset(&kick_set, KICK_SIGNAL);
     pthread_sigmask(SIG_UNBLOCK, &kick_set, NULL);
+    /* before the vCPU's own filter: its list has neither setpriority nor sched_setscheduler */
+    char why[160];
+    if (cpu_priority_apply_self((enum cpu_priority)k->vcpu_priority, why, sizeof(why)))
+        fprintf(stderr, "kiln: %s: %s\n", name, why);
     seccomp_policy_enter(KILN_THREAD_VCPU);
     for (;;) {
         /* cleared before the checks: a request made after them has set it again (see top) */
@@ -639,6 +646,8 @@ const struct vcpu_backend kvm_backend = {
     .pause = pause_all,
     .resume = resume_all,
     .paused = paused,
+    .no_cpu_limit = "the kvm backend does not enforce a CPU limit yet (its vCPUs run in KVM_RUN, "
+                    "where kiln does not count their time)",
     .no_save = "the kvm backend cannot save vCPU state yet (no snapshots or migration of x86 guests)",
     .save = save,
     .restore = restore,
