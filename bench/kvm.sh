@@ -13,7 +13,8 @@ ROOT=$(cd "$(dirname "$0")/.." && pwd)
 RUNS=${1:-5}
 KILN=${KILN:-$ROOT/build/kiln}
 G=${KILN_GUEST_X86_DIR:-$ROOT/build/guest-x86_64}
-if ! { [ -c /dev/kvm ] && { : <>/dev/kvm; } 2>/dev/null; }; then
+. "$ROOT/tests/kvm/kvm_usable.sh"
+if ! kvm_usable; then
     [ "${KILN_NESTED_INSIDE:-}" = 1 ] && { echo "bench/kvm.sh: no usable /dev/kvm" >&2; exit 1; }
     cd "$ROOT"
     exec bash "$ROOT/tests/kvm/nested.sh" -v --timeout 1500 -- env KILN="$KILN" bash "$0" "$RUNS"

@@ -50,7 +50,7 @@ while [ $# -gt 0 ]; do
 done
 [ $FETCH_ONLY = 1 ] || [ $# -gt 0 ] || usage
 
-kvm_usable() { [ -c /dev/kvm ] && { : <>/dev/kvm; } 2>/dev/null; }
+. "$(dirname "$0")/kvm_usable.sh"
 if [ $FETCH_ONLY = 0 ] && [ "${KILN_NESTED:-auto}" != 1 ] && kvm_usable; then
     exec "$@"
 fi

@@ -14,7 +14,7 @@ ROOT=$(cd "$HERE/../.." && pwd)
 KILN=$(cd "$(dirname "$KILN")" && pwd)/$(basename "$KILN")
 
 if [ "${KILN_KVM_TESTS_INSIDE:-}" != 1 ]; then
-    kvm_usable() { [ -c /dev/kvm ] && { : <>/dev/kvm; } 2>/dev/null; }
+    . "$HERE/kvm_usable.sh"
     if [ "${KILN_NESTED:-auto}" = 1 ] || ! kvm_usable; then
         bash "$HERE/selftest.sh" || { echo "kvm tests: the nested-KVM harness is broken"; echo "0 passed, 1 failed"; exit 1; }
     fi

@@ -15,7 +15,7 @@ echo "== tests/kvm/test_host.sh"
 tally_run shell bash "$HERE/test_host.sh" "$KILN"
 
 echo "== tests/kvm/test_guest_kiln.sh (nested KVM smoke)"
-kvm_usable() { [ -c /dev/kvm ] && { : <>/dev/kvm; } 2>/dev/null; }
+. "$HERE/kvm_usable.sh"
 if [ ! -f "$ROOT/build/guest-x86_64/vmlinux" ]; then
     echo "SKIP kvm smoke: no build/guest-x86_64 (make guest-x86_64)"
     tally_add 0 0 1

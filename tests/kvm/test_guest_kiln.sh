@@ -23,7 +23,8 @@ KILN=${1:?usage: test_guest_kiln.sh KILN_BINARY}
 ROOT=$(cd "$(dirname "$0")/../.." && pwd)
 G=${KILN_GUEST_X86_DIR:-$ROOT/build/guest-x86_64}
 [ -f "$G/vmlinux" ] || { echo "SKIP: no $G/vmlinux (make guest-x86_64)"; exit 77; }
-{ : <>/dev/kvm; } 2>/dev/null || { echo "SKIP: no usable /dev/kvm"; exit 77; }
+. "$ROOT/tests/kvm/kvm_usable.sh"
+kvm_usable || { echo "SKIP: no usable /dev/kvm (or no VT-x/AMD-V)"; exit 77; }
 W=$(mktemp -d /tmp/kiln-kvm-guest.XXXXXX)
 trap 'rm -rf "$W"' EXIT
 fail=0

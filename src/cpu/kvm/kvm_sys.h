@@ -21,6 +21,8 @@
  * "/dev/kvm does not exist: this host has no KVM (use the rv64 backend)". The caller exits with
  * KVM_EXIT_UNAVAILABLE. */
 int kvm_open(const char *path, char *err, size_t errlen);
+/* Does the host CPU offer VT-x or AMD-V (CPUID)? KVM needs one to run unmodified guests. */
+bool kvm_host_has_vtx_or_svm(void);
 /* KVM_CHECK_EXTENSION: the capability's value (0: absent), or -1. */
 int kvm_check_extension(int fd, long cap);
 /* KVM_GET_VCPU_MMAP_SIZE: the size to mmap a vCPU's kvm_run with, or -1. */
