@@ -108,6 +108,7 @@ export PATH=/bin
 mount -t proc proc /proc
 mount -t sysfs sys /sys
 mount -t devtmpfs dev /dev
+ip link set lo up   # the command's servers and clients on 127.0.0.1 (port-forward tests)
 fail() { echo "KILN-NESTED-FAIL: $*"; poweroff -f; }
 mark() { read -r up _ </proc/uptime; echo "kiln-nested: $* at ${up}s"; }
 mark init
