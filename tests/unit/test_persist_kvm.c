@@ -55,6 +55,21 @@ Test(persist_kvm, zero_tsc_deadline_becomes_the_tsc)
     cr_assert_eq(only.data, 0);
 }
 
+Test(persist_kvm, tsc_moves_on_with_the_host_time)
+{
+    struct kvm_msr_entry e[] = { { .index = 0x10, .data = 1000 }, { .index = 0x6e0, .data = 5 } };
+    kvm_msrs_advance_tsc(e, 2, 2500000000ull, 3000000);   /* 2.5 s at 3 GHz */
+    cr_assert_eq(e[0].data, 1000 + 7500000000ull);
+    cr_assert_eq(e[1].data, 5, "the deadline is absolute: left alone");
+    kvm_msrs_advance_tsc(e, 2, 1500, 1000);                /* 1.5 us at 1 MHz: 1 tick */
+    cr_assert_eq(e[0].data, 1000 + 7500000000ull + 1);
+    e[0].data = 0;
+    kvm_msrs_advance_tsc(e, 1, 3600ull * 24 * 365 * 1000000000ull, 4000000);   /* a year, 4 GHz */
+    cr_assert_eq(e[0].data, 3600ull * 24 * 365 * 4000000000ull);
+    kvm_msrs_advance_tsc(e, 1, 1000000000ull, 0);          /* frequency unknown: nothing */
+    cr_assert_eq(e[0].data, 3600ull * 24 * 365 * 4000000000ull);
+}
+
 /* ---- vCPU and VM sections ---- */
 
 static struct kvm_vcpu_state *sample_vcpu(bool xsave)

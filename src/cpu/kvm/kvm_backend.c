@@ -637,6 +637,11 @@ static int restore(struct vcpus *v, struct persist_reader *r, uint64_t advance_n
     for (unsigned i = 0; i < k->n && !rc; i++)
         rc = kvm_vcpu_state_read(r, &cs[i], i);
     for (unsigned i = 0; i < k->n && !rc; i++) {
+        /* the guest's TSC moves on with kvmclock (kvm_msrs.h); KVM_GET_TSC_KHZ answers the
+         * frequency as the ioctl's value, or fails without KVM_CAP_GET_TSC_KHZ */
+        int khz = ioctl(k->cpu[i].fd, KVM_GET_TSC_KHZ, 0);
+        if (khz > 0)
+            kvm_msrs_advance_tsc(cs[i].msrs, cs[i].nmsrs, advance_ns, (uint64_t)khz);
         if (cs[i].xsave_valid && !k->has_xsave)
             rc = persist_fail(r, "the saved vCPUs use XSAVE, which this host's KVM lacks");
         else if (kvm_vcpu_state_set(k->cpu[i].fd, &cs[i], err, sizeof(err)))

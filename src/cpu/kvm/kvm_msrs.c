@@ -110,3 +110,13 @@ void kvm_msrs_fix_tsc_deadline(struct kvm_msr_entry *e, unsigned n)
         if (e[i].index == MSR_IA32_TSC_DEADLINE && e[i].data == 0)
             e[i].data = tsc->data;
 }
+
+void kvm_msrs_advance_tsc(struct kvm_msr_entry *e, unsigned n, uint64_t advance_ns,
+                          uint64_t tsc_khz)
+{
+    /* in whole milliseconds and the rest, so that years at GHz rates do not overflow */
+    uint64_t ticks = advance_ns / 1000000 * tsc_khz + advance_ns % 1000000 * tsc_khz / 1000000;
+    for (unsigned i = 0; i < n; i++)
+        if (e[i].index == MSR_IA32_TSC)
+            e[i].data += ticks;
+}

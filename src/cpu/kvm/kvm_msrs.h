@@ -63,6 +63,13 @@ unsigned kvm_msrs_to_save(const uint32_t *supported, unsigned n, uint32_t *out, 
  * spurious tick is harmless, and KVM ignores the deadline unless the LVT is in deadline mode). */
 void kvm_msrs_fix_tsc_deadline(struct kvm_msr_entry *e, unsigned n);
 
+/* Restore after advance_ns of host time: the saved TSC moves on by that time at tsc_khz (0:
+ * unknown, nothing moves), as kvmclock does, so that a guest whose clocksource is the TSC
+ * (Linux prefers it to kvmclock when the TSC is invariant) sees the same time pass. A deadline
+ * left behind fires at once. */
+void kvm_msrs_advance_tsc(struct kvm_msr_entry *e, unsigned n, uint64_t advance_ns,
+                          uint64_t tsc_khz);
+
 /* In a KVM_GET_LAPIC image: LINT0 delivers ExtINT (the 8259 PIC's output, for the BSP's timer
  * before the IOAPIC is set up), LINT1 delivers NMI, as the MP table says. */
 #define APIC_LVT_LINT0 0x350
