@@ -12,7 +12,10 @@
 #   - C migrates live to kiln D over a Unix socket (Cloud Hypervisor's API): C's call answers 200
 #     with the migration's figures and C exits 0; on D the files are there, the counter goes on
 #     and keeps increasing, and the guest answers;
-#   - a snapshot whose state file has one bit flipped is refused (400, checksum) by a fresh kiln.
+#   - a snapshot whose state file has one bit flipped is refused (400, checksum) by a fresh kiln,
+#     and so is the x86-64 state relabelled riscv64 with a valid checksum (the rv64 backend finds
+#     KVM's sections where its own belong);
+#   - no kiln reported a sanitizer error (when KILN_BINARY is an ASan build).
 # Skipped (77) without the guest, curl or /dev/kvm.
 # usage: tests/kvm/test_state_kiln.sh KILN_BINARY
 set -uo pipefail
@@ -197,5 +200,29 @@ check "a bit flip in the state file: HTTP" "$code" 400
 check "a bit flip in the state file: the reason" "$(grep -ci 'checksum\|crc' "$W/E/resp")" 1
 check "kiln E still serves its API" "$(call E GET / >/dev/null; grep -c '"state"' "$W/E/resp")" 1
 
-[ $fail = 0 ] || show "${!PID[@]}"
+# ---- the x86-64 state relabelled as a RISC-V one (valid checksum): refused by the rv64 backend
+python3 - "$W/full.snap" "$W/rv.snap" <<'EOF'
+import struct, sys, zlib
+b = open(sys.argv[1], 'rb').read()
+body = b[24:-4]
+# the first section, snapshot-info: name (32), version (u32), length (u64), then the arch blob
+name, ver, n = body[:32], body[32:36], struct.unpack_from('<Q', body, 36)[0]
+payload = body[44:44 + n]
+alen = struct.unpack_from('<I', payload, 0)[0]
+assert payload[4:4 + alen] == b'x86_64', payload[4:4 + alen]
+payload = struct.pack('<I', 7) + b'riscv64' + payload[4 + alen:]
+body = name + ver + struct.pack('<Q', len(payload)) + payload + body[44 + n:]
+head = b[:16] + struct.pack('<Q', len(body))
+open(sys.argv[2], 'wb').write(head + body + struct.pack('<I', zlib.crc32(head + body)))
+EOF
+start F
+code=$(call F PUT /snapshot/load "{\"snapshot_path\": \"$W/rv.snap\", \"mem_backend\": {\"backend_type\": \"File\", \"backend_path\": \"$W/full.mem\"}, \"resume_vm\": true}")
+check "x86-64 state labelled riscv64: HTTP" "$code" 400
+check "x86-64 state labelled riscv64: the reason" "$(grep -c "expected the state of 'rv64-machine', found 'kvm-vm'" "$W/F/resp")" 1
+cat "$W/F/resp"; echo
+
+# every kiln stopped: none reported a sanitizer error (an ASan build's)
+for k in "${!PID[@]}"; do kill "${PID[$k]}" 2>/dev/null; wait "${PID[$k]}" 2>/dev/null; unset "PID[$k]"; done
+check "no sanitizer report from any kiln" "$(cat "$W"/*/stderr | grep -c 'Sanitizer\|runtime error')" 0
+[ $fail = 0 ] || show A B C D E F
 exit $fail
