@@ -203,19 +203,24 @@ static void attach_virtio(struct board *base, struct virtio_mmio *t)
     bus_add(&b->bus, &r);   /* slots are fixed and disjoint: cannot fail */
 }
 
-/* Nothing to save: the vCPU backend refuses first (no_save), and the board's own state (UART,
- * i8042) would go with the irqchip's, which is KVM's. */
-static void save(struct board *b, struct persist_writer *w)
+/* The board's own devices; the PIC, IOAPIC, local APICs and PIT are KVM's and go with the
+ * vCPUs' state (restored first: the devices then re-drive their lines into the restored
+ * irqchip). The finisher and the boot timer have no state the guest can observe. */
+static void save(struct board *base, struct persist_writer *w)
 {
-    (void)b;
-    (void)w;
+    struct microvm_board *b = (struct microvm_board *)base;
+    uart16550_save(&b->uart, w);
+    i8042_save(&b->kbd, w);
+    cmos_rtc_save(&b->rtc, w);
 }
 
-static int restore(struct board *b, struct persist_reader *r)
+static int restore(struct board *base, struct persist_reader *r)
 {
-    (void)b;
-    (void)r;
-    return -1;
+    struct microvm_board *b = (struct microvm_board *)base;
+    if (uart16550_restore(&b->uart, r) != 0 || i8042_restore(&b->kbd, r) != 0 ||
+        cmos_rtc_restore(&b->rtc, r) != 0)
+        return -1;
+    return 0;
 }
 
 static struct uart16550 *console(struct board *b)

@@ -1,5 +1,6 @@
 /* cmos_rtc.c — the MC146818 RTC and CMOS RAM (see cmos_rtc.h). */
 #include <string.h>
+#include "common/persist.h"
 #include "dev/cmos_rtc.h"
 
 enum {
@@ -137,4 +138,32 @@ struct mmio_region cmos_rtc_region(struct cmos_rtc *c)
     return (struct mmio_region){ .name = "cmos-rtc", .base = CMOS_PORT_BASE,
                                  .size = CMOS_PORT_SIZE, .opaque = c,
                                  .read = cmos_read, .write = cmos_write };
+}
+
+void cmos_rtc_save(struct cmos_rtc *c, struct persist_writer *w)
+{
+    pthread_mutex_lock(&c->lock);
+    persist_begin(w, "cmos-rtc", 1);
+    persist_u8(w, c->index);
+    persist_bytes(w, c->ram, sizeof(c->ram));
+    persist_end(w);
+    pthread_mutex_unlock(&c->lock);
+}
+
+int cmos_rtc_restore(struct cmos_rtc *c, struct persist_reader *r)
+{
+    if (persist_open(r, "cmos-rtc", 1) != 0)
+        return -1;
+    uint8_t index = persist_get_u8(r);
+    uint8_t ram[sizeof(c->ram)];
+    persist_get_bytes(r, ram, sizeof(ram));
+    if (persist_close(r) != 0)
+        return -1;
+    if (index >= sizeof(c->ram))   /* it indexes the RAM */
+        return persist_fail(r, "CMOS RTC state: invalid index register %#x", index);
+    pthread_mutex_lock(&c->lock);
+    c->index = index;
+    memcpy(c->ram, ram, sizeof(ram));
+    pthread_mutex_unlock(&c->lock);
+    return 0;
 }

@@ -30,4 +30,11 @@ struct mmio_region cmos_rtc_region(struct cmos_rtc *c);
  * gmtime_r would give them, without touching the time zone files. */
 void cmos_rtc_civil(time_t t, struct tm *tm);
 
+/* State save and restore (common/persist.h): the index register and the CMOS RAM (register
+ * B's format among it); the clock itself is the host's and is not state. */
+struct persist_reader;
+struct persist_writer;
+void cmos_rtc_save(struct cmos_rtc *c, struct persist_writer *w);
+int cmos_rtc_restore(struct cmos_rtc *c, struct persist_reader *r);
+
 #endif

@@ -2,6 +2,7 @@
  * protocol for Linux's i8042 and atkbd drivers to find a keyboard: self tests pass, the keyboard
  * acknowledges its commands and identifies as an MF2 keyboard. */
 #include <string.h>
+#include "common/persist.h"
 #include "dev/i8042.h"
 
 /* status register */
@@ -229,4 +230,48 @@ bool i8042_send_ctrl_alt_del(struct i8042 *k)
     update_irq(k);
     pthread_mutex_unlock(&k->lock);
     return ok;
+}
+
+void i8042_save(struct i8042 *k, struct persist_writer *w)
+{
+    pthread_mutex_lock(&k->lock);
+    persist_begin(w, "i8042", 1);
+    persist_u8(w, k->ctr);
+    persist_u8(w, k->status);
+    persist_u8(w, k->pending_cmd);
+    persist_u8(w, k->pending_kbd);
+    persist_u8(w, k->outport);
+    /* the buffered bytes in order, so the state does not depend on where the ring starts */
+    persist_u8(w, (uint8_t)k->count);
+    for (unsigned i = 0; i < k->count; i++)
+        persist_u8(w, k->buf[(k->head + i) % I8042_BUF]);
+    persist_end(w);
+    pthread_mutex_unlock(&k->lock);
+}
+
+int i8042_restore(struct i8042 *k, struct persist_reader *r)
+{
+    if (persist_open(r, "i8042", 1) != 0)
+        return -1;
+    uint8_t reg[5];
+    persist_get_bytes(r, reg, sizeof(reg));
+    unsigned count = persist_get_u8(r);
+    if (persist_ok(r) && count > I8042_BUF)
+        return persist_fail(r, "i8042 state: %u bytes in a %u-byte buffer", count, I8042_BUF);
+    uint8_t buf[I8042_BUF];
+    persist_get_bytes(r, buf, count);
+    if (persist_close(r) != 0)
+        return -1;
+    /* OBF says whether a byte waits: it must agree with the buffer */
+    if (!(reg[1] & ST_OBF) != !count)
+        return persist_fail(r, "i8042 state: status %#x with %u bytes buffered", reg[1], count);
+    pthread_mutex_lock(&k->lock);
+    k->ctr = reg[0], k->status = reg[1], k->pending_cmd = reg[2], k->pending_kbd = reg[3];
+    k->outport = reg[4];
+    memcpy(k->buf, buf, count);
+    k->head = 0;
+    k->count = count;
+    update_irq(k);
+    pthread_mutex_unlock(&k->lock);
+    return 0;
 }

@@ -45,4 +45,11 @@ struct mmio_region i8042_region(struct i8042 *k);
  * when the output buffer has no room (the guest is not reading its keyboard). */
 bool i8042_send_ctrl_alt_del(struct i8042 *k);
 
+/* State save and restore (common/persist.h): registers, pending commands and the bytes waiting
+ * in the output buffer. restore refuses bad values and re-drives IRQ 1 from the restored state. */
+struct persist_reader;
+struct persist_writer;
+void i8042_save(struct i8042 *k, struct persist_writer *w);
+int i8042_restore(struct i8042 *k, struct persist_reader *r);
+
 #endif

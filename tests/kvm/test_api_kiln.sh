@@ -2,8 +2,8 @@
 # The Firecracker API driving an x86-64 microVM on kiln's kvm backend, with curl --unix-socket:
 # boot source (the PVH vmlinux + initramfs), 2 vCPUs, InstanceStart; the guest reaches its shell
 # and answers; PATCH /vm Paused (the guest's console stays silent while paused, GET / says
-# Paused) and Resumed (it answers again); a snapshot is refused with the reason (the kvm backend
-# cannot save vCPUs yet); metrics count port I/O exits; SendCtrlAltDel makes Linux reboot through
+# Paused) and Resumed (it answers again); a snapshot of the running VM is refused with the reason
+# (pause it first; snapshots themselves are test_state_kiln.sh's); metrics count port I/O exits; SendCtrlAltDel makes Linux reboot through
 # the i8042, which stops the VM: kiln exits 0 and says the guest asked for a reboot.
 # Skipped (77) without the guest, curl or /dev/kvm.
 # usage: tests/kvm/test_api_kiln.sh KILN_BINARY
@@ -72,8 +72,8 @@ wait_for "paused-49"
 echo "ok: resumed, the guest answers what was typed while paused"
 
 code=$(call PUT /snapshot/create "{\"snapshot_path\": \"$W/s\", \"mem_file_path\": \"$W/m\"}")
-check "snapshot refused: HTTP" "$code" 400
-check "snapshot refused: the reason" "$(grep -c 'cannot save vCPU state' "$W/resp")" 1
+check "snapshot of a running VM refused: HTTP" "$code" 400
+check "snapshot of a running VM refused: the reason" "$(grep -c 'pause it first' "$W/resp")" 1
 
 api PUT /actions '{"action_type": "FlushMetrics"}'
 check "metrics count port I/O exits" \

@@ -26,6 +26,7 @@
 #include "cpu/kvm/kvm_backend.h"
 #include "cpu/kvm/kvm_cpuid.h"
 #include "cpu/kvm/kvm_msrs.h"
+#include "cpu/kvm/kvm_state.h"
 #include "cpu/kvm/kvm_sys.h"
 #include "dev/bus.h"
 #include "dev/pio.h"
@@ -79,6 +80,12 @@ struct kvm_vcpus {
     /* dirty pages: KVM logs what the vCPUs write, `extra` what devices and loaders wrote */
     bool dirty_on;
     uint64_t *extra;
+
+    /* what a save reads: the MSRs (KVM_GET_MSR_INDEX_LIST filtered, kvm_msrs.h), and whether
+     * the host has XSAVE and XCRs (else the legacy FPU state) */
+    uint32_t save_msrs[KVM_STATE_MAX_MSRS];
+    unsigned nsave_msrs;
+    bool has_xsave, has_xcrs;
 };
 
 static struct kvm_vcpus *of(struct vcpus *v)
@@ -165,6 +172,20 @@ static int set_ram_slot(struct kvm_vcpus *k, uint32_t flags, char *err, size_t e
     return kvm_set_user_memory_region(k->vm_fd, 0, 0, k->ram_size, k->ram, flags, err, errlen);
 }
 
+/* The MSRs a save reads: KVM's list, filtered (kvm_msrs.h). */
+static int pick_save_msrs(struct kvm_vcpus *k, char *err, size_t errlen)
+{
+    enum { CAP = 1024 };
+    uint32_t *all = calloc(CAP, sizeof(*all));
+    if (!all)
+        return errmsg(err, errlen, "out of host memory");
+    int n = kvm_get_msr_index_list(k->kvm_fd, all, CAP, err, errlen);
+    if (n >= 0)
+        k->nsave_msrs = kvm_msrs_to_save(all, (unsigned)n, k->save_msrs, KVM_STATE_MAX_MSRS);
+    free(all);
+    return n < 0 ? -1 : 0;
+}
+
 static struct vcpus *create(const struct vcpu_params *p)
 {
     char buf[256];
@@ -217,6 +238,10 @@ static struct vcpus *create(const struct vcpu_params *p)
         !(supported = kvm_get_supported_cpuid(k->kvm_fd, err, errlen)))
         goto fail;
     k->run_size = (size_t)size;
+    if (pick_save_msrs(k, err, errlen))
+        goto fail;
+    k->has_xsave = kvm_check_extension(k->kvm_fd, KVM_CAP_XSAVE) > 0;
+    k->has_xcrs = kvm_check_extension(k->kvm_fd, KVM_CAP_XCRS) > 0;
     bool tsc_deadline = kvm_check_extension(k->kvm_fd, KVM_CAP_TSC_DEADLINE_TIMER) > 0;
     for (unsigned i = 0; i < k->n; i++)
         if (setup_vcpu(k, &k->cpu[i], supported, tsc_deadline, err, errlen))
@@ -419,9 +444,32 @@ static bool handle_exit(struct kvm_vcpu *c)
     }
 }
 
+/* An exit's I/O is finished by KVM only on the next KVM_RUN (the value an IN or MMIO read
+ * returns goes into the register, the instruction is stepped over): until then the state KVM
+ * hands out is mid-instruction, and a save would replay the access. Entering with
+ * immediate_exit set completes it without running guest code (KVM's documented way); a string
+ * I/O may need more exits, served here. Returns false when the vCPU must stop. */
+static bool settle(struct kvm_vcpu *c)
+{
+    for (;;) {
+        __atomic_store_n(&c->run->immediate_exit, 1, __ATOMIC_SEQ_CST);
+        if (ioctl(c->fd, KVM_RUN, 0) < 0) {
+            if (errno == EINTR || errno == EAGAIN)
+                return true;
+            metric_inc(&kiln_metrics.vcpu.failures);
+            crash(c, "KVM_RUN (completing I/O before a pause): %s", strerror(errno));
+            return false;
+        }
+        if (!handle_exit(c))
+            return false;
+    }
+}
+
 static void park(struct kvm_vcpu *c)
 {
     struct kvm_vcpus *k = c->k;
+    if (!settle(c))
+        return;
     pthread_mutex_lock(&k->pause_lock);
     k->parked++;
     pthread_cond_broadcast(&k->pause_cond);
@@ -546,21 +594,63 @@ static bool paused(struct vcpus *v)
     return atomic_load(&of(v)->pause_requested);
 }
 
-/* ---- state: not implemented yet (no_save) ---- */
+/* ---- state (kvm_state.h): the VM's, then each vCPU's ---- */
 
 static void save(struct vcpus *v, struct persist_writer *w)
 {
-    (void)v;
-    w->oom = true;   /* callers check no_save first; this makes any other caller's save fail */
+    struct kvm_vcpus *k = of(v);
+    char err[256];
+    struct kvm_vm_state vm;
+    struct kvm_vcpu_state *cs = malloc(sizeof(*cs));
+    if (!cs || kvm_vm_state_get(k->vm_fd, &vm, err, sizeof(err))) {
+        w->oom = true;   /* the caller reports a failed save */
+        free(cs);
+        return;
+    }
+    kvm_vm_state_write(w, &vm, k->n, k->ram_size);
+    for (unsigned i = 0; i < k->n; i++) {
+        if (kvm_vcpu_state_get(k->cpu[i].fd, k->save_msrs, k->nsave_msrs, k->has_xsave,
+                               k->has_xcrs, cs, err, sizeof(err))) {
+            fprintf(stderr, "kiln: cannot save vCPU %u: %s\n", i, err);
+            w->oom = true;
+            break;
+        }
+        kvm_vcpu_state_write(w, cs, i);
+    }
+    free(cs);
 }
 
+/* Everything is read and checked before KVM is touched, so a bad state leaves the fresh vCPUs
+ * as they were. The VM-wide state (interrupt controllers, PIT, kvmclock) goes in after the
+ * vCPUs, so that the kvmclock value the guest reads first is the saved one plus advance_ns. */
 static int restore(struct vcpus *v, struct persist_reader *r, uint64_t advance_ns)
 {
-    (void)v;
-    (void)advance_ns;
-    r->failed = true;
-    snprintf(r->err, sizeof(r->err), "the kvm backend cannot restore saved vCPUs yet");
-    return -1;
+    struct kvm_vcpus *k = of(v);
+    char err[256];
+    struct kvm_vm_state vm;
+    if (kvm_vm_state_read(r, &vm, k->n, k->ram_size) != 0)
+        return -1;
+    struct kvm_vcpu_state *cs = calloc(k->n, sizeof(*cs));
+    if (!cs)
+        return persist_fail(r, "out of host memory");
+    int rc = 0;
+    for (unsigned i = 0; i < k->n && !rc; i++)
+        rc = kvm_vcpu_state_read(r, &cs[i], i);
+    for (unsigned i = 0; i < k->n && !rc; i++) {
+        /* the guest's TSC moves on with kvmclock (kvm_msrs.h); KVM_GET_TSC_KHZ answers the
+         * frequency as the ioctl's value, or fails without KVM_CAP_GET_TSC_KHZ */
+        int khz = ioctl(k->cpu[i].fd, KVM_GET_TSC_KHZ, 0);
+        if (khz > 0)
+            kvm_msrs_advance_tsc(cs[i].msrs, cs[i].nmsrs, advance_ns, (uint64_t)khz);
+        if (cs[i].xsave_valid && !k->has_xsave)
+            rc = persist_fail(r, "the saved vCPUs use XSAVE, which this host's KVM lacks");
+        else if (kvm_vcpu_state_set(k->cpu[i].fd, &cs[i], err, sizeof(err)))
+            rc = persist_fail(r, "KVM refused vCPU %u's saved state: %s", i, err);
+    }
+    if (!rc && kvm_vm_state_set(k->vm_fd, &vm, advance_ns, err, sizeof(err)))
+        rc = persist_fail(r, "KVM refused the saved VM state: %s", err);
+    free(cs);
+    return rc;
 }
 
 /* ---- dirty pages ---- */
@@ -648,7 +738,7 @@ const struct vcpu_backend kvm_backend = {
     .paused = paused,
     .no_cpu_limit = "the kvm backend does not enforce a CPU limit yet (its vCPUs run in KVM_RUN, "
                     "where kiln does not count their time)",
-    .no_save = "the kvm backend cannot save vCPU state yet (no snapshots or migration of x86 guests)",
+    .no_save = NULL,
     .save = save,
     .restore = restore,
     .dirty_enable = dirty_enable,

@@ -5,7 +5,8 @@
  * APICs and PIT, and one host thread per vCPU running KVM_RUN. Exits to user space go to the
  * board's buses: port I/O (vcpu_params.ports) and MMIO (vcpu_params.bus). set_irq drives an
  * in-kernel irqchip input: `line` is the GSI (IOAPIC pin; below 16 also the PIC's IRQ), `cpu` is
- * ignored. Saving the vCPUs (snapshots, migration) is not implemented: no_save says so. */
+ * ignored. save/restore carry each vCPU's and the VM's KVM state (cpu/kvm/kvm_state.h); the
+ * dirty log is KVM's (KVM_MEM_LOG_DIRTY_PAGES) plus what devices wrote (ram_written). */
 #ifndef KILN_CPU_KVM_KVM_BACKEND_H
 #define KILN_CPU_KVM_KVM_BACKEND_H
 #include "cpu/backend.h"

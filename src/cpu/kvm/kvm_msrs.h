@@ -2,6 +2,8 @@
  * LINT wiring; both pure, so they are tested without /dev/kvm. */
 #ifndef KILN_CPU_KVM_KVM_MSRS_H
 #define KILN_CPU_KVM_KVM_MSRS_H
+#include <stdbool.h>
+#include <stdint.h>
 #include <linux/kvm.h>
 
 #define MSR_IA32_TSC             0x00000010
@@ -16,6 +18,9 @@
 #define MSR_CSTAR                0xc0000083
 #define MSR_SYSCALL_MASK         0xc0000084
 #define MSR_KERNEL_GS_BASE       0xc0000102
+
+#define MSR_IA32_TSC_DEADLINE    0x000006e0
+#define MSR_IA32_MCG_CTL         0x0000017b
 
 #define MISC_ENABLE_FAST_STRING  (1ULL << 0)
 #define MTRR_DEF_ENABLE          (1ULL << 11)
@@ -32,6 +37,38 @@
  *       this the guest runs uncached)
  * EFER is not here: KVM_SET_SREGS sets it with the control registers. */
 unsigned kvm_boot_msrs(struct kvm_msr_entry *out);
+
+/* ---- the MSRs a snapshot holds ---- */
+
+/* At most this many MSRs per vCPU in a snapshot (KVM takes fewer than 256 per KVM_GET_MSRS). */
+#define KVM_STATE_MAX_MSRS 255
+
+/* Is this MSR part of a vCPU's saved state? Firecracker's allowlist, trimmed to what a Linux
+ * guest on kiln's CPUID can touch: the TSC and its deadline and adjust, APIC base, SYSENTER,
+ * the syscall MSRs, FS/GS bases, TSC_AUX, EFER (also in sregs), MISC_ENABLE, PAT and the MTRRs
+ * (0x200-0x2ff), machine-check status and banks (not IA32_MCG_CTL, which KVM only exposes with
+ * MCE set up), SPEC_CTRL, debug control, and KVM's paravirtual MSRs (kvmclock, async page
+ * faults, steal time, PV EOI, poll control). */
+bool kvm_msr_should_save(uint32_t index);
+
+/* The MSRs to save: those of `supported` (KVM_GET_MSR_INDEX_LIST) that kvm_msr_should_save
+ * keeps, without duplicates, in ascending order except IA32_TSC_DEADLINE last: KVM takes a
+ * deadline relative to the TSC, so it must be set after the TSC on restore. Returns the count
+ * (at most cap). */
+unsigned kvm_msrs_to_save(const uint32_t *supported, unsigned n, uint32_t *out, unsigned cap);
+
+/* A TSC deadline timer that fired but whose interrupt the guest has not taken yet reads as 0
+ * and would be lost on restore (the guest then waits forever for its tick): a saved deadline of
+ * 0 becomes the saved TSC, which makes the restored timer fire at once (as Firecracker does; a
+ * spurious tick is harmless, and KVM ignores the deadline unless the LVT is in deadline mode). */
+void kvm_msrs_fix_tsc_deadline(struct kvm_msr_entry *e, unsigned n);
+
+/* Restore after advance_ns of host time: the saved TSC moves on by that time at tsc_khz (0:
+ * unknown, nothing moves), as kvmclock does, so that a guest whose clocksource is the TSC
+ * (Linux prefers it to kvmclock when the TSC is invariant) sees the same time pass. A deadline
+ * left behind fires at once. */
+void kvm_msrs_advance_tsc(struct kvm_msr_entry *e, unsigned n, uint64_t advance_ns,
+                          uint64_t tsc_khz);
 
 /* In a KVM_GET_LAPIC image: LINT0 delivers ExtINT (the 8259 PIC's output, for the BSP's timer
  * before the IOAPIC is set up), LINT1 delivers NMI, as the MP table says. */

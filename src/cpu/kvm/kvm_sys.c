@@ -259,3 +259,42 @@ int kvm_set_msrs(int vcpu_fd, const struct kvm_msr_entry *e, unsigned n,
                       e[r].index, r, n);
     return 0;
 }
+
+int kvm_get_msrs(int vcpu_fd, struct kvm_msr_entry *e, unsigned n, char *err, size_t errlen)
+{
+    struct kvm_msrs *m = calloc(1, sizeof(*m) + n * sizeof(*e));
+    if (!m)
+        return errmsg(err, errlen, "out of memory for the MSR list");
+    m->nmsrs = n;
+    memcpy(m->entries, e, n * sizeof(*e));
+    int r = xioctl(vcpu_fd, KVM_GET_MSRS, m);
+    int saved = errno;
+    if (r > 0)
+        memcpy(e, m->entries, (size_t)r * sizeof(*e));
+    free(m);
+    errno = saved;
+    return r < 0 ? fail(err, errlen, "KVM_GET_MSRS") : r;
+}
+
+int kvm_get_msr_index_list(int kvm_fd, uint32_t *out, unsigned cap, char *err, size_t errlen)
+{
+    struct kvm_msr_list *l = calloc(1, sizeof(*l) + cap * sizeof(l->indices[0]));
+    if (!l)
+        return errmsg(err, errlen, "out of memory for the MSR list");
+    l->nmsrs = cap;
+    int r = xioctl(kvm_fd, KVM_GET_MSR_INDEX_LIST, l);
+    int saved = errno;
+    unsigned n = l->nmsrs;
+    if (r == 0)
+        memcpy(out, l->indices, n * sizeof(out[0]));
+    free(l);
+    errno = saved;
+    /* E2BIG: more than cap; nmsrs then says how many there are */
+    return r < 0 ? fail(err, errlen, "KVM_GET_MSR_INDEX_LIST") : (int)n;
+}
+
+int kvm_ioctl_named(int fd, unsigned long req, void *arg, const char *name, char *err,
+                    size_t errlen)
+{
+    return xioctl(fd, req, arg) < 0 ? fail(err, errlen, name) : 0;
+}

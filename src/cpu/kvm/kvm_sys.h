@@ -65,5 +65,16 @@ int kvm_set_msrs(int vcpu_fd, const struct kvm_msr_entry *e, unsigned n,
                  char *err, size_t errlen);
 int kvm_get_lapic(int vcpu_fd, struct kvm_lapic_state *l, char *err, size_t errlen);
 int kvm_set_lapic(int vcpu_fd, const struct kvm_lapic_state *l, char *err, size_t errlen);
+/* KVM_GET_MSRS: reads the n MSRs named in e[].index; returns how many were read (KVM stops at
+ * the first one it cannot read), or -1. */
+int kvm_get_msrs(int vcpu_fd, struct kvm_msr_entry *e, unsigned n, char *err, size_t errlen);
+/* KVM_GET_MSR_INDEX_LIST into out (at most cap indices); returns the count, or -1. */
+int kvm_get_msr_index_list(int kvm_fd, uint32_t *out, unsigned cap, char *err, size_t errlen);
+
+/* Any other ioctl whose argument is a pointer: 0, or -1 with "NAME: reason" in err (state
+ * save and restore: KVM_GET/SET_XSAVE, _IRQCHIP, _PIT2, _CLOCK, ...). */
+int kvm_ioctl_named(int fd, unsigned long req, void *arg, const char *name, char *err,
+                    size_t errlen);
+#define KVM_IOCTL(fd, req, arg, err, errlen) kvm_ioctl_named(fd, req, arg, #req, err, errlen)
 
 #endif
