@@ -10,7 +10,11 @@
  * Translated inline: LUI AUIPC JAL JALR, branches, loads and stores (with the soft-TLB fast path;
  * misses, MMIO, misaligned and faulting accesses call the interpreter's slow paths), OP-IMM,
  * OP, OP-IMM-32, OP-32, MUL*, FENCE (a no-op here as in exec.c). DIV/REM call small C helpers.
- * Everything else (CSRs, FP, AMOs, LR/SC, system instructions, illegal) runs through
+ * F and D: loads and stores (the same TLB fast path), moves between x and f registers and double
+ * sign injection inline; the rest calls a small helper per instruction (jit_fp.c). An FP
+ * instruction with FS=Off or a reserved rounding mode (static, or frm at run time) takes an
+ * out-of-line path to the interpreter's handler, which raises the illegal instruction.
+ * Everything else (CSRs, AMOs, LR/SC, system instructions, illegal) runs through
  * rv64_jit_interp_one: the interpreter's own handler for that one instruction. */
 #include <assert.h>
 #include <stddef.h>
@@ -24,6 +28,9 @@ _Static_assert(sizeof(struct tlb_entry) == 16, "the TLB index is scaled by a shi
 _Static_assert((BLOCK_MAX_INSNS + 2) * 512 < 65536, "chaining sites are found by 16-bit offsets");
 
 #define XO(r)   ((int32_t)(offsetof(struct rv64_hart, x) + 8u * (r)))
+#define FO(r)   ((int32_t)(offsetof(struct rv64_hart, f) + 8u * (r)))
+#define H_MSTATUS ((int32_t)offsetof(struct rv64_hart, mstatus))
+#define H_FRM   ((int32_t)offsetof(struct rv64_hart, frm))
 #define H_PC    ((int32_t)offsetof(struct rv64_hart, pc))
 #define H_INSTRET ((int32_t)offsetof(struct rv64_hart, instret))
 #define H_STREAK ((int32_t)offsetof(struct rv64_hart, trap_streak))
@@ -57,6 +64,7 @@ _Static_assert((BLOCK_MAX_INSNS + 2) * 512 < 65536, "chaining sites are found by
 _Static_assert(sizeof(((struct rv64_hart *)0)->timer_countdown) == 4 &&
                sizeof(((struct rv64_hart *)0)->requests) == 4 &&
                sizeof(((struct rv64_hart *)0)->trap_streak) == 4, "dword operands in the chain checks");
+_Static_assert(sizeof(((struct rv64_hart *)0)->frm) == 4, "frm is compared as a dword");
 
 _Static_assert(sizeof(struct jc_entry) == 16, "the jump cache index is scaled by a shift of 4");
 
@@ -68,13 +76,15 @@ struct chain_slots {
     uint8_t *start;
     uint32_t cells[2];
     /* slow paths, emitted after the block's last exit so that the fast paths fall straight
-     * through: a load or store TLB miss, a store into a page holding decoded code */
+     * through: a load or store TLB miss, a store into a page holding decoded code, an FP
+     * instruction the interpreter must run (FS=Off, reserved rounding mode: it traps) */
     struct cold {
-        enum { COLD_LOAD, COLD_STORE, COLD_CODE } kind;
+        enum { COLD_LOAD, COLD_STORE, COLD_CODE, COLD_INTERP } kind;
         const struct rv64_insn *in;
         unsigned idx;
         uint8_t *site, *back; /* the jcc's rel32 to patch; where to go on */
-    } cold[2 * BLOCK_MAX_INSNS];
+        uint8_t *site2;       /* a second jcc to the same path, or NULL */
+    } cold[3 * BLOCK_MAX_INSNS];
     unsigned ncold;
 };
 
@@ -290,7 +300,7 @@ static void emit_host_load(struct x86_buf *b, unsigned op)
     case OP_LH: x_op0f_mem(b, 1, 0xbf, RAX, RSI, 0); break;
     case OP_LHU: x_op0f_mem(b, 0, 0xb7, RAX, RSI, 0); break;
     case OP_LW: x_op_mem(b, 1, 0x63, RAX, RSI, 0); break;    /* movsxd */
-    case OP_LWU: x_op_mem(b, 0, 0x8b, RAX, RSI, 0); break;   /* mov eax: zero-extends */
+    case OP_LWU: case OP_FLW: x_op_mem(b, 0, 0x8b, RAX, RSI, 0); break; /* mov eax: zero-extends */
     default: x_op_mem(b, 1, 0x8b, RAX, RSI, 0); break;
     }
 }
@@ -300,34 +310,87 @@ static unsigned load_size(unsigned op)
     switch (op) {
     case OP_LB: case OP_LBU: return 1;
     case OP_LH: case OP_LHU: return 2;
-    case OP_LW: case OP_LWU: return 4;
+    case OP_LW: case OP_LWU: case OP_FLW: return 4;
     default: return 8;
     }
 }
 
+static unsigned store_size(unsigned op)
+{
+    switch (op) {
+    case OP_SB: return 1;
+    case OP_SH: return 2;
+    case OP_SW: case OP_FSW: return 4;
+    default: return 8;
+    }
+}
+
+static int is_fp_mem(unsigned op) { return op == OP_FLW || op == OP_FLD || op == OP_FSW || op == OP_FSD; }
+
 static void add_cold(struct chain_slots *cs, int kind, const struct rv64_insn *in, unsigned idx,
                      uint8_t *site, uint8_t *back)
 {
-    cs->cold[cs->ncold++] = (struct cold){ kind, in, idx, site, back };
+    cs->cold[cs->ncold++] = (struct cold){ kind, in, idx, site, back, NULL };
+}
+
+/* mstatus.FS = Dirty (and SD), as exec.c's FP_DIRTY; clobbers rax */
+static void emit_fs_dirty(struct x86_buf *b)
+{
+    x_mov_imm64(b, RAX, MSTATUS_FS_DIRTY | MSTATUS_SD);
+    x_op_mem(b, 1, 0x09, RAX, RBX, H_MSTATUS); /* or [rbx+mstatus], rax */
+}
+
+/* The checks exec.c makes before an FP instruction (FP_ON, and RM() for a dynamic rounding
+ * mode): FS=Off, or frm > 4 when rm is dynamic, go out of line to the interpreter's handler,
+ * which raises the illegal instruction. Returns the cold entry; the caller sets its `back` to
+ * the instruction's end once emitted. (FS cannot change inside a block without leaving it, but
+ * the test is one fused compare and keeps each instruction's translation self-contained.) */
+static struct cold *emit_fp_guard(struct x86_buf *b, struct chain_slots *cs,
+                                  const struct rv64_insn *in, unsigned idx, int dyn_rm)
+{
+    x_op_mem(b, 0, 0xf7, 0, RBX, H_MSTATUS); /* test dword [rbx+mstatus], FS */
+    x_u32(b, (uint32_t)MSTATUS_FS);
+    uint8_t *off = x_jcc_fwd(b, CC_E);
+    struct cold *c = &cs->cold[cs->ncold];
+    add_cold(cs, COLD_INTERP, in, idx, off, NULL);
+    if (dyn_rm) {
+        x_alu_mi(b, 0, ALU_CMP, RBX, H_FRM, 5);
+        c->site2 = x_jcc_fwd(b, CC_AE);
+    }
+    return c;
 }
 
 static void emit_load(struct x86_buf *b, struct chain_slots *cs, const struct rv64_insn *in,
                       unsigned idx)
 {
     unsigned size = load_size(in->op);
+    struct cold *fp = is_fp_mem(in->op) ? emit_fp_guard(b, cs, in, idx, 0) : NULL;
     uint8_t *miss = emit_tlb_probe(b, in, TLB_R, size);
     x_alu_rm(b, 1, ALU_ADD, RSI, RDX, TLB_R + E_ADD);
     emit_host_load(b, in->op);
     add_cold(cs, COLD_LOAD, in, idx, miss, b->p);
-    store_rax(b, in->rd);
+    if (!fp) {
+        store_rax(b, in->rd);
+        return;
+    }
+    if (in->op == OP_FLW) { /* NaN-box the single */
+        x_mov_imm64(b, RCX, 0xffffffff00000000ull);
+        x_alu_rr(b, 1, ALU_OR, RAX, RCX);
+    }
+    x_mov_store(b, RBX, FO(in->rd), RAX);
+    emit_fs_dirty(b);
+    fp->back = b->p;
 }
 
 static void emit_store(struct x86_buf *b, struct chain_slots *cs, const struct rv64_insn *in,
                        unsigned idx)
 {
-    unsigned size = in->op == OP_SB ? 1 : in->op == OP_SH ? 2 : in->op == OP_SW ? 4 : 8;
+    unsigned size = store_size(in->op);
+    struct cold *fp = is_fp_mem(in->op) ? emit_fp_guard(b, cs, in, idx, 0) : NULL;
     /* the value in rdi, which the probe leaves alone */
-    if (b->rax_prev == (int)in->rs2)
+    if (fp)
+        x_mov_load(b, RDI, RBX, FO(in->rs2));
+    else if (b->rax_prev == (int)in->rs2)
         x_mov_rr(b, RDI, RAX);
     else
         ld(b, RDI, in->rs2);
@@ -351,7 +414,11 @@ static void emit_store(struct x86_buf *b, struct chain_slots *cs, const struct r
     uint8_t *code = x_jcc_fwd(b, CC_NE);
     add_cold(cs, COLD_STORE, in, idx, miss, b->p);
     add_cold(cs, COLD_CODE, in, idx, code, b->p);
+    if (fp)
+        fp->back = b->p;
 }
+
+static void emit_interp(struct x86_buf *b, const struct rv64_insn *in, unsigned idx);
 
 /* One slow path, out of line (see struct cold). */
 static void emit_cold(struct x86_buf *b, const struct cold *c)
@@ -372,15 +439,18 @@ static void emit_cold(struct x86_buf *b, const struct cold *c)
             x_movsxd(b, RAX, RAX);
         }
         break;
-    case COLD_STORE: {
-        unsigned size = in->op == OP_SB ? 1 : in->op == OP_SH ? 2 : in->op == OP_SW ? 4 : 8;
+    case COLD_STORE:
         x_mov_rr(b, RCX, RDI);
-        x_mov_imm32(b, RDX, slow_info(in, c->idx, size));
+        x_mov_imm32(b, RDX, slow_info(in, c->idx, store_size(in->op)));
         x_call_to(b, STUB(b, st_store));
         break;
-    }
     case COLD_CODE:
         x_call_to(b, STUB(b, st_code));
+        break;
+    case COLD_INTERP:
+        if (c->site2)
+            x_patch(b, c->site2);
+        emit_interp(b, in, c->idx);
         break;
     }
     x_jmp_to(b, c->back);
@@ -535,6 +605,82 @@ static void emit_interp(struct x86_buf *b, const struct rv64_insn *in, unsigned 
     }
 }
 
+/* f[rd] = f[rs1] with the sign of f[rs2] (op 0), its negation (1) or their xor (2): doubles
+ * only; a single's operands must be checked for NaN boxing (jit_fp.c) */
+static void emit_fsgnj_d(struct x86_buf *b, const struct rv64_insn *in, int how)
+{
+    x_mov_load(b, RAX, RBX, FO(in->rs1));
+    x_mov_load(b, RCX, RBX, FO(in->rs2));
+    if (how == 1) {
+        x_byte(b, 0x48); x_byte(b, 0xf7); x_byte(b, 0xd1); /* not rcx */
+    }
+    x_mov_imm64(b, RDX, 0x8000000000000000ull);
+    x_alu_rr(b, 1, ALU_AND, RCX, RDX);
+    if (how != 2) {
+        x_byte(b, 0x48); x_byte(b, 0xf7); x_byte(b, 0xd2); /* not rdx */
+        x_alu_rr(b, 1, ALU_AND, RAX, RDX);
+        x_alu_rr(b, 1, ALU_OR, RAX, RCX);
+    } else {
+        x_alu_rr(b, 1, ALU_XOR, RAX, RCX);
+    }
+    x_mov_store(b, RBX, FO(in->rd), RAX);
+}
+
+/* An F/D instruction other than a load or store: inline (moves, double sign injection) or a
+ * direct call to its helper (jit_fp.c), after the FS and rounding-mode checks. */
+static void emit_fp(struct x86_buf *b, struct chain_slots *cs, const struct rv64_insn *in,
+                    unsigned idx)
+{
+    const struct rv64_jit_fp *f = rv64_jit_fp_op(in->op);
+    int rm = f && (f->kind & JFP_RM) ? in->rm : 0;
+    if (rm == 5 || rm == 6) { /* reserved: always an illegal instruction */
+        emit_interp(b, in, idx);
+        return;
+    }
+    struct cold *guard = emit_fp_guard(b, cs, in, idx, rm == 7);
+    switch (in->op) {
+    case OP_FMV_X_D:
+        x_mov_load(b, RAX, RBX, FO(in->rs1));
+        st(b, in->rd, RAX);
+        break;
+    case OP_FMV_X_W:
+        x_op_mem(b, 1, 0x63, RAX, RBX, FO(in->rs1)); /* movsxd rax, dword */
+        st(b, in->rd, RAX);
+        break;
+    case OP_FMV_D_X:
+        ld(b, RAX, in->rs1);
+        x_mov_store(b, RBX, FO(in->rd), RAX);
+        emit_fs_dirty(b);
+        break;
+    case OP_FMV_W_X:
+        ld(b, RAX, in->rs1);
+        x_byte(b, 0x89); x_byte(b, 0xc0); /* mov eax, eax: the low 32 bits */
+        x_mov_imm64(b, RCX, 0xffffffff00000000ull);
+        x_alu_rr(b, 1, ALU_OR, RAX, RCX);
+        x_mov_store(b, RBX, FO(in->rd), RAX);
+        emit_fs_dirty(b);
+        break;
+    case OP_FSGNJ_D: emit_fsgnj_d(b, in, 0); emit_fs_dirty(b); break;
+    case OP_FSGNJN_D: emit_fsgnj_d(b, in, 1); emit_fs_dirty(b); break;
+    case OP_FSGNJX_D: emit_fsgnj_d(b, in, 2); emit_fs_dirty(b); break;
+    default:
+        if (f->kind & JFP_XRS)
+            ld(b, RCX, in->rs1);
+        x_mov_rr(b, RDI, RBX);
+        x_mov_imm32(b, RSI, (uint32_t)in->rd | (uint32_t)in->rs1 << 8 |
+                                (uint32_t)in->rs2 << 16 | (uint32_t)in->rs3 << 24);
+        if (rm == 7)
+            x_op_mem(b, 0, 0x8b, RDX, RBX, H_FRM); /* mov edx, [rbx+frm] (checked: 0..4) */
+        else
+            x_mov_imm32(b, RDX, (uint32_t)rm);
+        x_call_abs(b, (const void *)f->fn);
+        if (f->kind & JFP_XRD)
+            st(b, in->rd, RAX);
+        break;
+    }
+    guard->back = b->p;
+}
+
 /* Emits one instruction; returns 1 if it ended the block. */
 static int emit_insn(struct x86_buf *b, struct chain_slots *cs, const struct rv64_insn *in, unsigned idx)
 {
@@ -622,7 +768,17 @@ static int emit_insn(struct x86_buf *b, struct chain_slots *cs, const struct rv6
     case OP_REMW: emit_call2(b, in, h_remw); return 0;
     case OP_REMUW: emit_call2(b, in, h_remuw); return 0;
     case OP_FENCE: return 0; /* one hart's accesses are in order; host atomics order the rest */
+    case OP_FLW: case OP_FLD: emit_load(b, cs, in, idx); return 0;
+    case OP_FSW: case OP_FSD: emit_store(b, cs, in, idx); return 0;
+    case OP_FMV_X_D: case OP_FMV_X_W: case OP_FMV_D_X: case OP_FMV_W_X: case OP_FSGNJ_D:
+    case OP_FSGNJN_D: case OP_FSGNJX_D:
+        emit_fp(b, cs, in, idx);
+        return 0;
     default:
+        if (rv64_jit_fp_op(in->op)) {
+            emit_fp(b, cs, in, idx);
+            return 0;
+        }
         emit_interp(b, in, idx);
         return rv64_op_ends_block(in->op);
     }
@@ -651,7 +807,10 @@ int rv64_jit_translate(struct rv64_hart *h, struct rv64_block *blk)
             return 0;
         emit_chain_exit(b, &cs, blk->insns[blk->count].off, blk->count, RV64_LINK_NEXT);
     }
-    if (b->p + 32 * cs.ncold + 16 > b->end)
+    size_t cold_bytes = 16;
+    for (unsigned k = 0; k < cs.ncold; k++)
+        cold_bytes += cs.cold[k].kind == COLD_INTERP ? 192 : 32;
+    if (b->p + cold_bytes > b->end)
         return 0;
     for (unsigned k = 0; k < cs.ncold; k++)
         emit_cold(b, &cs.cold[k]);
