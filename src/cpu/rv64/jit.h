@@ -89,6 +89,8 @@ struct rv64_jit_fp {
     unsigned kind;
 };
 const struct rv64_jit_fp *rv64_jit_fp_op(unsigned op);
+/* fflags bits for MXCSR's flag bits 0..5 (IE DE ZE OE UE PE; DE has no RISC-V flag) */
+extern const uint8_t rv64_jit_mxcsr_fflags[64];
 
 /* jit_exec.c: rv64_exec_block's twin (same contract, hart.h) running translated code; it also
  * chains translated blocks to each other (their exits then jump straight into the successor) */

@@ -131,6 +131,15 @@ H_FROMINT(fpu_cvt_d_w) H_FROMINT(fpu_cvt_d_wu) H_FROMINT(fpu_cvt_d_l) H_FROMINT(
 H_SGNJ(fpu_sgnj_s) H_SGNJ(fpu_sgnjn_s) H_SGNJ(fpu_sgnjx_s)
 H_CLASS(fpu_class_s) H_CLASS(fpu_class_d)
 
+/* Inline SSE code (jit_translate.c: emit_sse_d) maps the host's flags with this, as fpu.c's
+ * env_leave does with branches */
+#define MX(i) (uint8_t)((((i) & 0x01) ? FPU_NV : 0) | (((i) & 0x04) ? FPU_DZ : 0) |              \
+                        (((i) & 0x08) ? FPU_OF : 0) | (((i) & 0x10) ? FPU_UF : 0) |              \
+                        (((i) & 0x20) ? FPU_NX : 0))
+#define MX4(i) MX(i), MX((i) + 1), MX((i) + 2), MX((i) + 3)
+#define MX16(i) MX4(i), MX4((i) + 4), MX4((i) + 8), MX4((i) + 12)
+const uint8_t rv64_jit_mxcsr_fflags[64] = { MX16(0), MX16(16), MX16(32), MX16(48) };
+
 const struct rv64_jit_fp *rv64_jit_fp_op(unsigned op)
 {
 #define E(o, fn, k) [OP_##o] = { j_##fn, k },

@@ -19,6 +19,7 @@
 #include <assert.h>
 #include <stddef.h>
 #include <string.h>
+#include "cpu/rv64/fpu.h"
 #include "cpu/rv64/hart.h"
 #include "cpu/rv64/jit.h"
 #include "cpu/rv64/jit_emit.h"
@@ -31,6 +32,7 @@ _Static_assert((BLOCK_MAX_INSNS + 2) * 512 < 65536, "chaining sites are found by
 #define FO(r)   ((int32_t)(offsetof(struct rv64_hart, f) + 8u * (r)))
 #define H_MSTATUS ((int32_t)offsetof(struct rv64_hart, mstatus))
 #define H_FRM   ((int32_t)offsetof(struct rv64_hart, frm))
+#define H_FFLAGS ((int32_t)offsetof(struct rv64_hart, fflags))
 #define H_PC    ((int32_t)offsetof(struct rv64_hart, pc))
 #define H_INSTRET ((int32_t)offsetof(struct rv64_hart, instret))
 #define H_STREAK ((int32_t)offsetof(struct rv64_hart, trap_streak))
@@ -341,21 +343,27 @@ static void emit_fs_dirty(struct x86_buf *b)
 }
 
 /* The checks exec.c makes before an FP instruction (FP_ON, and RM() for a dynamic rounding
- * mode): FS=Off, or frm > 4 when rm is dynamic, go out of line to the interpreter's handler,
- * which raises the illegal instruction. Returns the cold entry; the caller sets its `back` to
- * the instruction's end once emitted. (FS cannot change inside a block without leaving it, but
- * the test is one fused compare and keeps each instruction's translation self-contained.) */
+ * mode): FS=Off, or frm > 4 when rm is dynamic (frm: FRM_VALID), go out of line to the
+ * interpreter's handler, which raises the illegal instruction. Inline SSE code is only right
+ * for round-to-nearest-even: with frm: FRM_RNE, any other frm takes that path too (the
+ * interpreter then does the instruction, or traps). Returns the cold entry; the caller sets its
+ * `back` to the instruction's end once emitted. (FS cannot change inside a block without leaving
+ * it, but the test is one fused compare and keeps each translation self-contained.) */
+enum { FRM_ANY, FRM_VALID, FRM_RNE };
 static struct cold *emit_fp_guard(struct x86_buf *b, struct chain_slots *cs,
-                                  const struct rv64_insn *in, unsigned idx, int dyn_rm)
+                                  const struct rv64_insn *in, unsigned idx, int frm)
 {
     x_op_mem(b, 0, 0xf7, 0, RBX, H_MSTATUS); /* test dword [rbx+mstatus], FS */
     x_u32(b, (uint32_t)MSTATUS_FS);
     uint8_t *off = x_jcc_fwd(b, CC_E);
     struct cold *c = &cs->cold[cs->ncold];
     add_cold(cs, COLD_INTERP, in, idx, off, NULL);
-    if (dyn_rm) {
+    if (frm == FRM_VALID) {
         x_alu_mi(b, 0, ALU_CMP, RBX, H_FRM, 5);
         c->site2 = x_jcc_fwd(b, CC_AE);
+    } else if (frm == FRM_RNE) {
+        x_alu_mi(b, 0, ALU_CMP, RBX, H_FRM, FPU_RNE);
+        c->site2 = x_jcc_fwd(b, CC_NE);
     }
     return c;
 }
@@ -626,8 +634,57 @@ static void emit_fsgnj_d(struct x86_buf *b, const struct rv64_insn *in, int how)
     x_mov_store(b, RBX, FO(in->rd), RAX);
 }
 
-/* An F/D instruction other than a load or store: inline (moves, double sign injection) or a
- * direct call to its helper (jit_fp.c), after the FS and rounding-mode checks. */
+/* SSE2 opcode (after F2 0F) of a double-precision operation done inline, or 0 */
+static uint8_t sse_op_d(unsigned op)
+{
+    switch (op) {
+    case OP_FADD_D: return 0x58;
+    case OP_FMUL_D: return 0x59;
+    case OP_FSUB_D: return 0x5c;
+    case OP_FDIV_D: return 0x5e;
+    case OP_FSQRT_D: return 0x51;
+    default: return 0;
+    }
+}
+
+/* f[rd] = f[rs1] op f[rs2] (or sqrt f[rs1]) in round-to-nearest-even, on the host's SSE2 unit
+ * exactly as fpu.c does it (the same instruction under the same MXCSR: the host's own
+ * control bits with rounding RNE and the flags cleared), so results and flags are the
+ * interpreter's by construction: flags from MXCSR through a table (rv64_jit_mxcsr_fflags), a
+ * NaN result replaced by the canonical NaN. [rsp] is the body's scratch slot (prologue). The
+ * MXCSR flags are left set afterwards: host code never reads them (fpu.c saves and clears). */
+static void emit_sse_d(struct x86_buf *b, const struct rv64_insn *in, uint8_t op)
+{
+    x_op0f_mem(b, 0, 0xae, 3, RSP, 0);                   /* stmxcsr [rsp] */
+    x_alu_mi(b, 0, ALU_AND, RSP, 0, ~0x603f);            /* RNE, no flags */
+    x_op0f_mem(b, 0, 0xae, 2, RSP, 0);                   /* ldmxcsr [rsp] */
+    x_byte(b, 0xf2);
+    if (op == 0x51) {
+        x_op0f_mem(b, 0, 0x51, 0, RBX, FO(in->rs1));     /* sqrtsd xmm0, [f rs1] */
+    } else {
+        x_op0f_mem(b, 0, 0x10, 0, RBX, FO(in->rs1));     /* movsd xmm0, [f rs1] */
+        x_byte(b, 0xf2);
+        x_op0f_mem(b, 0, op, 0, RBX, FO(in->rs2));       /* op xmm0, [f rs2] */
+    }
+    x_op0f_mem(b, 0, 0xae, 3, RSP, 0);                   /* stmxcsr [rsp] */
+    x_byte(b, 0xf2);
+    x_op0f_mem(b, 0, 0x11, 0, RBX, FO(in->rd));          /* movsd [f rd], xmm0 */
+    x_byte(b, 0x66); x_byte(b, 0x0f); x_byte(b, 0x2e); x_byte(b, 0xc0); /* ucomisd xmm0, xmm0 */
+    uint8_t *num = x_jcc_fwd(b, (enum x86_cc)0xb);       /* jnp: not a NaN */
+    x_mov_imm64(b, RAX, FPU_CANON_D);
+    x_mov_store(b, RBX, FO(in->rd), RAX);
+    x_patch(b, num);
+    x_op0f_mem(b, 0, 0xb6, RAX, RSP, 0);                 /* movzx eax, byte [rsp] */
+    x_alu_ri(b, 0, ALU_AND, RAX, 0x3d);                  /* the flags but DE (no RISC-V flag) */
+    x_mov_imm64(b, RCX, (uint64_t)(uintptr_t)rv64_jit_mxcsr_fflags);
+    x_byte(b, 0x0f); x_byte(b, 0xb6); x_byte(b, 0x04); x_byte(b, 0x01); /* movzx eax, byte [rcx+rax] */
+    x_op_mem(b, 0, 0x09, RAX, RBX, H_FFLAGS);            /* or [rbx+fflags], eax */
+    emit_fs_dirty(b);
+}
+
+/* An F/D instruction other than a load or store: inline (moves, double sign injection, double
+ * add/sub/mul/div/sqrt in RNE) or a direct call to its helper (jit_fp.c), after the FS and
+ * rounding-mode checks. */
 static void emit_fp(struct x86_buf *b, struct chain_slots *cs, const struct rv64_insn *in,
                     unsigned idx)
 {
@@ -637,7 +694,14 @@ static void emit_fp(struct x86_buf *b, struct chain_slots *cs, const struct rv64
         emit_interp(b, in, idx);
         return;
     }
-    struct cold *guard = emit_fp_guard(b, cs, in, idx, rm == 7);
+    uint8_t sse = sse_op_d(in->op);
+    if (sse && (rm == FPU_RNE || rm == 7)) {
+        struct cold *guard = emit_fp_guard(b, cs, in, idx, rm == 7 ? FRM_RNE : FRM_ANY);
+        emit_sse_d(b, in, sse);
+        guard->back = b->p;
+        return;
+    }
+    struct cold *guard = emit_fp_guard(b, cs, in, idx, rm == 7 ? FRM_VALID : FRM_ANY);
     switch (in->op) {
     case OP_FMV_X_D:
         x_mov_load(b, RAX, RBX, FO(in->rs1));
