@@ -191,8 +191,9 @@ static uint64_t fp_interesting(void)
 /* instructions the JIT hands to the interpreter */
 static uint32_t gen_other(void)
 {
+    /* [2, 7) are also written; the status registers only read (mstatus traps in S-mode) */
     static const unsigned csrs[] = { CSR_INSTRET, CSR_CYCLE, CSR_SSCRATCH, CSR_MSCRATCH,
-                                     CSR_FFLAGS, CSR_FRM, CSR_FCSR };
+                                     CSR_FFLAGS, CSR_FRM, CSR_FCSR, CSR_MSTATUS, CSR_SSTATUS };
     unsigned rd = rd_any(), rs = rs_any(), rm = rn(8); /* rm 5 and 6 are illegal: both trap */
     unsigned fd = rn(32), fa = rn(32), fb = rn(32);
     switch (rn(16)) {

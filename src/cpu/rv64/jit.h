@@ -97,5 +97,6 @@ extern const uint8_t rv64_jit_mxcsr_fflags[64];
 int rv64_jit_exec_block(struct rv64_hart *h, struct rv64_block *b);
 /* Helpers the emitted code calls (SysV ABI). */
 uint32_t rv64_jit_interp_one(struct rv64_hart *h, const void *insn, uint64_t idx, uint64_t pc);
+uint32_t rv64_jit_csr_read(struct rv64_hart *h, uint64_t csr, uint64_t idx, uint64_t *val);
 
 #endif

@@ -13,8 +13,10 @@
  * F and D: loads and stores (the same TLB fast path), moves between x and f registers and double
  * sign injection inline; the rest calls a small helper per instruction (jit_fp.c). An FP
  * instruction with FS=Off or a reserved rounding mode (static, or frm at run time) takes an
- * out-of-line path to the interpreter's handler, which raises the illegal instruction.
- * Everything else (CSRs, AMOs, LR/SC, system instructions, illegal) runs through
+ * out-of-line path to the interpreter's handler, which raises the illegal instruction. Double
+ * add/sub/mul/div/sqrt in round-to-nearest-even are inline SSE2 (emit_sse_d).
+ * CSR reads (csrrs/csrrc with nothing to change: rdtime, rdcycle, frflags...) call a direct read.
+ * Everything else (CSR writes, AMOs, LR/SC, system instructions, illegal) runs through
  * rv64_jit_interp_one: the interpreter's own handler for that one instruction. */
 #include <assert.h>
 #include <stddef.h>
@@ -745,6 +747,27 @@ static void emit_fp(struct x86_buf *b, struct chain_slots *cs, const struct rv64
     guard->back = b->p;
 }
 
+/* A CSR read (csrrs/csrrc rd, csr, x0 or 0: nothing written): a direct call that reads it, then
+ * the block ends as the interpreter ends it after a CSR instruction, but linked to the next
+ * instruction's block (a read changes nothing the run loop must look at, so a loop polling
+ * time or cycle runs chained). An inaccessible CSR goes out of line to the interpreter's
+ * handler, which raises the illegal instruction. [rsp] is the body's scratch slot. */
+static void emit_csr_read(struct x86_buf *b, struct chain_slots *cs, const struct rv64_insn *in,
+                          unsigned idx)
+{
+    x_mov_rr(b, RDI, RBX);
+    x_mov_imm32(b, RSI, (uint32_t)in->imm & 0xfff);
+    x_mov_imm32(b, RDX, idx);
+    x_lea(b, RCX, RSP, 0);
+    x_call_abs(b, (const void *)rv64_jit_csr_read);
+    x_test32(b, RAX, RAX);
+    uint8_t *bad = x_jcc_fwd(b, CC_E);
+    add_cold(cs, COLD_INTERP, in, idx, bad, b->p);
+    x_mov_load(b, RAX, RSP, 0);
+    st(b, in->rd, RAX);
+    emit_chain_exit(b, cs, (int64_t)in->off + in->len, idx + 1, RV64_LINK_NEXT);
+}
+
 /* Emits one instruction; returns 1 if it ended the block. */
 static int emit_insn(struct x86_buf *b, struct chain_slots *cs, const struct rv64_insn *in, unsigned idx)
 {
@@ -832,6 +855,11 @@ static int emit_insn(struct x86_buf *b, struct chain_slots *cs, const struct rv6
     case OP_REMW: emit_call2(b, in, h_remw); return 0;
     case OP_REMUW: emit_call2(b, in, h_remuw); return 0;
     case OP_FENCE: return 0; /* one hart's accesses are in order; host atomics order the rest */
+    case OP_CSRRS: case OP_CSRRC: case OP_CSRRSI: case OP_CSRRCI:
+        if (in->rs1 != 0)
+            break; /* writes: the interpreter's handler (below) */
+        emit_csr_read(b, cs, in, idx);
+        return 1;
     case OP_FLW: case OP_FLD: emit_load(b, cs, in, idx); return 0;
     case OP_FSW: case OP_FSD: emit_store(b, cs, in, idx); return 0;
     case OP_FMV_X_D: case OP_FMV_X_W: case OP_FMV_D_X: case OP_FMV_W_X: case OP_FSGNJ_D:
@@ -843,9 +871,10 @@ static int emit_insn(struct x86_buf *b, struct chain_slots *cs, const struct rv6
             emit_fp(b, cs, in, idx);
             return 0;
         }
-        emit_interp(b, in, idx);
-        return rv64_op_ends_block(in->op);
+        break;
     }
+    emit_interp(b, in, idx);
+    return rv64_op_ends_block(in->op);
 }
 
 int rv64_jit_translate(struct rv64_hart *h, struct rv64_block *blk)
