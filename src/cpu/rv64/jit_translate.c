@@ -684,8 +684,65 @@ static void emit_sse_d(struct x86_buf *b, const struct rv64_insn *in, uint8_t op
     emit_fs_dirty(b);
 }
 
+/* The VEX opcode (0F38 map, 213 form: xmm0 = xmm1 * xmm0 + m64) of a double fused multiply-add
+ * done inline, or 0. Only where the host has FMA3: fpu.c's fma() then runs that very instruction
+ * (glibc picks it), so inline and interpreted results and flags agree. */
+static uint8_t fma_op_d(unsigned op)
+{
+    static int host_fma = -1;
+    if (host_fma < 0)
+        host_fma = __builtin_cpu_supports("fma") != 0;
+    if (!host_fma)
+        return 0;
+    switch (op) {
+    case OP_FMADD_D: return 0xa9;  /* vfmadd213sd:   a*b + c */
+    case OP_FMSUB_D: return 0xab;  /* vfmsub213sd:   a*b - c */
+    case OP_FNMSUB_D: return 0xad; /* vfnmadd213sd: -(a*b) + c */
+    case OP_FNMADD_D: return 0xaf; /* vfnmsub213sd: -(a*b) - c */
+    default: return 0;
+    }
+}
+
+/* f[rd] = ±f[rs1] * f[rs2] ± f[rs3] in RNE, inline like emit_sse_d. A NaN result goes to the
+ * helper instead (it recomputes from the unchanged operands), since RISC-V raises NV for
+ * ∞ × 0 even with a quiet NaN addend, which fpu.c adds by hand; a result that is not a NaN
+ * never involves ∞ × 0, so the host's flags are the whole story there. */
+static void emit_fma_d(struct x86_buf *b, const struct rv64_insn *in, uint8_t op,
+                       const struct rv64_jit_fp *f)
+{
+    x_op0f_mem(b, 0, 0xae, 3, RSP, 0);                   /* stmxcsr [rsp] */
+    x_alu_mi(b, 0, ALU_AND, RSP, 0, ~0x603f);            /* RNE, no flags */
+    x_op0f_mem(b, 0, 0xae, 2, RSP, 0);                   /* ldmxcsr [rsp] */
+    x_byte(b, 0xf2);
+    x_op0f_mem(b, 0, 0x10, 0, RBX, FO(in->rs1));         /* movsd xmm0, [f rs1] */
+    x_byte(b, 0xf2);
+    x_op0f_mem(b, 0, 0x10, 1, RBX, FO(in->rs2));         /* movsd xmm1, [f rs2] */
+    x_byte(b, 0xc4); x_byte(b, 0xe2); x_byte(b, 0xf1);   /* VEX.LIG.66.0F38.W1, vvvv = xmm1 */
+    x_byte(b, op);
+    x_mem(b, 0, RBX, FO(in->rs3));                       /* op xmm0, xmm1, [f rs3] */
+    x_op0f_mem(b, 0, 0xae, 3, RSP, 0);                   /* stmxcsr [rsp] */
+    x_byte(b, 0x66); x_byte(b, 0x0f); x_byte(b, 0x2e); x_byte(b, 0xc0); /* ucomisd xmm0, xmm0 */
+    uint8_t *nan = x_jcc_fwd(b, (enum x86_cc)0xa);       /* jp */
+    x_byte(b, 0xf2);
+    x_op0f_mem(b, 0, 0x11, 0, RBX, FO(in->rd));          /* movsd [f rd], xmm0 */
+    x_op0f_mem(b, 0, 0xb6, RAX, RSP, 0);                 /* movzx eax, byte [rsp] */
+    x_alu_ri(b, 0, ALU_AND, RAX, 0x3d);
+    x_mov_imm64(b, RCX, (uint64_t)(uintptr_t)rv64_jit_mxcsr_fflags);
+    x_byte(b, 0x0f); x_byte(b, 0xb6); x_byte(b, 0x04); x_byte(b, 0x01); /* movzx eax, byte [rcx+rax] */
+    x_op_mem(b, 0, 0x09, RAX, RBX, H_FFLAGS);            /* or [rbx+fflags], eax */
+    emit_fs_dirty(b);
+    uint8_t *done = x_jmp_fwd(b);
+    x_patch(b, nan);
+    x_mov_rr(b, RDI, RBX);
+    x_mov_imm32(b, RSI, (uint32_t)in->rd | (uint32_t)in->rs1 << 8 | (uint32_t)in->rs2 << 16 |
+                            (uint32_t)in->rs3 << 24);
+    x_mov_imm32(b, RDX, FPU_RNE);
+    x_call_abs(b, (const void *)f->fn);
+    x_patch(b, done);
+}
+
 /* An F/D instruction other than a load or store: inline (moves, double sign injection, double
- * add/sub/mul/div/sqrt in RNE) or a direct call to its helper (jit_fp.c), after the FS and
+ * add/sub/mul/div/sqrt/fma in RNE) or a direct call to its helper (jit_fp.c), after the FS and
  * rounding-mode checks. */
 static void emit_fp(struct x86_buf *b, struct chain_slots *cs, const struct rv64_insn *in,
                     unsigned idx)
@@ -696,10 +753,13 @@ static void emit_fp(struct x86_buf *b, struct chain_slots *cs, const struct rv64
         emit_interp(b, in, idx);
         return;
     }
-    uint8_t sse = sse_op_d(in->op);
-    if (sse && (rm == FPU_RNE || rm == 7)) {
+    uint8_t sse = sse_op_d(in->op), fma = sse ? 0 : fma_op_d(in->op);
+    if ((sse || fma) && (rm == FPU_RNE || rm == 7)) {
         struct cold *guard = emit_fp_guard(b, cs, in, idx, rm == 7 ? FRM_RNE : FRM_ANY);
-        emit_sse_d(b, in, sse);
+        if (sse)
+            emit_sse_d(b, in, sse);
+        else
+            emit_fma_d(b, in, fma, f);
         guard->back = b->p;
         return;
     }
