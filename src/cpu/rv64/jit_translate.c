@@ -14,7 +14,9 @@
  * sign injection inline; the rest calls a small helper per instruction (jit_fp.c). An FP
  * instruction with FS=Off or a reserved rounding mode (static, or frm at run time) takes an
  * out-of-line path to the interpreter's handler, which raises the illegal instruction. Double
- * add/sub/mul/div/sqrt in round-to-nearest-even are inline SSE2 (emit_sse_d).
+ * add/sub/mul/div/sqrt and (with host FMA3) the FMA family in round-to-nearest-even are inline
+ * SSE2/FMA3 (emit_sse_d, emit_fma_d); with a dynamic rounding mode, under a guard that frm is
+ * RNE (any other frm runs the interpreter's handler: guests rarely change it).
  * CSR reads (csrrs/csrrc with nothing to change: rdtime, rdcycle, frflags...) call a direct read.
  * Everything else (CSR writes, AMOs, LR/SC, system instructions, illegal) runs through
  * rv64_jit_interp_one: the interpreter's own handler for that one instruction. */
@@ -374,7 +376,7 @@ static void emit_load(struct x86_buf *b, struct chain_slots *cs, const struct rv
                       unsigned idx)
 {
     unsigned size = load_size(in->op);
-    struct cold *fp = is_fp_mem(in->op) ? emit_fp_guard(b, cs, in, idx, 0) : NULL;
+    struct cold *fp = is_fp_mem(in->op) ? emit_fp_guard(b, cs, in, idx, FRM_ANY) : NULL;
     uint8_t *miss = emit_tlb_probe(b, in, TLB_R, size);
     x_alu_rm(b, 1, ALU_ADD, RSI, RDX, TLB_R + E_ADD);
     emit_host_load(b, in->op);
@@ -396,7 +398,7 @@ static void emit_store(struct x86_buf *b, struct chain_slots *cs, const struct r
                        unsigned idx)
 {
     unsigned size = store_size(in->op);
-    struct cold *fp = is_fp_mem(in->op) ? emit_fp_guard(b, cs, in, idx, 0) : NULL;
+    struct cold *fp = is_fp_mem(in->op) ? emit_fp_guard(b, cs, in, idx, FRM_ANY) : NULL;
     /* the value in rdi, which the probe leaves alone */
     if (fp)
         x_mov_load(b, RDI, RBX, FO(in->rs2));
