@@ -10,8 +10,9 @@
  * Translated inline: LUI AUIPC JAL JALR, branches, loads and stores (with the soft-TLB fast path;
  * misses, MMIO, misaligned and faulting accesses call the interpreter's slow paths), OP-IMM,
  * OP, OP-IMM-32, OP-32, MUL*, FENCE (a no-op here as in exec.c). DIV/REM call small C helpers.
- * F and D: loads and stores (the same TLB fast path), moves between x and f registers and double
- * sign injection inline; the rest calls a small helper per instruction (jit_fp.c). An FP
+ * F and D (emitted by jit_fp_emit.c, helpers in jit_fp.c): loads and stores (the same TLB fast
+ * path), moves between x and f registers and double sign injection inline; the rest calls a
+ * small helper per instruction (jit_fp.c). An FP
  * instruction with FS=Off or a reserved rounding mode (static, or frm at run time) takes an
  * out-of-line path to the interpreter's handler, which raises the illegal instruction. Double
  * add/sub/mul/div/sqrt and (with host FMA3) the FMA family in round-to-nearest-even are inline
@@ -23,20 +24,15 @@
 #include <assert.h>
 #include <stddef.h>
 #include <string.h>
-#include "cpu/rv64/fpu.h"
 #include "cpu/rv64/hart.h"
 #include "cpu/rv64/jit.h"
 #include "cpu/rv64/jit_emit.h"
+#include "cpu/rv64/jit_translate.h"
 #include "cpu/rv64/ops.h"
 
 _Static_assert(sizeof(struct tlb_entry) == 16, "the TLB index is scaled by a shift of 4");
 _Static_assert((BLOCK_MAX_INSNS + 2) * 512 < 65536, "chaining sites are found by 16-bit offsets");
 
-#define XO(r)   ((int32_t)(offsetof(struct rv64_hart, x) + 8u * (r)))
-#define FO(r)   ((int32_t)(offsetof(struct rv64_hart, f) + 8u * (r)))
-#define H_MSTATUS ((int32_t)offsetof(struct rv64_hart, mstatus))
-#define H_FRM   ((int32_t)offsetof(struct rv64_hart, frm))
-#define H_FFLAGS ((int32_t)offsetof(struct rv64_hart, fflags))
 #define H_PC    ((int32_t)offsetof(struct rv64_hart, pc))
 #define H_INSTRET ((int32_t)offsetof(struct rv64_hart, instret))
 #define H_STREAK ((int32_t)offsetof(struct rv64_hart, trap_streak))
@@ -70,29 +66,8 @@ _Static_assert((BLOCK_MAX_INSNS + 2) * 512 < 65536, "chaining sites are found by
 _Static_assert(sizeof(((struct rv64_hart *)0)->timer_countdown) == 4 &&
                sizeof(((struct rv64_hart *)0)->requests) == 4 &&
                sizeof(((struct rv64_hart *)0)->trap_streak) == 4, "dword operands in the chain checks");
-_Static_assert(sizeof(((struct rv64_hart *)0)->frm) == 4, "frm is compared as a dword");
 
 _Static_assert(sizeof(struct jc_entry) == 16, "the jump cache index is scaled by a shift of 4");
-
-/* Where a block's chainable exits (by link: a jump or taken branch, the next instruction) have
- * their patch sites, as offsets in the code being emitted; see emit_chain_exit. */
-struct chain_slots {
-    const struct rv64_block *blk;
-    const _Atomic uint32_t *gen_cell; /* its code page's generation (machine.page_gen) */
-    uint8_t *start;
-    uint32_t cells[2];
-    /* slow paths, emitted after the block's last exit so that the fast paths fall straight
-     * through: a load or store TLB miss, a store into a page holding decoded code, an FP
-     * instruction the interpreter must run (FS=Off, reserved rounding mode: it traps) */
-    struct cold {
-        enum { COLD_LOAD, COLD_STORE, COLD_CODE, COLD_INTERP } kind;
-        const struct rv64_insn *in;
-        unsigned idx;
-        uint8_t *site, *back; /* the jcc's rel32 to patch; where to go on */
-        uint8_t *site2;       /* a second jcc to the same path, or NULL */
-    } cold[3 * BLOCK_MAX_INSNS];
-    unsigned ncold;
-};
 
 /* the shared stubs, in the read-write view (rel32 distances are the same in both views) */
 #define STUB(b, name) (((struct rv64_jit *)(b)->user)->rw + ((struct rv64_jit *)(b)->user)->name)
@@ -339,44 +314,11 @@ static void add_cold(struct chain_slots *cs, int kind, const struct rv64_insn *i
     cs->cold[cs->ncold++] = (struct cold){ kind, in, idx, site, back, NULL };
 }
 
-/* mstatus.FS = Dirty (and SD), as exec.c's FP_DIRTY; clobbers rax */
-static void emit_fs_dirty(struct x86_buf *b)
-{
-    x_mov_imm64(b, RAX, MSTATUS_FS_DIRTY | MSTATUS_SD);
-    x_op_mem(b, 1, 0x09, RAX, RBX, H_MSTATUS); /* or [rbx+mstatus], rax */
-}
-
-/* The checks exec.c makes before an FP instruction (FP_ON, and RM() for a dynamic rounding
- * mode): FS=Off, or frm > 4 when rm is dynamic (frm: FRM_VALID), go out of line to the
- * interpreter's handler, which raises the illegal instruction. Inline SSE code is only right
- * for round-to-nearest-even: with frm: FRM_RNE, any other frm takes that path too (the
- * interpreter then does the instruction, or traps). Returns the cold entry; the caller sets its
- * `back` to the instruction's end once emitted. (FS cannot change inside a block without leaving
- * it, but the test is one fused compare and keeps each translation self-contained.) */
-enum { FRM_ANY, FRM_VALID, FRM_RNE };
-static struct cold *emit_fp_guard(struct x86_buf *b, struct chain_slots *cs,
-                                  const struct rv64_insn *in, unsigned idx, int frm)
-{
-    x_op_mem(b, 0, 0xf7, 0, RBX, H_MSTATUS); /* test dword [rbx+mstatus], FS */
-    x_u32(b, (uint32_t)MSTATUS_FS);
-    uint8_t *off = x_jcc_fwd(b, CC_E);
-    struct cold *c = &cs->cold[cs->ncold];
-    add_cold(cs, COLD_INTERP, in, idx, off, NULL);
-    if (frm == FRM_VALID) {
-        x_alu_mi(b, 0, ALU_CMP, RBX, H_FRM, 5);
-        c->site2 = x_jcc_fwd(b, CC_AE);
-    } else if (frm == FRM_RNE) {
-        x_alu_mi(b, 0, ALU_CMP, RBX, H_FRM, FPU_RNE);
-        c->site2 = x_jcc_fwd(b, CC_NE);
-    }
-    return c;
-}
-
 static void emit_load(struct x86_buf *b, struct chain_slots *cs, const struct rv64_insn *in,
                       unsigned idx)
 {
     unsigned size = load_size(in->op);
-    struct cold *fp = is_fp_mem(in->op) ? emit_fp_guard(b, cs, in, idx, FRM_ANY) : NULL;
+    struct cold *fp = is_fp_mem(in->op) ? rv64_jt_fp_guard(b, cs, in, idx, FRM_ANY) : NULL;
     uint8_t *miss = emit_tlb_probe(b, in, TLB_R, size);
     x_alu_rm(b, 1, ALU_ADD, RSI, RDX, TLB_R + E_ADD);
     emit_host_load(b, in->op);
@@ -390,7 +332,7 @@ static void emit_load(struct x86_buf *b, struct chain_slots *cs, const struct rv
         x_alu_rr(b, 1, ALU_OR, RAX, RCX);
     }
     x_mov_store(b, RBX, FO(in->rd), RAX);
-    emit_fs_dirty(b);
+    rv64_jt_fs_dirty(b);
     fp->back = b->p;
 }
 
@@ -398,7 +340,7 @@ static void emit_store(struct x86_buf *b, struct chain_slots *cs, const struct r
                        unsigned idx)
 {
     unsigned size = store_size(in->op);
-    struct cold *fp = is_fp_mem(in->op) ? emit_fp_guard(b, cs, in, idx, FRM_ANY) : NULL;
+    struct cold *fp = is_fp_mem(in->op) ? rv64_jt_fp_guard(b, cs, in, idx, FRM_ANY) : NULL;
     /* the value in rdi, which the probe leaves alone */
     if (fp)
         x_mov_load(b, RDI, RBX, FO(in->rs2));
@@ -617,197 +559,15 @@ static void emit_interp(struct x86_buf *b, const struct rv64_insn *in, unsigned 
     }
 }
 
-/* f[rd] = f[rs1] with the sign of f[rs2] (op 0), its negation (1) or their xor (2): doubles
- * only; a single's operands must be checked for NaN boxing (jit_fp.c) */
-static void emit_fsgnj_d(struct x86_buf *b, const struct rv64_insn *in, int how)
+/* the translator's pieces jit_fp_emit.c uses (jit_translate.h) */
+void rv64_jt_add_cold(struct chain_slots *cs, int kind, const struct rv64_insn *in, unsigned idx,
+                      uint8_t *site, uint8_t *back)
 {
-    x_mov_load(b, RAX, RBX, FO(in->rs1));
-    x_mov_load(b, RCX, RBX, FO(in->rs2));
-    if (how == 1) {
-        x_byte(b, 0x48); x_byte(b, 0xf7); x_byte(b, 0xd1); /* not rcx */
-    }
-    x_mov_imm64(b, RDX, 0x8000000000000000ull);
-    x_alu_rr(b, 1, ALU_AND, RCX, RDX);
-    if (how != 2) {
-        x_byte(b, 0x48); x_byte(b, 0xf7); x_byte(b, 0xd2); /* not rdx */
-        x_alu_rr(b, 1, ALU_AND, RAX, RDX);
-        x_alu_rr(b, 1, ALU_OR, RAX, RCX);
-    } else {
-        x_alu_rr(b, 1, ALU_XOR, RAX, RCX);
-    }
-    x_mov_store(b, RBX, FO(in->rd), RAX);
+    add_cold(cs, kind, in, idx, site, back);
 }
-
-/* SSE2 opcode (after F2 0F) of a double-precision operation done inline, or 0 */
-static uint8_t sse_op_d(unsigned op)
-{
-    switch (op) {
-    case OP_FADD_D: return 0x58;
-    case OP_FMUL_D: return 0x59;
-    case OP_FSUB_D: return 0x5c;
-    case OP_FDIV_D: return 0x5e;
-    case OP_FSQRT_D: return 0x51;
-    default: return 0;
-    }
-}
-
-/* f[rd] = f[rs1] op f[rs2] (or sqrt f[rs1]) in round-to-nearest-even, on the host's SSE2 unit
- * exactly as fpu.c does it (the same instruction under the same MXCSR: the host's own
- * control bits with rounding RNE and the flags cleared), so results and flags are the
- * interpreter's by construction: flags from MXCSR through a table (rv64_jit_mxcsr_fflags), a
- * NaN result replaced by the canonical NaN. [rsp] is the body's scratch slot (prologue). The
- * MXCSR flags are left set afterwards: host code never reads them (fpu.c saves and clears). */
-static void emit_sse_d(struct x86_buf *b, const struct rv64_insn *in, uint8_t op)
-{
-    x_op0f_mem(b, 0, 0xae, 3, RSP, 0);                   /* stmxcsr [rsp] */
-    x_alu_mi(b, 0, ALU_AND, RSP, 0, ~0x603f);            /* RNE, no flags */
-    x_op0f_mem(b, 0, 0xae, 2, RSP, 0);                   /* ldmxcsr [rsp] */
-    x_byte(b, 0xf2);
-    if (op == 0x51) {
-        x_op0f_mem(b, 0, 0x51, 0, RBX, FO(in->rs1));     /* sqrtsd xmm0, [f rs1] */
-    } else {
-        x_op0f_mem(b, 0, 0x10, 0, RBX, FO(in->rs1));     /* movsd xmm0, [f rs1] */
-        x_byte(b, 0xf2);
-        x_op0f_mem(b, 0, op, 0, RBX, FO(in->rs2));       /* op xmm0, [f rs2] */
-    }
-    x_op0f_mem(b, 0, 0xae, 3, RSP, 0);                   /* stmxcsr [rsp] */
-    x_byte(b, 0xf2);
-    x_op0f_mem(b, 0, 0x11, 0, RBX, FO(in->rd));          /* movsd [f rd], xmm0 */
-    x_byte(b, 0x66); x_byte(b, 0x0f); x_byte(b, 0x2e); x_byte(b, 0xc0); /* ucomisd xmm0, xmm0 */
-    uint8_t *num = x_jcc_fwd(b, (enum x86_cc)0xb);       /* jnp: not a NaN */
-    x_mov_imm64(b, RAX, FPU_CANON_D);
-    x_mov_store(b, RBX, FO(in->rd), RAX);
-    x_patch(b, num);
-    x_op0f_mem(b, 0, 0xb6, RAX, RSP, 0);                 /* movzx eax, byte [rsp] */
-    x_alu_ri(b, 0, ALU_AND, RAX, 0x3d);                  /* the flags but DE (no RISC-V flag) */
-    x_mov_imm64(b, RCX, (uint64_t)(uintptr_t)rv64_jit_mxcsr_fflags);
-    x_byte(b, 0x0f); x_byte(b, 0xb6); x_byte(b, 0x04); x_byte(b, 0x01); /* movzx eax, byte [rcx+rax] */
-    x_op_mem(b, 0, 0x09, RAX, RBX, H_FFLAGS);            /* or [rbx+fflags], eax */
-    emit_fs_dirty(b);
-}
-
-/* The VEX opcode (0F38 map, 213 form: xmm0 = xmm1 * xmm0 + m64) of a double fused multiply-add
- * done inline, or 0. Only where the host has FMA3: fpu.c's fma() then runs that very instruction
- * (glibc picks it), so inline and interpreted results and flags agree. */
-static uint8_t fma_op_d(unsigned op)
-{
-    static int host_fma = -1;
-    if (host_fma < 0)
-        host_fma = __builtin_cpu_supports("fma") != 0;
-    if (!host_fma)
-        return 0;
-    switch (op) {
-    case OP_FMADD_D: return 0xa9;  /* vfmadd213sd:   a*b + c */
-    case OP_FMSUB_D: return 0xab;  /* vfmsub213sd:   a*b - c */
-    case OP_FNMSUB_D: return 0xad; /* vfnmadd213sd: -(a*b) + c */
-    case OP_FNMADD_D: return 0xaf; /* vfnmsub213sd: -(a*b) - c */
-    default: return 0;
-    }
-}
-
-/* f[rd] = ±f[rs1] * f[rs2] ± f[rs3] in RNE, inline like emit_sse_d. A NaN result goes to the
- * helper instead (it recomputes from the unchanged operands), since RISC-V raises NV for
- * ∞ × 0 even with a quiet NaN addend, which fpu.c adds by hand; a result that is not a NaN
- * never involves ∞ × 0, so the host's flags are the whole story there. */
-static void emit_fma_d(struct x86_buf *b, const struct rv64_insn *in, uint8_t op,
-                       const struct rv64_jit_fp *f)
-{
-    x_op0f_mem(b, 0, 0xae, 3, RSP, 0);                   /* stmxcsr [rsp] */
-    x_alu_mi(b, 0, ALU_AND, RSP, 0, ~0x603f);            /* RNE, no flags */
-    x_op0f_mem(b, 0, 0xae, 2, RSP, 0);                   /* ldmxcsr [rsp] */
-    x_byte(b, 0xf2);
-    x_op0f_mem(b, 0, 0x10, 0, RBX, FO(in->rs1));         /* movsd xmm0, [f rs1] */
-    x_byte(b, 0xf2);
-    x_op0f_mem(b, 0, 0x10, 1, RBX, FO(in->rs2));         /* movsd xmm1, [f rs2] */
-    x_byte(b, 0xc4); x_byte(b, 0xe2); x_byte(b, 0xf1);   /* VEX.LIG.66.0F38.W1, vvvv = xmm1 */
-    x_byte(b, op);
-    x_mem(b, 0, RBX, FO(in->rs3));                       /* op xmm0, xmm1, [f rs3] */
-    x_op0f_mem(b, 0, 0xae, 3, RSP, 0);                   /* stmxcsr [rsp] */
-    x_byte(b, 0x66); x_byte(b, 0x0f); x_byte(b, 0x2e); x_byte(b, 0xc0); /* ucomisd xmm0, xmm0 */
-    uint8_t *nan = x_jcc_fwd(b, (enum x86_cc)0xa);       /* jp */
-    x_byte(b, 0xf2);
-    x_op0f_mem(b, 0, 0x11, 0, RBX, FO(in->rd));          /* movsd [f rd], xmm0 */
-    x_op0f_mem(b, 0, 0xb6, RAX, RSP, 0);                 /* movzx eax, byte [rsp] */
-    x_alu_ri(b, 0, ALU_AND, RAX, 0x3d);
-    x_mov_imm64(b, RCX, (uint64_t)(uintptr_t)rv64_jit_mxcsr_fflags);
-    x_byte(b, 0x0f); x_byte(b, 0xb6); x_byte(b, 0x04); x_byte(b, 0x01); /* movzx eax, byte [rcx+rax] */
-    x_op_mem(b, 0, 0x09, RAX, RBX, H_FFLAGS);            /* or [rbx+fflags], eax */
-    emit_fs_dirty(b);
-    uint8_t *done = x_jmp_fwd(b);
-    x_patch(b, nan);
-    x_mov_rr(b, RDI, RBX);
-    x_mov_imm32(b, RSI, (uint32_t)in->rd | (uint32_t)in->rs1 << 8 | (uint32_t)in->rs2 << 16 |
-                            (uint32_t)in->rs3 << 24);
-    x_mov_imm32(b, RDX, FPU_RNE);
-    x_call_abs(b, (const void *)f->fn);
-    x_patch(b, done);
-}
-
-/* An F/D instruction other than a load or store: inline (moves, double sign injection, double
- * add/sub/mul/div/sqrt/fma in RNE) or a direct call to its helper (jit_fp.c), after the FS and
- * rounding-mode checks. */
-static void emit_fp(struct x86_buf *b, struct chain_slots *cs, const struct rv64_insn *in,
-                    unsigned idx)
-{
-    const struct rv64_jit_fp *f = rv64_jit_fp_op(in->op);
-    int rm = f && (f->kind & JFP_RM) ? in->rm : 0;
-    if (rm == 5 || rm == 6) { /* reserved: always an illegal instruction */
-        emit_interp(b, in, idx);
-        return;
-    }
-    uint8_t sse = sse_op_d(in->op), fma = sse ? 0 : fma_op_d(in->op);
-    if ((sse || fma) && (rm == FPU_RNE || rm == 7)) {
-        struct cold *guard = emit_fp_guard(b, cs, in, idx, rm == 7 ? FRM_RNE : FRM_ANY);
-        if (sse)
-            emit_sse_d(b, in, sse);
-        else
-            emit_fma_d(b, in, fma, f);
-        guard->back = b->p;
-        return;
-    }
-    struct cold *guard = emit_fp_guard(b, cs, in, idx, rm == 7 ? FRM_VALID : FRM_ANY);
-    switch (in->op) {
-    case OP_FMV_X_D:
-        x_mov_load(b, RAX, RBX, FO(in->rs1));
-        st(b, in->rd, RAX);
-        break;
-    case OP_FMV_X_W:
-        x_op_mem(b, 1, 0x63, RAX, RBX, FO(in->rs1)); /* movsxd rax, dword */
-        st(b, in->rd, RAX);
-        break;
-    case OP_FMV_D_X:
-        ld(b, RAX, in->rs1);
-        x_mov_store(b, RBX, FO(in->rd), RAX);
-        emit_fs_dirty(b);
-        break;
-    case OP_FMV_W_X:
-        ld(b, RAX, in->rs1);
-        x_byte(b, 0x89); x_byte(b, 0xc0); /* mov eax, eax: the low 32 bits */
-        x_mov_imm64(b, RCX, 0xffffffff00000000ull);
-        x_alu_rr(b, 1, ALU_OR, RAX, RCX);
-        x_mov_store(b, RBX, FO(in->rd), RAX);
-        emit_fs_dirty(b);
-        break;
-    case OP_FSGNJ_D: emit_fsgnj_d(b, in, 0); emit_fs_dirty(b); break;
-    case OP_FSGNJN_D: emit_fsgnj_d(b, in, 1); emit_fs_dirty(b); break;
-    case OP_FSGNJX_D: emit_fsgnj_d(b, in, 2); emit_fs_dirty(b); break;
-    default:
-        if (f->kind & JFP_XRS)
-            ld(b, RCX, in->rs1);
-        x_mov_rr(b, RDI, RBX);
-        x_mov_imm32(b, RSI, (uint32_t)in->rd | (uint32_t)in->rs1 << 8 |
-                                (uint32_t)in->rs2 << 16 | (uint32_t)in->rs3 << 24);
-        if (rm == 7)
-            x_op_mem(b, 0, 0x8b, RDX, RBX, H_FRM); /* mov edx, [rbx+frm] (checked: 0..4) */
-        else
-            x_mov_imm32(b, RDX, (uint32_t)rm);
-        x_call_abs(b, (const void *)f->fn);
-        if (f->kind & JFP_XRD)
-            st(b, in->rd, RAX);
-        break;
-    }
-    guard->back = b->p;
-}
+void rv64_jt_ld(struct x86_buf *b, int dst, unsigned r) { ld(b, dst, r); }
+void rv64_jt_st(struct x86_buf *b, unsigned rd, int src) { st(b, rd, src); }
+void rv64_jt_interp(struct x86_buf *b, const struct rv64_insn *in, unsigned idx) { emit_interp(b, in, idx); }
 
 /* A CSR read (csrrs/csrrc rd, csr, x0 or 0: nothing written): a direct call that reads it, then
  * the block ends as the interpreter ends it after a CSR instruction, but linked to the next
@@ -926,11 +686,11 @@ static int emit_insn(struct x86_buf *b, struct chain_slots *cs, const struct rv6
     case OP_FSW: case OP_FSD: emit_store(b, cs, in, idx); return 0;
     case OP_FMV_X_D: case OP_FMV_X_W: case OP_FMV_D_X: case OP_FMV_W_X: case OP_FSGNJ_D:
     case OP_FSGNJN_D: case OP_FSGNJX_D:
-        emit_fp(b, cs, in, idx);
+        rv64_jt_emit_fp(b, cs, in, idx);
         return 0;
     default:
         if (rv64_jit_fp_op(in->op)) {
-            emit_fp(b, cs, in, idx);
+            rv64_jt_emit_fp(b, cs, in, idx);
             return 0;
         }
         break;
