@@ -1,6 +1,6 @@
 #!/usr/bin/env python3
 """kiln (JIT, the default) vs kiln --jit off (the interpreter) vs QEMU: (a) boot-to-poweroff wall time, (b) in-guest CPU workload time,
-(c) peak host RSS of the VMM process, (d) host CPU used by an idle guest. Runs alternate between the VMMs so that a noisy
+(b') in-guest floating-point workload time, (c) peak host RSS of the VMM process, (d) host CPU used by an idle guest. Runs alternate between the VMMs so that a noisy
 machine hurts all alike; the table shows medians and ratios to QEMU."""
 import argparse
 import os
@@ -74,9 +74,10 @@ def main():
 
     boot = commands(a.kiln, a.guest, a.mem, "console=ttyS0 quiet kiln.poweroff")
     cpu = commands(a.kiln, a.guest, a.mem, "console=ttyS0 quiet kiln.bench=cpu")
+    fp = commands(a.kiln, a.guest, a.mem, "console=ttyS0 quiet kiln.bench=fp")
     idle = commands(a.kiln, a.guest, a.mem, "console=ttyS0 quiet")
     vmms = ("kiln", "kiln-interp", "qemu")
-    res = {vmm: {"boot": [], "cpu": [], "rss_boot": [], "rss": [], "idle": []} for vmm in vmms}
+    res = {vmm: {"boot": [], "cpu": [], "fp": [], "rss_boot": [], "rss": [], "idle": []} for vmm in vmms}
     for i in range(a.runs):
         for vmm in vmms:
             wall, rss_boot, _ = measure(boot[vmm], 300)
@@ -88,13 +89,19 @@ def main():
                 sys.exit(f"{vmm}: no KILN-BENCH line in guest output:\n{out[-1500:]}")
             res[vmm]["cpu"].append(float(m.group(1)))
             res[vmm]["rss"].append(rss / 1024.0)
+            _, _, fout = measure(fp[vmm], 900)
+            f = re.search(r"KILN-BENCH .*fp_seconds=([0-9.]+)", fout)
+            if not f:
+                sys.exit(f"{vmm}: no KILN-BENCH fp line in guest output:\n{fout[-1500:]}")
+            res[vmm]["fp"].append(float(f.group(1)))
             res[vmm]["idle"].append(idle_cpu_percent(idle[vmm]))
             print(f"run {i + 1}/{a.runs} {vmm}: boot {wall:.2f} s, cpu {float(m.group(1)):.2f} s, "
-                  f"rss {rss / 1024.0:.1f} MiB, idle {res[vmm]['idle'][-1]:.2f}% "
-                  f"({m.group(0)})", flush=True)
+                  f"fp {float(f.group(1)):.2f} s, rss {rss / 1024.0:.1f} MiB, idle {res[vmm]['idle'][-1]:.2f}% "
+                  f"({m.group(0)}; {f.group(0)})", flush=True)
 
     rows = [("(a) boot to poweroff, wall s", "boot", 0.6),
             ("(b) CPU workload in guest, s", "cpu", 0.67),
+            ("(b') FP workload in guest (awk: sqrt, log, division), s", "fp", 0.67),
             ("(c) peak VMM RSS, boot to poweroff, MiB", "rss_boot", 0.5),
             ("(c) peak VMM RSS, CPU workload (guest data included), MiB", "rss", 0.5),
             ("(d) idle guest, host CPU % of one core", "idle", None)]

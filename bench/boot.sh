@@ -1,5 +1,5 @@
 #!/bin/bash
-# Boot and CPU benchmark: kiln (JIT, the default) vs kiln --jit off (the interpreter) vs QEMU (TCG,
+# Boot, CPU and FP benchmark: kiln (JIT, the default) vs kiln --jit off (the interpreter) vs QEMU (TCG,
 # Debian's OpenSBI) on the same kernel and initramfs, alternating runs, medians and ratios to QEMU.
 # usage: bench/boot.sh [runs]  (default 5)
 set -euo pipefail

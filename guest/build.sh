@@ -142,7 +142,7 @@ cp -a "$BROOT/." "$STAGE/"
 mkdir -p "$STAGE"/{proc,sys,dev,tmp,root,etc}
 install -m 755 "$HERE/init" "$STAGE/init"
 rm -f "$STAGE/sbin/init" && install -m 755 "$HERE/init" "$STAGE/sbin/init"
-install -m 755 "$HERE/kiln-bench-cpu" "$HERE/kiln-bench-io" "$STAGE/bin/"
+install -m 755 "$HERE/kiln-bench-cpu" "$HERE/kiln-bench-fp" "$HERE/kiln-bench-io" "$STAGE/bin/"
 [ ${#TOOL_SRCS[@]} = 0 ] || install -m 755 "$TDIR"/* "$STAGE/bin/"
 install -m 755 "$HERE/udhcpc.script" "$STAGE/etc/udhcpc.script"
 # udhcpc.script writes the resolver config to tmpfs, so a read-only root works too

@@ -127,16 +127,19 @@ static uint32_t gen_mem(void)
 }
 
 /* Floating point, single and double, every operation class with every rounding mode (0-4, the
- * dynamic 7 under a random frm, and the reserved 5 and 6, which must trap as illegal
- * instructions) on operands biased to the IEEE edge cases (NaNs signalling and quiet, infinities,
- * zeros, subnormals, values that round). */
+ * dynamic 7 under a random frm, reserved ones included, and the reserved 5 and 6, which must trap
+ * as illegal instructions) on operands biased to the IEEE edge cases (NaNs signalling and quiet,
+ * infinities, zeros, subnormals, values that round); FP loads and stores to the same kinds of
+ * address as integer ones (misaligned, straddling, unmapped, read-only); moves between x and f
+ * registers. Sequences run with mstatus.FS Off (every FP instruction traps), Initial, Clean or
+ * Dirty (see run_one). */
 #define OPC_MADD 0x43
 static uint32_t gen_fp(void)
 {
     unsigned fmt = rn(2); /* 0 single, 1 double */
     unsigned rm = rn(8), fd = rn(32), fa = rn(32), fb = rn(32), fc = rn(32);
     unsigned rd = rd_any(), rs = rs_any();
-    switch (rn(14)) {
+    switch (rn(16)) {
     case 0: return i_opfp(0x00 | fmt, fd, fa, fb, rm);             /* fadd */
     case 1: return i_opfp(0x04 | fmt, fd, fa, fb, rm);             /* fsub */
     case 2: return i_opfp(0x08 | fmt, fd, fa, fb, rm);             /* fmul */
@@ -150,9 +153,20 @@ static uint32_t gen_fp(void)
     case 10: return i_opfp(0x68 | fmt, fd, rs, rn(4), rm);         /* fcvt.{s,d}.{w,wu,l,lu} */
     case 11: return i_opfp(0x20 | (fmt ^ 1), fd, fa, fmt, rm);     /* fcvt.s.d, fcvt.d.s */
     case 12: return i_opfp(0x70 | fmt, rd, fa, 0, 1);              /* fclass */
-    default: return rn(2) ? i_opfp(0x78 | fmt, fd, rs, 0, 0)       /* fmv.{w,d}.x */
-                          : (fmt ? i_fsd(fb, 3, (int32_t)(rn(32) * 8) - 128)
-                                 : i_fsw(fb, 3, (int32_t)(rn(64) * 4) - 128));
+    case 13: return rn(2) ? i_opfp(0x78 | fmt, fd, rs, 0, 0)       /* fmv.{w,d}.x */
+                          : i_opfp(0x70 | fmt, rd, fa, 0, 0);      /* fmv.x.{w,d} */
+    default: {
+        /* loads and stores: mostly aligned in the RW page, sometimes anywhere gen_mem goes */
+        static const unsigned bases[] = { 3, 3, 3, 3, 3, 3, 4, 4, 5, 6 };
+        unsigned base = bases[rn(sizeof(bases) / sizeof(bases[0]))];
+        int32_t imm = base == 3 ? (int32_t)(rn(32) * (fmt ? 8 : 4)) - 128 : (int32_t)rn(16) - 8;
+        if (base == 3 && !rn(8))
+            imm += (int32_t)rn(8); /* misaligned */
+        switch (rn(4)) {
+        case 0: return fmt ? i_fld(fd, base, imm) : i_flw(fd, base, imm);
+        default: return fmt ? i_fsd(fb, base, imm) : i_fsw(fb, base, imm);
+        }
+    }
     }
 }
 
@@ -177,8 +191,9 @@ static uint64_t fp_interesting(void)
 /* instructions the JIT hands to the interpreter */
 static uint32_t gen_other(void)
 {
+    /* [2, 7) are also written; the status registers only read (mstatus traps in S-mode) */
     static const unsigned csrs[] = { CSR_INSTRET, CSR_CYCLE, CSR_SSCRATCH, CSR_MSCRATCH,
-                                     CSR_FFLAGS, CSR_FRM, CSR_FCSR };
+                                     CSR_FFLAGS, CSR_FRM, CSR_FCSR, CSR_MSTATUS, CSR_SSTATUS };
     unsigned rd = rd_any(), rs = rs_any(), rm = rn(8); /* rm 5 and 6 are illegal: both trap */
     unsigned fd = rn(32), fa = rn(32), fb = rn(32);
     switch (rn(16)) {
@@ -215,7 +230,7 @@ static unsigned gen_sequence(uint32_t *code)
             code[i] = gen_alu_ri();
         } else if (kind < 72) {
             code[i] = gen_mem();
-        } else if (kind < 84) {
+        } else if (kind < 80) {
             code[i] = gen_other();
         } else if (kind < 92) {
             code[i] = gen_fp();
@@ -261,8 +276,8 @@ static void env_create(struct env *e, bool jit, size_t cache_bytes)
 
 /* Puts a sequence and its initial state in e, as if the machine were new (but without the cost
  * of creating one per sequence). */
-static void env_load(struct env *e, int smode, const uint32_t *code, unsigned n,
-                     const uint64_t *regs, const uint64_t *fregs)
+static void env_load(struct env *e, int smode, unsigned fs, unsigned frm, const uint32_t *code,
+                     unsigned n, const uint64_t *regs, const uint64_t *fregs)
 {
     struct rv64_hart *h = e->h;
     /* a sequence may have stopped the machine (a trap loop the crash detector ends): its
@@ -300,11 +315,11 @@ static void env_load(struct env *e, int smode, const uint32_t *code, unsigned n,
     rv64_hart_reset(h, CODE, PRIV_M); /* flushes decoded blocks and translations too */
     h->instret = h->cycle_offset = h->instret_offset = 0;
     h->mtvec = HANDLER;
-    h->mstatus |= MSTATUS_FS_DIRTY;
+    h->mstatus = (h->mstatus & ~MSTATUS_FS) | (uint64_t)fs << 13;
     h->mcounteren = 7;
     memcpy(h->x, regs, 32 * sizeof(uint64_t));
     memcpy(h->f, fregs, 32 * sizeof(uint64_t));
-    h->frm = (uint32_t)(regs[0] & 7) % 5;
+    h->frm = frm;
     h->x[0] = 0;
     if (smode) {
         h->satp = satp_of(8, PT_ROOT);
@@ -385,6 +400,11 @@ static bool run_one(uint64_t seed, struct env *a, struct env *b, unsigned nb)
     unsigned n = gen_sequence(code);
     uint64_t regs[32], fregs[32];
     int smode = (int)rn(2);
+    /* mstatus.FS: mostly Dirty; Off (FP traps), Initial and Clean (the first FP write must make
+     * it Dirty) in one sequence of 8 each. frm: a reserved value (5-7: dynamic-rm instructions
+     * trap) in one of 8 */
+    unsigned fs = rn(8), frm = rn(8) ? rn(5) : 5 + rn(3);
+    fs = fs < 5 ? 3 : fs - 5;
     for (unsigned r = 0; r < 32; r++) {
         regs[r] = interesting();
         fregs[r] = fp_interesting();
@@ -396,7 +416,7 @@ static bool run_one(uint64_t seed, struct env *a, struct env *b, unsigned nb)
     regs[6] = VDATA + 0x4100;
     regs[30] = 3;
     regs[31] = 0;
-    env_load(a, smode, code, n, regs, fregs);
+    env_load(a, smode, fs, frm, code, n, regs, fregs);
     env_run(a);
     /* A rare sequence never ends (a store through a register that happens to point at the
      * code rewrites it into a trap loop): where a bounded run stops in such a loop depends on
@@ -409,7 +429,7 @@ static bool run_one(uint64_t seed, struct env *a, struct env *b, unsigned nb)
         total_insns += a->h->x[29];
     bool ok = true;
     for (unsigned i = 0; i < nb; i++) {
-        env_load(&b[i], smode, code, n, regs, fregs);
+        env_load(&b[i], smode, fs, frm, code, n, regs, fregs);
         env_run(&b[i]);
         ok &= compare(a, &b[i], seed);
     }

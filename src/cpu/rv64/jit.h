@@ -77,10 +77,26 @@ void rv64_jit_emit_stubs(struct rv64_jit *j);
 #define RV64_JIT_CHAIN_JMP 58
 #define RV64_JIT_CHAIN_END 62
 
+/* jit_fp.c: the helper translated code calls for an F/D instruction (see there), or NULL for the
+ * ones translated inline (loads, stores, moves, double sign injection) or not at all */
+enum {
+    JFP_RM = 1,  /* takes a rounding mode: a reserved one (static or frm) is an illegal instruction */
+    JFP_XRD = 2, /* its result (the helper's return value) goes to x[rd], not f[rd] */
+    JFP_XRS = 4, /* its operand is x[rs1] (the helper's fourth argument) */
+};
+struct rv64_jit_fp {
+    uint64_t (*fn)(struct rv64_hart *h, uint32_t regs, unsigned rm, uint64_t x);
+    unsigned kind;
+};
+const struct rv64_jit_fp *rv64_jit_fp_op(unsigned op);
+/* fflags bits for MXCSR's flag bits 0..5 (IE DE ZE OE UE PE; DE has no RISC-V flag) */
+extern const uint8_t rv64_jit_mxcsr_fflags[64];
+
 /* jit_exec.c: rv64_exec_block's twin (same contract, hart.h) running translated code; it also
  * chains translated blocks to each other (their exits then jump straight into the successor) */
 int rv64_jit_exec_block(struct rv64_hart *h, struct rv64_block *b);
 /* Helpers the emitted code calls (SysV ABI). */
 uint32_t rv64_jit_interp_one(struct rv64_hart *h, const void *insn, uint64_t idx, uint64_t pc);
+uint32_t rv64_jit_csr_read(struct rv64_hart *h, uint64_t csr, uint64_t idx, uint64_t *val);
 
 #endif

@@ -44,6 +44,18 @@ uint32_t rv64_jit_interp_one(struct rv64_hart *h, const void *insn, uint64_t idx
     return retired ? (uint32_t)(link + 2) : 0;
 }
 
+/* A CSR read (csrrs/csrrc with nothing to set or clear) from translated code, without the
+ * one-instruction block: the CSR's value in *val, or false if the read traps (the caller then
+ * runs the instruction through rv64_jit_interp_one, which raises the exception). Instructions
+ * before it in the block (idx) count, as in exec.c, for instret and cycle reads. */
+uint32_t rv64_jit_csr_read(struct rv64_hart *h, uint64_t csr, uint64_t idx, uint64_t *val)
+{
+    h->instret += idx;
+    bool ok = rv64_csr_read(h, (unsigned)csr, val);
+    h->instret -= idx;
+    return ok;
+}
+
 static uint64_t now_ns(void)
 {
     struct timespec ts;

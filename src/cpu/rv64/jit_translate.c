@@ -10,7 +10,16 @@
  * Translated inline: LUI AUIPC JAL JALR, branches, loads and stores (with the soft-TLB fast path;
  * misses, MMIO, misaligned and faulting accesses call the interpreter's slow paths), OP-IMM,
  * OP, OP-IMM-32, OP-32, MUL*, FENCE (a no-op here as in exec.c). DIV/REM call small C helpers.
- * Everything else (CSRs, FP, AMOs, LR/SC, system instructions, illegal) runs through
+ * F and D (emitted by jit_fp_emit.c, helpers in jit_fp.c): loads and stores (the same TLB fast
+ * path), moves between x and f registers and double sign injection inline; the rest calls a
+ * small helper per instruction (jit_fp.c). An FP
+ * instruction with FS=Off or a reserved rounding mode (static, or frm at run time) takes an
+ * out-of-line path to the interpreter's handler, which raises the illegal instruction. Double
+ * add/sub/mul/div/sqrt and (with host FMA3) the FMA family in round-to-nearest-even are inline
+ * SSE2/FMA3 (emit_sse_d, emit_fma_d); with a dynamic rounding mode, under a guard that frm is
+ * RNE (any other frm runs the interpreter's handler: guests rarely change it).
+ * CSR reads (csrrs/csrrc with nothing to change: rdtime, rdcycle, frflags...) call a direct read.
+ * Everything else (CSR writes, AMOs, LR/SC, system instructions, illegal) runs through
  * rv64_jit_interp_one: the interpreter's own handler for that one instruction. */
 #include <assert.h>
 #include <stddef.h>
@@ -18,12 +27,12 @@
 #include "cpu/rv64/hart.h"
 #include "cpu/rv64/jit.h"
 #include "cpu/rv64/jit_emit.h"
+#include "cpu/rv64/jit_translate.h"
 #include "cpu/rv64/ops.h"
 
 _Static_assert(sizeof(struct tlb_entry) == 16, "the TLB index is scaled by a shift of 4");
 _Static_assert((BLOCK_MAX_INSNS + 2) * 512 < 65536, "chaining sites are found by 16-bit offsets");
 
-#define XO(r)   ((int32_t)(offsetof(struct rv64_hart, x) + 8u * (r)))
 #define H_PC    ((int32_t)offsetof(struct rv64_hart, pc))
 #define H_INSTRET ((int32_t)offsetof(struct rv64_hart, instret))
 #define H_STREAK ((int32_t)offsetof(struct rv64_hart, trap_streak))
@@ -59,24 +68,6 @@ _Static_assert(sizeof(((struct rv64_hart *)0)->timer_countdown) == 4 &&
                sizeof(((struct rv64_hart *)0)->trap_streak) == 4, "dword operands in the chain checks");
 
 _Static_assert(sizeof(struct jc_entry) == 16, "the jump cache index is scaled by a shift of 4");
-
-/* Where a block's chainable exits (by link: a jump or taken branch, the next instruction) have
- * their patch sites, as offsets in the code being emitted; see emit_chain_exit. */
-struct chain_slots {
-    const struct rv64_block *blk;
-    const _Atomic uint32_t *gen_cell; /* its code page's generation (machine.page_gen) */
-    uint8_t *start;
-    uint32_t cells[2];
-    /* slow paths, emitted after the block's last exit so that the fast paths fall straight
-     * through: a load or store TLB miss, a store into a page holding decoded code */
-    struct cold {
-        enum { COLD_LOAD, COLD_STORE, COLD_CODE } kind;
-        const struct rv64_insn *in;
-        unsigned idx;
-        uint8_t *site, *back; /* the jcc's rel32 to patch; where to go on */
-    } cold[2 * BLOCK_MAX_INSNS];
-    unsigned ncold;
-};
 
 /* the shared stubs, in the read-write view (rel32 distances are the same in both views) */
 #define STUB(b, name) (((struct rv64_jit *)(b)->user)->rw + ((struct rv64_jit *)(b)->user)->name)
@@ -290,7 +281,7 @@ static void emit_host_load(struct x86_buf *b, unsigned op)
     case OP_LH: x_op0f_mem(b, 1, 0xbf, RAX, RSI, 0); break;
     case OP_LHU: x_op0f_mem(b, 0, 0xb7, RAX, RSI, 0); break;
     case OP_LW: x_op_mem(b, 1, 0x63, RAX, RSI, 0); break;    /* movsxd */
-    case OP_LWU: x_op_mem(b, 0, 0x8b, RAX, RSI, 0); break;   /* mov eax: zero-extends */
+    case OP_LWU: case OP_FLW: x_op_mem(b, 0, 0x8b, RAX, RSI, 0); break; /* mov eax: zero-extends */
     default: x_op_mem(b, 1, 0x8b, RAX, RSI, 0); break;
     }
 }
@@ -300,34 +291,60 @@ static unsigned load_size(unsigned op)
     switch (op) {
     case OP_LB: case OP_LBU: return 1;
     case OP_LH: case OP_LHU: return 2;
-    case OP_LW: case OP_LWU: return 4;
+    case OP_LW: case OP_LWU: case OP_FLW: return 4;
     default: return 8;
     }
 }
 
+static unsigned store_size(unsigned op)
+{
+    switch (op) {
+    case OP_SB: return 1;
+    case OP_SH: return 2;
+    case OP_SW: case OP_FSW: return 4;
+    default: return 8;
+    }
+}
+
+static int is_fp_mem(unsigned op) { return op == OP_FLW || op == OP_FLD || op == OP_FSW || op == OP_FSD; }
+
 static void add_cold(struct chain_slots *cs, int kind, const struct rv64_insn *in, unsigned idx,
                      uint8_t *site, uint8_t *back)
 {
-    cs->cold[cs->ncold++] = (struct cold){ kind, in, idx, site, back };
+    cs->cold[cs->ncold++] = (struct cold){ kind, in, idx, site, back, NULL };
 }
 
 static void emit_load(struct x86_buf *b, struct chain_slots *cs, const struct rv64_insn *in,
                       unsigned idx)
 {
     unsigned size = load_size(in->op);
+    struct cold *fp = is_fp_mem(in->op) ? rv64_jt_fp_guard(b, cs, in, idx, FRM_ANY) : NULL;
     uint8_t *miss = emit_tlb_probe(b, in, TLB_R, size);
     x_alu_rm(b, 1, ALU_ADD, RSI, RDX, TLB_R + E_ADD);
     emit_host_load(b, in->op);
     add_cold(cs, COLD_LOAD, in, idx, miss, b->p);
-    store_rax(b, in->rd);
+    if (!fp) {
+        store_rax(b, in->rd);
+        return;
+    }
+    if (in->op == OP_FLW) { /* NaN-box the single */
+        x_mov_imm64(b, RCX, 0xffffffff00000000ull);
+        x_alu_rr(b, 1, ALU_OR, RAX, RCX);
+    }
+    x_mov_store(b, RBX, FO(in->rd), RAX);
+    rv64_jt_fs_dirty(b);
+    fp->back = b->p;
 }
 
 static void emit_store(struct x86_buf *b, struct chain_slots *cs, const struct rv64_insn *in,
                        unsigned idx)
 {
-    unsigned size = in->op == OP_SB ? 1 : in->op == OP_SH ? 2 : in->op == OP_SW ? 4 : 8;
+    unsigned size = store_size(in->op);
+    struct cold *fp = is_fp_mem(in->op) ? rv64_jt_fp_guard(b, cs, in, idx, FRM_ANY) : NULL;
     /* the value in rdi, which the probe leaves alone */
-    if (b->rax_prev == (int)in->rs2)
+    if (fp)
+        x_mov_load(b, RDI, RBX, FO(in->rs2));
+    else if (b->rax_prev == (int)in->rs2)
         x_mov_rr(b, RDI, RAX);
     else
         ld(b, RDI, in->rs2);
@@ -351,7 +368,11 @@ static void emit_store(struct x86_buf *b, struct chain_slots *cs, const struct r
     uint8_t *code = x_jcc_fwd(b, CC_NE);
     add_cold(cs, COLD_STORE, in, idx, miss, b->p);
     add_cold(cs, COLD_CODE, in, idx, code, b->p);
+    if (fp)
+        fp->back = b->p;
 }
+
+static void emit_interp(struct x86_buf *b, const struct rv64_insn *in, unsigned idx);
 
 /* One slow path, out of line (see struct cold). */
 static void emit_cold(struct x86_buf *b, const struct cold *c)
@@ -372,15 +393,18 @@ static void emit_cold(struct x86_buf *b, const struct cold *c)
             x_movsxd(b, RAX, RAX);
         }
         break;
-    case COLD_STORE: {
-        unsigned size = in->op == OP_SB ? 1 : in->op == OP_SH ? 2 : in->op == OP_SW ? 4 : 8;
+    case COLD_STORE:
         x_mov_rr(b, RCX, RDI);
-        x_mov_imm32(b, RDX, slow_info(in, c->idx, size));
+        x_mov_imm32(b, RDX, slow_info(in, c->idx, store_size(in->op)));
         x_call_to(b, STUB(b, st_store));
         break;
-    }
     case COLD_CODE:
         x_call_to(b, STUB(b, st_code));
+        break;
+    case COLD_INTERP:
+        if (c->site2)
+            x_patch(b, c->site2);
+        emit_interp(b, in, c->idx);
         break;
     }
     x_jmp_to(b, c->back);
@@ -535,6 +559,37 @@ static void emit_interp(struct x86_buf *b, const struct rv64_insn *in, unsigned 
     }
 }
 
+/* the translator's pieces jit_fp_emit.c uses (jit_translate.h) */
+void rv64_jt_add_cold(struct chain_slots *cs, int kind, const struct rv64_insn *in, unsigned idx,
+                      uint8_t *site, uint8_t *back)
+{
+    add_cold(cs, kind, in, idx, site, back);
+}
+void rv64_jt_ld(struct x86_buf *b, int dst, unsigned r) { ld(b, dst, r); }
+void rv64_jt_st(struct x86_buf *b, unsigned rd, int src) { st(b, rd, src); }
+void rv64_jt_interp(struct x86_buf *b, const struct rv64_insn *in, unsigned idx) { emit_interp(b, in, idx); }
+
+/* A CSR read (csrrs/csrrc rd, csr, x0 or 0: nothing written): a direct call that reads it, then
+ * the block ends as the interpreter ends it after a CSR instruction, but linked to the next
+ * instruction's block (a read changes nothing the run loop must look at, so a loop polling
+ * time or cycle runs chained). An inaccessible CSR goes out of line to the interpreter's
+ * handler, which raises the illegal instruction. [rsp] is the body's scratch slot. */
+static void emit_csr_read(struct x86_buf *b, struct chain_slots *cs, const struct rv64_insn *in,
+                          unsigned idx)
+{
+    x_mov_rr(b, RDI, RBX);
+    x_mov_imm32(b, RSI, (uint32_t)in->imm & 0xfff);
+    x_mov_imm32(b, RDX, idx);
+    x_lea(b, RCX, RSP, 0);
+    x_call_abs(b, (const void *)rv64_jit_csr_read);
+    x_test32(b, RAX, RAX);
+    uint8_t *bad = x_jcc_fwd(b, CC_E);
+    add_cold(cs, COLD_INTERP, in, idx, bad, b->p);
+    x_mov_load(b, RAX, RSP, 0);
+    st(b, in->rd, RAX);
+    emit_chain_exit(b, cs, (int64_t)in->off + in->len, idx + 1, RV64_LINK_NEXT);
+}
+
 /* Emits one instruction; returns 1 if it ended the block. */
 static int emit_insn(struct x86_buf *b, struct chain_slots *cs, const struct rv64_insn *in, unsigned idx)
 {
@@ -622,10 +677,26 @@ static int emit_insn(struct x86_buf *b, struct chain_slots *cs, const struct rv6
     case OP_REMW: emit_call2(b, in, h_remw); return 0;
     case OP_REMUW: emit_call2(b, in, h_remuw); return 0;
     case OP_FENCE: return 0; /* one hart's accesses are in order; host atomics order the rest */
+    case OP_CSRRS: case OP_CSRRC: case OP_CSRRSI: case OP_CSRRCI:
+        if (in->rs1 != 0)
+            break; /* writes: the interpreter's handler (below) */
+        emit_csr_read(b, cs, in, idx);
+        return 1;
+    case OP_FLW: case OP_FLD: emit_load(b, cs, in, idx); return 0;
+    case OP_FSW: case OP_FSD: emit_store(b, cs, in, idx); return 0;
+    case OP_FMV_X_D: case OP_FMV_X_W: case OP_FMV_D_X: case OP_FMV_W_X: case OP_FSGNJ_D:
+    case OP_FSGNJN_D: case OP_FSGNJX_D:
+        rv64_jt_emit_fp(b, cs, in, idx);
+        return 0;
     default:
-        emit_interp(b, in, idx);
-        return rv64_op_ends_block(in->op);
+        if (rv64_jit_fp_op(in->op)) {
+            rv64_jt_emit_fp(b, cs, in, idx);
+            return 0;
+        }
+        break;
     }
+    emit_interp(b, in, idx);
+    return rv64_op_ends_block(in->op);
 }
 
 int rv64_jit_translate(struct rv64_hart *h, struct rv64_block *blk)
@@ -651,7 +722,10 @@ int rv64_jit_translate(struct rv64_hart *h, struct rv64_block *blk)
             return 0;
         emit_chain_exit(b, &cs, blk->insns[blk->count].off, blk->count, RV64_LINK_NEXT);
     }
-    if (b->p + 32 * cs.ncold + 16 > b->end)
+    size_t cold_bytes = 16;
+    for (unsigned k = 0; k < cs.ncold; k++)
+        cold_bytes += cs.cold[k].kind == COLD_INTERP ? 192 : 32;
+    if (b->p + cold_bytes > b->end)
         return 0;
     for (unsigned k = 0; k < cs.ncold; k++)
         emit_cold(b, &cs.cold[k]);
