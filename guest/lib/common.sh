@@ -1,7 +1,8 @@
 # guest/lib/common.sh — what guest/build.sh (riscv64) and guest/build-x86_64.sh share, sourced
-# by both after they define say, die, HERE, CACHE and OUT. Nothing here is part of a cache key:
-# the keys hash the scripts' own `# -- NAME` sections (and the inputs those sections name), so
-# moving code into this file changed no key, and changing it invalidates no cache.
+# by both after they define say, die, HERE, CACHE and OUT. The kernel, busybox and tools keys
+# hash the scripts' own `# -- NAME` sections (and the inputs those name), not this file: moving
+# code here changed no key. rootfs.ext4's key hashes the staged tree, so stage_root's output
+# (not its text) decides whether the image is rewritten.
 
 # Runs a long build command with its output in LOG, printing a progress line every 10 s:
 # the number of files compiled so far against EXPECTED (an estimate from a full build).
