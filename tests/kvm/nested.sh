@@ -50,7 +50,9 @@ while [ $# -gt 0 ]; do
 done
 [ $FETCH_ONLY = 1 ] || [ $# -gt 0 ] || usage
 
-kvm_usable() { [ -c /dev/kvm ] && { : <>/dev/kvm; } 2>/dev/null; }
+# a usable /dev/kvm, and not PVM's (kvm_pvm, KVM without VT-x/AMD-V): that one runs only
+# PVM-aware guest kernels; a stock one stops with a KVM internal error at its first xrstor
+kvm_usable() { [ -c /dev/kvm ] && [ ! -d /sys/module/kvm_pvm ] && { : <>/dev/kvm; } 2>/dev/null; }
 if [ $FETCH_ONLY = 0 ] && [ "${KILN_NESTED:-auto}" != 1 ] && kvm_usable; then
     exec "$@"
 fi
