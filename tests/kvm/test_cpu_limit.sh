@@ -6,7 +6,7 @@
 #     (half a CPU in all, not each; 50 %, since the whole boot runs under the limit too);
 #  2. through the API, 1 vCPU spinning: unlimited, then PUT /kiln/cpu-limit 20 % while it runs
 #     (GET shows throttling, and so does the metrics' cpu_limit group), then the limit lifted.
-# The nested VM is slow and noisy: the bounds are generous (the limit plus 0.12 CPU) and the
+# The nested VM is slow and noisy: the bounds are generous (the limit plus 0.12 CPU per vCPU) and the
 # unlimited figures are compared by ratio. Skipped (77) without the guest, curl or /dev/kvm.
 # usage: tests/kvm/test_cpu_limit.sh KILN_BINARY
 set -uo pipefail
@@ -70,7 +70,8 @@ wait_for "spinning-6"
 two=$(share)
 stop_kiln
 echo "  2 vCPUs spinning under --cpu-limit 50%: kiln used $two CPUs"
-holds "2 vCPUs share one 50 % quota" "$two <= 0.50 + $SLACK"
+# 0.47-0.60 measured; two vCPUs each held to 50 % would use about 1 CPU
+holds "2 vCPUs share one 50 % quota" "$two <= 0.50 + 2 * $SLACK"
 holds "the limited guest ran" "$two >= 0.1"
 
 # 2. the API: unlimited, limited while it runs, lifted
