@@ -19,7 +19,7 @@ KILN     := $(BUILD)/kiln
 UNIT_SRCS := $(wildcard tests/unit/test_*.c)
 UNIT_BINS := $(UNIT_SRCS:tests/unit/%.c=$(BUILD)/tests/%)
 
-.PHONY: all deps guest guest-x86_64 run test unit-test baremetal-test guest-test api-test scripts-test kvm-test kvm-smoke fuzz-test fuzz jit-diff bench clean
+.PHONY: all deps guest guest-riscv64 guest-x86_64 run test unit-test baremetal-test guest-test api-test scripts-test kvm-test kvm-smoke fuzz-test fuzz jit-diff bench clean
 all: $(KILN)
 
 deps:
@@ -43,19 +43,26 @@ $(BUILD)/tests/%: tests/unit/%.c $(LIB)
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $< $(LIB) $(LDLIBS) -lcriterion
 
-# The default guest (Linux + busybox initramfs), cached by its inputs.
+# Both default guests, each cached by its inputs (guest/README.md); one after the other even
+# under -j (each kernel build already uses every core)
 guest:
+	@bash guest/build.sh
+	@bash guest/build-x86_64.sh
+
+# The default RISC-V guest (build/guest/: Image, initramfs, rootfs.ext4), the one `make run`
+# boots and the rv64 tests use.
+guest-riscv64:
 	@bash guest/build.sh
 
 # The default x86-64 guest for the kvm backend (build/guest-x86_64/: vmlinux with the PVH note,
-# bzImage, initramfs, rootfs.ext4), cached by its inputs. kvm-test and kvm-smoke (so `make test`)
-# build it; `make guest` does not yet.
+# bzImage, initramfs, rootfs.ext4). kvm-test and kvm-smoke build it too.
 guest-x86_64:
 	@bash guest/build-x86_64.sh
 
-# the default guest from its ext4 disk, with user-mode networking and an entropy device
+# the default guest from its ext4 disk, with user-mode networking and an entropy device; only
+# the RISC-V guest is built (a first x86-64 kernel build would add 10 minutes before the shell)
 run: deps
-	@$(MAKE) --no-print-directory all guest
+	@$(MAKE) --no-print-directory all guest-riscv64
 	$(KILN) run --kernel build/guest/Image --disk build/guest/rootfs.ext4 --net user --rng \
 	    --cmdline "console=ttyS0 root=/dev/vda rw"
 
@@ -80,10 +87,10 @@ baremetal-test: $(KILN)
 jit-diff: $(BUILD)/tests/test_rv64_jit_diff
 	KILN_JIT_DIFF_N=$${KILN_JIT_DIFF_N:-2000000} $(BUILD)/tests/test_rv64_jit_diff --jobs 2 --verbose
 
-guest-test: $(KILN) guest
+guest-test: $(KILN) guest-riscv64
 	@bash tests/guest/run.sh $(KILN)
 
-api-test: $(KILN) guest
+api-test: $(KILN) guest-riscv64
 	@bash tests/api/run.sh $(KILN)
 
 # the project's own scripts: install-deps.sh on fake /etc/apt trees, the runners' tally
@@ -108,7 +115,8 @@ kvm-test: deps
 kvm-smoke: $(KILN) guest-x86_64
 	@bash tests/kvm/smoke.sh $(KILN)
 
-# the guest is built first: some unit tests (test_vmm) also boot it when it is there
+# the guests are built first: some unit tests (test_vmm) also boot the RISC-V one when it is
+# there, and kvm-smoke boots the x86-64 one
 test: deps
 	@$(MAKE) --no-print-directory guest
 	@$(MAKE) --no-print-directory unit-test baremetal-test guest-test api-test kvm-smoke scripts-test fuzz-test
@@ -127,7 +135,7 @@ fuzz: deps
 	@bash fuzz/run.sh long
 
 bench: deps
-	@$(MAKE) --no-print-directory all guest
+	@$(MAKE) --no-print-directory all guest-riscv64
 	@bash bench/boot.sh
 	@bash bench/io.sh
 	@bash bench/api.sh

@@ -21,24 +21,8 @@ command -v gcc >/dev/null || die "gcc missing: run 'make deps' first"
 # one build at a time per cache (two `make guest` at once would share the kernel's build tree)
 exec 9>"$CACHE/guest-x86_64.lock"
 flock -n 9 || { say "waiting for another x86-64 guest build to finish"; flock 9; }
-
-# Runs a long build command with its output in LOG, printing a progress line every 10 s:
-# the number of files compiled so far against EXPECTED (an estimate from a full build).
-run_with_progress() {
-    local what=$1 log=$2 expected=$3; shift 3
-    "$@" >"$log" 2>&1 &
-    local pid=$! start=$SECONDS
-    while kill -0 $pid 2>/dev/null; do
-        sleep 10
-        local n; n=$(grep -c '^ *\(CC\|AS\|LD\|AR\)' "$log" || true)
-        local pct=$(( n * 100 / expected )); [ $pct -gt 99 ] && pct=99
-        say "$what: $n files built (~$pct%), $((SECONDS - start)) s"
-    done
-    if ! wait $pid; then
-        tail -30 "$log" >&2
-        die "$what failed; full log: $log"
-    fi
-}
+# run_with_progress, busybox_source, stage_root, pack_initramfs (shared with the other guest)
+. "$HERE/lib/common.sh"
 
 GVER=$(gcc --version | head -1)
 
@@ -89,15 +73,7 @@ cp "$KDIR/.config" "$OUT/kernel.config"
 
 # ---------------------------------------------------------------- busybox
 # the source package guest/build.sh fetched (the same directory; fetched here if missing)
-BBDIR=$CACHE/busybox-src
-if ! ls "$BBDIR"/busybox_*.dsc >/dev/null 2>&1; then
-    say "busybox: fetching Debian source package"
-    rm -rf "$BBDIR" && mkdir -p "$BBDIR"
-    (cd "$BBDIR" && apt-get source busybox) >"$CACHE/busybox-src.log" 2>&1 ||
-        { tail "$CACHE/busybox-src.log" >&2; die "apt-get source busybox failed (needs a deb-src entry: make deps)"; }
-fi
-BBSRC=$(ls -d "$BBDIR"/busybox-*/ | head -1)
-BVER=$(basename "$(ls "$BBDIR"/busybox_*.dsc)" .dsc)
+busybox_source
 BKEY=$( (echo "x86_64 $BVER $GVER"; sed -n '/^# -- busybox/,/^# -- end busybox/p' "$0") | sha256sum | cut -c1-16)
 BROOT=$CACHE/busybox-x86_64-$BKEY/root
 BUSYBOX_FILES=640   # for the progress estimate (not part of the key)
@@ -148,20 +124,10 @@ fi
 # the riscv64 guest's tree: /init and /sbin/init, benchmark scripts, DHCP script
 STAGE=$(mktemp -d)
 trap 'rm -rf "$STAGE"' EXIT
-cp -a "$BROOT/." "$STAGE/"
-mkdir -p "$STAGE"/{proc,sys,dev,tmp,root,etc}
-install -m 755 "$HERE/init" "$STAGE/init"
-rm -f "$STAGE/sbin/init" && install -m 755 "$HERE/init" "$STAGE/sbin/init"
-install -m 755 "$HERE/kiln-bench-cpu" "$HERE/kiln-bench-io" "$STAGE/bin/"
-[ ${#TOOL_SRCS[@]} = 0 ] || install -m 755 "$TDIR"/* "$STAGE/bin/"
-install -m 755 "$HERE/udhcpc.script" "$STAGE/etc/udhcpc.script"
-ln -s /tmp/resolv.conf "$STAGE/etc/resolv.conf"
-echo 'export PS1="~ # "' > "$STAGE/etc/profile"
+stage_root "$STAGE" "$BROOT" "$([ ${#TOOL_SRCS[@]} = 0 ] || echo "$TDIR")"
 
 # ---------------------------------------------------------------- initramfs
-say "initramfs: packing"
-(cd "$STAGE" && find . | LC_ALL=C sort | cpio -o -H newc --quiet -R 0:0 | gzip -9 -n) >"$OUT/initramfs.cpio.gz.tmp"
-mv "$OUT/initramfs.cpio.gz.tmp" "$OUT/initramfs.cpio.gz"
+pack_initramfs "$STAGE"
 
 # ---------------------------------------------------------------- rootfs.ext4
 # Rewritten only when the tree or this step changed, so what a guest wrote to it survives the

@@ -17,24 +17,8 @@ OUT=$(cd "$OUT" && pwd)
 say() { echo "[guest] $*"; }
 die() { echo "[guest] error: $*" >&2; exit 1; }
 command -v ${CROSS}gcc >/dev/null || die "${CROSS}gcc missing: run 'make deps' first"
-
-# Runs a long build command with its output in LOG, printing a progress line every 10 s:
-# the number of files compiled so far against EXPECTED (an estimate from a full build).
-run_with_progress() {
-    local what=$1 log=$2 expected=$3; shift 3
-    "$@" >"$log" 2>&1 &
-    local pid=$! start=$SECONDS
-    while kill -0 $pid 2>/dev/null; do
-        sleep 10
-        local n; n=$(grep -c '^ *\(CC\|AS\|LD\|AR\)' "$log" || true)
-        local pct=$(( n * 100 / expected )); [ $pct -gt 99 ] && pct=99
-        say "$what: $n files built (~$pct%), $((SECONDS - start)) s"
-    done
-    if ! wait $pid; then
-        tail -30 "$log" >&2
-        die "$what failed; full log: $log"
-    fi
-}
+# run_with_progress, busybox_source, stage_root, pack_initramfs (shared with the other guest)
+. "$HERE/lib/common.sh"
 
 key_of() { cat "$@" | sha256sum | cut -c1-16; }
 
@@ -78,15 +62,7 @@ fi
 cp "$KIMG" "$OUT/Image"
 
 # ---------------------------------------------------------------- busybox
-BBDIR=$CACHE/busybox-src
-if ! ls "$BBDIR"/busybox_*.dsc >/dev/null 2>&1; then
-    say "busybox: fetching Debian source package"
-    rm -rf "$BBDIR" && mkdir -p "$BBDIR"
-    (cd "$BBDIR" && apt-get source busybox) >"$CACHE/busybox-src.log" 2>&1 ||
-        { tail "$CACHE/busybox-src.log" >&2; die "apt-get source busybox failed (needs a deb-src entry: make deps)"; }
-fi
-BBSRC=$(ls -d "$BBDIR"/busybox-*/ | head -1)
-BVER=$(basename "$(ls "$BBDIR"/busybox_*.dsc)" .dsc)
+busybox_source
 BKEY=$( (echo "$BVER $GVER"; sed -n '/^# -- busybox/,/^# -- end busybox/p' "$0") | sha256sum | cut -c1-16)
 BROOT=$CACHE/busybox-$BKEY/root
 BUSYBOX_FILES=640   # for the progress estimate (not part of the key)
@@ -138,21 +114,10 @@ fi
 # init on a disk root, replacing busybox's init applet)
 STAGE=$(mktemp -d)
 trap 'rm -rf "$STAGE"' EXIT
-cp -a "$BROOT/." "$STAGE/"
-mkdir -p "$STAGE"/{proc,sys,dev,tmp,root,etc}
-install -m 755 "$HERE/init" "$STAGE/init"
-rm -f "$STAGE/sbin/init" && install -m 755 "$HERE/init" "$STAGE/sbin/init"
-install -m 755 "$HERE/kiln-bench-cpu" "$HERE/kiln-bench-fp" "$HERE/kiln-bench-io" "$STAGE/bin/"
-[ ${#TOOL_SRCS[@]} = 0 ] || install -m 755 "$TDIR"/* "$STAGE/bin/"
-install -m 755 "$HERE/udhcpc.script" "$STAGE/etc/udhcpc.script"
-# udhcpc.script writes the resolver config to tmpfs, so a read-only root works too
-ln -s /tmp/resolv.conf "$STAGE/etc/resolv.conf"
-echo 'export PS1="~ # "' > "$STAGE/etc/profile"
+stage_root "$STAGE" "$BROOT" "$([ ${#TOOL_SRCS[@]} = 0 ] || echo "$TDIR")"
 
 # ---------------------------------------------------------------- initramfs
-say "initramfs: packing"
-(cd "$STAGE" && find . | LC_ALL=C sort | cpio -o -H newc --quiet -R 0:0 | gzip -9 -n) >"$OUT/initramfs.cpio.gz.tmp"
-mv "$OUT/initramfs.cpio.gz.tmp" "$OUT/initramfs.cpio.gz"
+pack_initramfs "$STAGE"
 
 # ---------------------------------------------------------------- rootfs.ext4
 # The image is rewritten only when the tree or this step changed, so what a guest writes to it

@@ -148,3 +148,11 @@ uint64_t cpu_quota_charge(struct cpu_quota *q, struct cpu_quota_vcpu *v, uint64_
     pthread_mutex_unlock(&q->lock);
     return sleep;
 }
+
+uint64_t cpu_quota_slice_ns(uint64_t quota_ns, unsigned vcpus)
+{
+    uint64_t slice = quota_ns / 4 / (vcpus ? vcpus : 1);
+    if (slice < CPU_QUOTA_SLICE_MIN_NS)
+        return CPU_QUOTA_SLICE_MIN_NS;
+    return slice > CPU_QUOTA_SLICE_MAX_NS ? CPU_QUOTA_SLICE_MAX_NS : slice;
+}

@@ -68,6 +68,14 @@ static inline bool cpu_quota_limited(struct cpu_quota *q)
 /* Adds the CPU time used since the last call (cpu_ns: the thread's CLOCK_THREAD_CPUTIME_ID) at
  * host time now_ns. Returns how long the caller must sleep (0: go on). */
 uint64_t cpu_quota_charge(struct cpu_quota *q, struct cpu_quota_vcpu *v, uint64_t cpu_ns, uint64_t now_ns);
+/* For a vCPU that cannot be stopped between charges (KVM: guest code runs until something forces
+ * it out of KVM_RUN): how much CPU time it may use between two, so that n vCPUs together overrun
+ * a period's quota by about a quarter of it at most (the overrun is carried as debt anyway).
+ * quota/(4·vcpus), kept within 1..10 ms: below 1 ms the forced exits cost more than they save,
+ * above 10 ms a small limit would let a burst through. */
+#define CPU_QUOTA_SLICE_MIN_NS 1000000ull
+#define CPU_QUOTA_SLICE_MAX_NS 10000000ull
+uint64_t cpu_quota_slice_ns(uint64_t quota_ns, unsigned vcpus);
 /* The calling thread's CPU time and the host's monotonic time, in ns. */
 uint64_t cpu_quota_thread_ns(void);
 uint64_t cpu_quota_now_ns(void);

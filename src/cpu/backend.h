@@ -149,6 +149,7 @@ static inline bool vcpus_stopped(struct vcpus *v)
     v->be->exit(v, &e);
     return e.reason != VCPU_EXIT_NONE;
 }
+static inline void vcpus_kick(struct vcpus *v, unsigned cpu) { v->be->kick(v, cpu); }
 static inline void vcpus_pause(struct vcpus *v) { v->be->pause(v); }
 static inline void vcpus_resume(struct vcpus *v) { v->be->resume(v); }
 static inline bool vcpus_paused(struct vcpus *v) { return v->be->paused(v); }

@@ -62,6 +62,8 @@ static const int common_calls[] = {
     SCMP_SYS(getpid), SCMP_SYS(gettid), SCMP_SYS(tgkill),
     SCMP_SYS(getrandom), SCMP_SYS(exit), SCMP_SYS(exit_group),
     SCMP_SYS(sched_getaffinity),
+    /* a KVM vCPU re-arms and deletes the CPU-time timer that holds it to a CPU limit */
+    SCMP_SYS(timer_settime), SCMP_SYS(timer_delete),
 };
 
 /* Device I/O threads, on top of the common list. */
@@ -94,6 +96,8 @@ static const int main_calls[] = {
     SCMP_SYS(setpriority), SCMP_SYS(getpriority), SCMP_SYS(sched_setaffinity),
     SCMP_SYS(sched_getscheduler), SCMP_SYS(sched_getparam), SCMP_SYS(sched_setparam),
     SCMP_SYS(set_tid_address), SCMP_SYS(arch_prctl), SCMP_SYS(membarrier),
+    /* a KVM vCPU thread creates its CPU-limit timer before its own list, under this one */
+    SCMP_SYS(timer_create),
 };
 
 #if defined(__SANITIZE_ADDRESS__)

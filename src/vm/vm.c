@@ -299,7 +299,12 @@ int vm_set_cpu_limit(struct vm *vm, uint64_t quota_us, uint64_t period_us, char 
 {
     if (quota_us && vm->machine->backend->no_cpu_limit)
         return errmsg(err, errlen, "%s", vm->machine->backend->no_cpu_limit);
-    return cpu_quota_set(&vm->cpu_quota, quota_us, period_us, err, errlen);
+    if (cpu_quota_set(&vm->cpu_quota, quota_us, period_us, err, errlen))
+        return -1;
+    /* a vCPU in guest code that never exits (KVM) would not see the new limit otherwise */
+    for (unsigned i = 0; i < vm->cfg->cpus; i++)
+        vcpus_kick(vm->board->cpus, i);
+    return 0;
 }
 
 void vm_get_cpu_limit_stats(struct vm *vm, struct cpu_quota_stats *out)

@@ -14,7 +14,7 @@
 #  3. a kernel that executes an invalid instruction with no IDT (triple fault): status 70 and one
 #     line with the vCPU's registers (on AMD, KVM resets the vCPU on a shutdown: they read as the
 #     reset state there); a kernel that is not one: status 65; a `--rm` sandbox (the guest side
-#     is RISC-V's so far) and a --cpu-limit (not enforced on KVM yet): status 64.
+#     is RISC-V's so far): status 64.
 # Skipped (77) without the guest or /dev/kvm.
 # usage: tests/kvm/test_guest_kiln.sh KILN_BINARY
 set -uo pipefail
@@ -149,10 +149,6 @@ timeout -k 5 60 "$KILN" run --rm --kernel "$G/vmlinux" --initrd "$G/initramfs.cp
     </dev/null >/dev/null 2>"$W/rm.err"
 check "--rm with the x86-64 guest: status 64" "$?" 64
 check "--rm with the x86-64 guest: says why" "$(grep -c 'sandboxes need a RISC-V guest' "$W/rm.err")" 1
-# a CPU limit is not enforced on KVM yet: refused, not silently ignored
-timeout -k 5 60 "$KILN" run --cpu-limit 50% --kernel "$G/vmlinux" </dev/null >/dev/null 2>"$W/cpu.err"
-check "--cpu-limit on kvm: status 64" "$?" 64
-check "--cpu-limit on kvm: says why" "$(grep -c 'does not enforce a CPU limit' "$W/cpu.err")" 1
 [ $fail = 0 ] || { echo "--- crash:"; cat "$W/crash.err"; echo "--- bad:"; cat "$W/bad.err";
                    echo "--- rm:"; cat "$W/rm.err"; }
 exit $fail

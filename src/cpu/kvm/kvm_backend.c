@@ -6,7 +6,13 @@
  * kvm_run.immediate_exit, then sends it SIGUSR1 (an empty handler). A vCPU inside KVM_RUN leaves
  * it with EINTR on the signal; one about to enter finds immediate_exit set and leaves at once;
  * each thread clears immediate_exit *before* it looks at the requests, so no request is lost
- * between its check and its next KVM_RUN. */
+ * between its check and its next KVM_RUN.
+ *
+ * A CPU limit (vcpu_params.cpu_quota): each vCPU thread charges its own CPU time (guest time in
+ * KVM_RUN included) before it enters KVM_RUN, and a timer on that CPU clock forces it out of
+ * KVM_RUN with the same signal every slice of CPU time (common/cpu_quota_timer.h). Once the VM's
+ * quota for the period is gone, the vCPU that finds it so kicks the others, and each sleeps
+ * until the period ends instead of entering KVM_RUN. */
 #include <errno.h>
 #include <pthread.h>
 #include <signal.h>
@@ -21,6 +27,7 @@
 #include "arch/x86/boot_cpu.h"
 #include "arch/x86/layout.h"
 #include "common/cpu_priority.h"
+#include "common/cpu_quota_timer.h"
 #include "common/errmsg.h"
 #include "common/persist.h"
 #include "cpu/kvm/kvm_backend.h"
@@ -49,6 +56,7 @@ struct kvm_vcpu {
     int fd;
     struct kvm_run *run;
     pthread_t thread;
+    struct cpu_quota_timer quota;   /* the vCPU thread's own */
 };
 
 struct kvm_vcpus {
@@ -59,6 +67,8 @@ struct kvm_vcpus {
     uint64_t ram_size;
     struct bus *bus, *ports;
     int vcpu_priority;            /* enum cpu_priority, taken by each vCPU thread */
+    struct cpu_quota *cpu_quota;  /* the VM's CPU limit (may be NULL) */
+    _Atomic uint64_t throttled_until;   /* the period end the others were last kicked for */
     unsigned n;
     struct kvm_vcpu *cpu;
 
@@ -209,6 +219,7 @@ static struct vcpus *create(const struct vcpu_params *p)
     k->bus = p->bus;
     k->ports = p->ports;
     k->vcpu_priority = p->vcpu_priority;
+    k->cpu_quota = p->cpu_quota;
     k->n = p->cpus;
     pthread_mutex_init(&k->threads_lock, NULL);
     pthread_mutex_init(&k->exit_lock, NULL);
@@ -479,6 +490,28 @@ static void park(struct kvm_vcpu *c)
     pthread_mutex_unlock(&k->pause_lock);
 }
 
+/* The throttled sleep ends early for a stop or a pause (kicks interrupt it). */
+static bool must_wake(void *opaque)
+{
+    struct kvm_vcpus *k = opaque;
+    return atomic_load(&k->exit_reason) || atomic_load(&k->pause_requested);
+}
+
+/* The VM's quota is used up until `until`: the first vCPU to find that out in this period kicks
+ * the others out of guest code, then every vCPU sleeps out the period. */
+static void throttle(struct kvm_vcpu *c, uint64_t until)
+{
+    struct kvm_vcpus *k = c->k;
+    if (atomic_exchange(&k->throttled_until, until) != until) {
+        pthread_mutex_lock(&k->threads_lock);
+        for (unsigned i = 0; i < k->threads; i++)
+            if (i != c->id)
+                kick_locked(k, i);
+        pthread_mutex_unlock(&k->threads_lock);
+    }
+    cpu_quota_timer_sleep(&c->quota, until, must_wake, k);
+}
+
 static void *vcpu_thread(void *arg)
 {
     struct kvm_vcpu *c = arg;
@@ -494,6 +527,9 @@ static void *vcpu_thread(void *arg)
     char why[160];
     if (cpu_priority_apply_self((enum cpu_priority)k->vcpu_priority, why, sizeof(why)))
         fprintf(stderr, "kiln: %s: %s\n", name, why);
+    /* before the filter too: the vCPU's list has no timer_create */
+    if (cpu_quota_timer_init(&c->quota, k->cpu_quota, k->n, KICK_SIGNAL, why, sizeof(why)))
+        fprintf(stderr, "kiln: %s: %s\n", name, why);
     seccomp_policy_enter(KILN_THREAD_VCPU);
     for (;;) {
         /* cleared before the checks: a request made after them has set it again (see top) */
@@ -502,6 +538,11 @@ static void *vcpu_thread(void *arg)
             break;
         if (atomic_load(&k->pause_requested)) {
             park(c);
+            continue;
+        }
+        uint64_t until = cpu_quota_timer_check(&c->quota);
+        if (until) {
+            throttle(c, until);
             continue;
         }
         if (ioctl(c->fd, KVM_RUN, 0) < 0) {
@@ -514,6 +555,7 @@ static void *vcpu_thread(void *arg)
         if (!handle_exit(c))
             break;
     }
+    cpu_quota_timer_destroy(&c->quota);
     return NULL;
 }
 
@@ -736,8 +778,6 @@ const struct vcpu_backend kvm_backend = {
     .pause = pause_all,
     .resume = resume_all,
     .paused = paused,
-    .no_cpu_limit = "the kvm backend does not enforce a CPU limit yet (its vCPUs run in KVM_RUN, "
-                    "where kiln does not count their time)",
     .no_save = NULL,
     .save = save,
     .restore = restore,
