@@ -17,7 +17,8 @@ G=${KILN_GUEST_X86_DIR:-$ROOT/build/guest-x86_64}
 TIMEOUT=150 WINDOW=4 SLACK=0.12
 [ -f "$G/vmlinux" ] || { echo "SKIP: no $G/vmlinux (make guest-x86_64)"; exit 77; }
 command -v curl >/dev/null || { echo "SKIP: no curl"; exit 77; }
-{ : <>/dev/kvm; } 2>/dev/null || { echo "SKIP: no usable /dev/kvm"; exit 77; }
+. "$ROOT/tests/kvm/kvm_usable.sh"
+kvm_usable || { echo "SKIP: no usable /dev/kvm (or no VT-x/AMD-V)"; exit 77; }
 W=$(mktemp -d /tmp/kiln-kvm-cpulimit.XXXXXX)
 KPID= OUT= TCK=$(getconf CLK_TCK)
 stop_kiln() {
