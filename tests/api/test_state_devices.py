@@ -20,6 +20,9 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import test_api  # noqa: E402
 from test_api import IMAGE, INITRD, Kiln  # noqa: E402
 
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "guest"))
+from kilnvm import vsock_host_connect  # noqa: E402
+
 
 def free_port():
     with socket.socket() as s:
@@ -52,31 +55,19 @@ def echo_server(path, ready):
 
 def vsock_to_guest(uds, port, payload):
     """CONNECT through kiln's hybrid vsock socket to a guest listener; returns what echoes back."""
-    for _ in range(50):
-        s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-        s.settimeout(30)
-        s.connect(uds)
-        s.sendall(f"CONNECT {port}\n".encode())
-        line = b""
-        while not line.endswith(b"\n"):
-            c = s.recv(1)
-            if not c:
-                break
-            line += c
-        if line.startswith(b"OK "):
-            s.sendall(payload)
-            s.shutdown(socket.SHUT_WR)
-            got = b""
-            while True:
-                c = s.recv(65536)
-                if not c:
-                    break
-                got += c
-            s.close()
-            return got
-        s.close()
-        time.sleep(0.2)
-    return None
+    s = vsock_host_connect(uds, port)
+    if s is None:
+        return None
+    s.sendall(payload)
+    s.shutdown(socket.SHUT_WR)
+    got = b""
+    while True:
+        c = s.recv(65536)
+        if not c:
+            break
+        got += c
+    s.close()
+    return got
 
 
 def fetch(port):

@@ -5,6 +5,7 @@ output, and tests wait for text to appear or send command lines.
 """
 import os
 import re
+import socket
 import subprocess
 import threading
 import time
@@ -94,3 +95,25 @@ class KilnVM:
             self.proc.stdin.close()
         except OSError:
             pass
+
+
+def vsock_host_connect(uds, port, attempts=50, delay=0.2, timeout=30):
+    """A host-initiated vsock connection through kiln's hybrid vsock Unix socket (Firecracker's
+    `CONNECT port` handshake), retried while the guest's listener is not up yet; the connected
+    socket, or None when kiln never answered OK."""
+    for _ in range(attempts):
+        s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        s.settimeout(timeout)
+        s.connect(uds)
+        s.sendall(f"CONNECT {port}\n".encode())
+        line = b""
+        while not line.endswith(b"\n"):
+            c = s.recv(1)
+            if not c:
+                break
+            line += c
+        if line.startswith(b"OK "):
+            return s
+        s.close()
+        time.sleep(delay)
+    return None

@@ -21,7 +21,7 @@ import urllib.request
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from guestlib import (ROOTFS, boot, check, main, poweroff, skip, test)  # noqa: E402
-from kilnvm import PROMPT, KilnVM  # noqa: E402,F401
+from kilnvm import PROMPT, KilnVM, vsock_host_connect  # noqa: E402,F401
 
 TMP = tempfile.mkdtemp(prefix="kiln-devtest-")
 
@@ -248,21 +248,8 @@ def vsock_echo_both_directions():
         # host → guest: CONNECT through the Unix socket to a guest echo listener
         vm.send("kiln-vsock listen 5000 >/dev/null 2>&1 &")
         payload = os.urandom(200000)
-        for attempt in range(50):
-            s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-            s.connect(uds)
-            s.sendall(b"CONNECT 5000\n")
-            line = b""
-            while not line.endswith(b"\n"):
-                c = s.recv(1)
-                if not c:
-                    break
-                line += c
-            if line.startswith(b"OK "):
-                break
-            s.close()
-            time.sleep(0.2)
-        check(line.startswith(b"OK "), f"CONNECT 5000 answered {line!r}")
+        s = vsock_host_connect(uds, 5000)
+        check(s is not None, "CONNECT 5000 was never answered OK")
         threading.Thread(target=lambda: (s.sendall(payload), s.shutdown(socket.SHUT_WR)), daemon=True).start()
         got = b""
         s.settimeout(60)

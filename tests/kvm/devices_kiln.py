@@ -19,7 +19,7 @@ import time
 import urllib.request
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "guest"))
-from kilnvm import PROMPT, KilnVM  # noqa: E402
+from kilnvm import PROMPT, KilnVM, vsock_host_connect  # noqa: E402
 
 KILN, GUEST = os.path.abspath(sys.argv[1]), os.path.abspath(sys.argv[2])
 failures = 0
@@ -50,26 +50,6 @@ def fetch_forwarded(hport):
             why = str(e)
             time.sleep(0.3)
     return why
-
-
-def vsock_connect(uds, port):
-    """A host-initiated vsock connection (Firecracker's CONNECT handshake), or None."""
-    for _ in range(100):   # the guest's listener may not be up yet
-        s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-        s.settimeout(60)
-        s.connect(uds)
-        s.sendall(f"CONNECT {port}\n".encode())
-        line = b""
-        while not line.endswith(b"\n"):
-            c = s.recv(1)
-            if not c:
-                break
-            line += c
-        if line.startswith(b"OK "):
-            return s
-        s.close()
-        time.sleep(0.3)
-    return None
 
 
 def main():
@@ -104,7 +84,7 @@ def main():
               f"got {body!r}, expected {token}; in the guest: {diag!r}")
 
         vm.send("kiln-vsock listen 5000 >/dev/null 2>&1 &")
-        s = vsock_connect(uds, 5000)
+        s = vsock_host_connect(uds, 5000, attempts=100, delay=0.3, timeout=60)
         check("vsock: the host's CONNECT 5000 is accepted", s is not None)
         if s:
             payload = os.urandom(200000)
