@@ -109,8 +109,9 @@ kvm-test: deps
 	@$(MAKE) --no-print-directory all $(BUILD)/tests/kvm_probe guest-x86_64
 	@bash tests/kvm/run.sh $(KILN)
 
-# make test's share: the no-/dev/kvm path on the host, and kiln booting the x86-64 guest in one
-# nested-VM boot (tests/kvm/smoke.sh: at most KILN_KVM_SMOKE_TIMEOUT, 300 s, one retry after
+# make test's share: the no-/dev/kvm path on the host, and kiln booting the x86-64 guest, then
+# snapshotting and migrating it, in one nested-VM boot (tests/kvm/smoke.sh: at most
+# KILN_KVM_SMOKE_TIMEOUT, 480 s, one retry after
 # a failure or timeout; skipped without QEMU)
 kvm-smoke: $(KILN) guest-x86_64
 	@bash tests/kvm/smoke.sh $(KILN)

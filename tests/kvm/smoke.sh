@@ -1,7 +1,8 @@
 #!/bin/bash
 # The kvm backend's part of `make test`, bounded: tests/kvm/test_host.sh on the host (the
-# no-/dev/kvm path), then tests/kvm/test_guest_kiln.sh where /dev/kvm works (one boot of the
-# nested VM when the host has none, KILN_KVM_SMOKE_TIMEOUT seconds at most, default 300; a run
+# no-/dev/kvm path), then tests/kvm/test_guest_kiln.sh and test_state_kiln.sh (snapshots and
+# migration) where /dev/kvm works (one boot of the nested VM when the host has none,
+# KILN_KVM_SMOKE_TIMEOUT seconds at most, default 480; a run
 # that fails or times out is retried once, with a FLAKY line when the retry passes).
 # Skipped, with a SKIP line, when qemu-system-x86_64 or the x86-64 guest is missing or the nested
 # VM cannot run (nested.sh's status 125). `make kvm-test` runs every KVM test.
@@ -31,8 +32,9 @@ else
     # run is retried once in a fresh nested VM and a second failure fails; a pass on the retry
     # says FLAKY in the log so that it is not silently forgotten.
     for attempt in 1 2; do
-        bash "$HERE/nested.sh" -v --timeout "${KILN_KVM_SMOKE_TIMEOUT:-300}" -- \
-            bash "$HERE/test_guest_kiln.sh" "$KILN"
+        bash "$HERE/nested.sh" -v --timeout "${KILN_KVM_SMOKE_TIMEOUT:-480}" -- \
+            bash -c 'bash "$1/test_guest_kiln.sh" "$2" && echo "== tests/kvm/test_state_kiln.sh" &&
+                     bash "$1/test_state_kiln.sh" "$2"' smoke "$HERE" "$KILN"
         st=$?
         case $st in 0|77|125) break ;; esac
         [ $attempt = 1 ] || break
