@@ -25,8 +25,7 @@ cleanup() {
 }
 trap cleanup EXIT
 fail=0
-check() { if [ "$2" = "$3" ]; then echo "ok: $1"; else echo "FAIL: $1: got '$2', expected '$3'"; fail=1; fi; }
-die() { echo "FAIL: $*"; echo "--- console:"; tail -20 "$OUT" | tr -d '\r'; echo "--- stderr:"; cat "$W/stderr"; exit 1; }
+. "$ROOT/tests/kvm/lib.sh"
 
 mkfifo "$W/console.in"
 "$KILN" --api-sock "$SOCK" <"$W/console.in" >"$OUT" 2>"$W/stderr" &
@@ -35,21 +34,6 @@ exec 3>"$W/console.in"
 for _ in $(seq 200); do [ -S "$SOCK" ] && break; sleep 0.05; done
 [ -S "$SOCK" ] || die "API socket never appeared"
 
-# call METHOD PATH [JSON]: prints the HTTP code, the body goes to $W/resp
-call() {
-    curl -s -o "$W/resp" -w '%{http_code}' -X "$1" --unix-socket "$SOCK" -H 'Content-Type: application/json' \
-        ${3:+-d "$3"} "http://localhost$2"
-}
-api() { local c; c=$(call "$@"); [ "$c" = 204 ] || die "$1 $2: HTTP $c $(cat "$W/resp")"; }
-wait_for() {
-    local i
-    for i in $(seq $((TIMEOUT * 10))); do
-        tr -d '\r' <"$OUT" | grep -q -- "$1" && return 0
-        kill -0 "$KPID" 2>/dev/null || die "kiln exited before '$1' appeared"
-        sleep 0.1
-    done
-    die "no '$1' on the console within ${TIMEOUT}s"
-}
 
 touch "$W/metrics"
 api PUT /metrics "{\"metrics_path\": \"$W/metrics\"}"

@@ -28,11 +28,10 @@ stop_kiln() {
 }
 trap 'stop_kiln; rm -rf "$W"' EXIT
 fail=0
-check() { if [ "$2" = "$3" ]; then echo "ok: $1"; else echo "FAIL: $1: got '$2', expected '$3'"; fail=1; fi; }
+. "$ROOT/tests/kvm/lib.sh"
 # holds NAME EXPR: EXPR is an awk expression that must be true (awk, not python: starting
 # python over the nested VM's 9p root takes ~20 s)
 holds() { check "$1 ($2)" "$(awk "BEGIN { print ($2) ? \"yes\" : \"no\" }")" yes; }
-die() { echo "FAIL: $*"; echo "--- console:"; tail -20 "$OUT" | tr -d '\r'; echo "--- stderr:"; cat "$W/stderr"; exit 1; }
 
 # start ARGS...: kiln with ARGS, its console on fd 3 and in $OUT
 start() {
@@ -41,15 +40,6 @@ start() {
     "$KILN" "$@" <"$W/console.in" >"$OUT" 2>"$W/stderr" &
     KPID=$!
     exec 3>"$W/console.in"
-}
-wait_for() {
-    local i
-    for i in $(seq $((TIMEOUT * 10))); do
-        tr -d '\r' <"$OUT" | grep -q -- "$1" && return 0
-        kill -0 "$KPID" 2>/dev/null || die "kiln exited before '$1' appeared"
-        sleep 0.1
-    done
-    die "no '$1' on the console within ${TIMEOUT}s"
 }
 # kiln's CPU use over WINDOW seconds of wall time, in CPUs
 share() {
@@ -80,11 +70,6 @@ SOCK=$W/api.sock
 start --api-sock "$SOCK"
 for _ in $(seq 200); do [ -S "$SOCK" ] && break; sleep 0.05; done
 [ -S "$SOCK" ] || die "API socket never appeared"
-call() {
-    curl -s -o "$W/resp" -w '%{http_code}' -X "$1" --unix-socket "$SOCK" -H 'Content-Type: application/json' \
-        ${3:+-d "$3"} "http://localhost$2"
-}
-api() { local c; c=$(call "$@"); [ "$c" = 204 ] || die "$1 $2: HTTP $c $(cat "$W/resp")"; }
 touch "$W/metrics"
 api PUT /metrics "{\"metrics_path\": \"$W/metrics\"}"
 api PUT /boot-source "{\"kernel_image_path\": \"$G/vmlinux\", \"initrd_path\": \"$G/initramfs.cpio.gz\", \"boot_args\": \"console=ttyS0\"}"

@@ -28,7 +28,7 @@ kvm_usable || { echo "SKIP: no usable /dev/kvm (or no VT-x/AMD-V)"; exit 77; }
 W=$(mktemp -d /tmp/kiln-kvm-guest.XXXXXX)
 trap 'rm -rf "$W"' EXIT
 fail=0
-check() { if [ "$2" = "$3" ]; then echo "ok: $1"; else echo "FAIL: $1: got '$2', expected '$3'"; fail=1; fi; }
+. "$ROOT/tests/kvm/lib.sh"
 
 # boot NAME TIMEOUT COMMANDS KILN-ARGS...: waits for init's banner, types COMMANDS, collects the
 # console until kiln exits; status in $W/NAME.status, console in $W/NAME.txt, stderr $W/NAME.err

@@ -16,7 +16,7 @@ kvm_usable || { echo "SKIP: no usable /dev/kvm (or no VT-x/AMD-V)"; exit 77; }
 W=$(mktemp -d /tmp/kiln-kvm-qemu.XXXXXX)
 trap 'rm -rf "$W"' EXIT
 fail=0
-check() { if [ "$2" = "$3" ]; then echo "ok: $1"; else echo "FAIL: $1: got '$2', expected '$3'"; fail=1; fi; }
+. "$ROOT/tests/kvm/lib.sh"
 QEMU=(qemu-system-x86_64 -M microvm -accel kvm -cpu host -m 256 -nodefaults -no-user-config
       -display none -no-reboot -serial stdio -kernel "$G/vmlinux")
 

@@ -11,7 +11,7 @@ ROOT=$(cd "$(dirname "$0")/../.." && pwd)
 W=$(mktemp -d /tmp/kiln-kvm-host.XXXXXX)
 trap 'rm -rf "$W"' EXIT
 fail=0
-check() { if [ "$2" = "$3" ]; then echo "ok: $1"; else echo "FAIL: $1: got '$2', expected '$3'"; fail=1; fi; }
+. "$ROOT/tests/kvm/lib.sh"
 
 # an x86-64 ELF header is all the backend choice needs: the host check comes before the load
 python3 - "$W/vmlinux" <<'PY'

@@ -36,7 +36,7 @@ cleanup() {
 }
 trap cleanup EXIT
 fail=0
-check() { if [ "$2" = "$3" ]; then echo "ok: $1"; else echo "FAIL: $1: got '$2', expected '$3'"; fail=1; fi; }
+. "$ROOT/tests/kvm/lib.sh"
 show() {
     local k
     for k in "$@"; do
