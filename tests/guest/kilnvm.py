@@ -80,7 +80,12 @@ class KilnVM:
 
     def wait(self, timeout=None):
         try:
-            return self.proc.wait(timeout or self.timeout)
+            rc = self.proc.wait(timeout or self.timeout)
+            # the pumps may not have read the last output yet: a caller that looks at out/err
+            # right after the exit must see all of it (they end at EOF, which the exit gives)
+            self.t_out.join(10)
+            self.t_err.join(10)
+            return rc
         except subprocess.TimeoutExpired:
             self.kill()
             raise GuestError(f"kiln did not exit in time\n--- output tail ---\n{self.out[-2000:]}")
