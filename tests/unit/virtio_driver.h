@@ -263,6 +263,20 @@ static inline bool vdrv_wait_used(struct vdrv *d, unsigned qi, uint16_t *id, uin
     return false;
 }
 
+/* Waits up to timeout_ms until more than `than` interrupts were raised; true if they were. A
+ * device thread publishes a used entry before it raises the interrupt for it, so a driver that
+ * has just seen the entry may be a moment ahead of the interrupt. */
+static inline bool vdrv_wait_irq_raises(struct vdrv *d, int than, int timeout_ms)
+{
+    for (int waited = 0; waited <= timeout_ms * 10; waited++) {
+        if (atomic_load(&d->irq_raises) > than)
+            return true;
+        struct timespec ts = { 0, 100000 };
+        nanosleep(&ts, NULL);
+    }
+    return false;
+}
+
 static inline double vdrv_now_s(void)
 {
     struct timespec ts;
