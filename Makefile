@@ -111,7 +111,7 @@ kvm-test: deps
 
 # make test's share: the no-/dev/kvm path on the host, and kiln booting the x86-64 guest, then
 # snapshotting and migrating it, in one nested-VM boot (tests/kvm/smoke.sh: at most
-# KILN_KVM_SMOKE_TIMEOUT, 480 s, one retry after
+# KILN_KVM_SMOKE_TIMEOUT, 480 s, up to two retries after
 # a failure or timeout; skipped without QEMU)
 kvm-smoke: $(KILN) guest-x86_64
 	@bash tests/kvm/smoke.sh $(KILN)
