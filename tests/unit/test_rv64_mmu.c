@@ -689,6 +689,57 @@ Test(rv64_mmu, sfence_vma_with_address_makes_pte_change_visible)
     cr_assert_eq(X(6), 222);
 }
 
+Test(rv64_mmu, sfence_vma_with_address_keeps_other_pages_cached)
+{
+    /* page-granular: the entry of another page survives (a stale translation the guest has not
+     * fenced is allowed, and shows the fence dropped only what it names) */
+    start_s();
+    map4k(0, PA_A, PTE_R | PTE_W | PTE_A | PTE_D);
+    map4k(1, PA_B, PTE_R | PTE_W | PTE_A | PTE_D);
+    put64(PA_A, 111);
+    put64(PA_B, 222);
+    X(10) = VA_4K;
+    X(11) = VA_4K + 4096;
+    X(12) = pte_addr(L0T, 0);
+    X(13) = pte_leaf(PA_B, PTE_R | PTE_W | PTE_A | PTE_D);
+    X(14) = pte_leaf(PA_A, PTE_R | PTE_W | PTE_A | PTE_D);
+    emit(i_ld(5, 10, 0));                   /* VA_4K → PA_A cached */
+    emit(i_ld(6, 11, 0));                   /* VA_4K + 4 KiB → PA_B cached */
+    emit(i_sd(13, 12, 0));                  /* swap both mappings */
+    emit(i_sd(14, 12, 8));
+    emit(i_sfence_vma(10, 0));              /* fence VA_4K only */
+    emit(i_ld(7, 10, 0));
+    emit(i_ld(8, 11, 0));
+    uint64_t end = emit_halt();
+    RUN_OK(end);
+    cr_assert_eq(X(5), 111);
+    cr_assert_eq(X(6), 222);
+    cr_assert_eq(X(7), 222, "the fenced page must use its new mapping");
+    cr_assert_eq(X(8), 222, "the unfenced page keeps its cached translation (got %lu)", (unsigned long)X(8));
+}
+
+Test(rv64_mmu, sfence_vma_with_address_drops_the_whole_superpage)
+{
+    /* two 4 KiB pages of one megapage come from one leaf PTE: fencing either address drops both */
+    start_s();
+    const uint64_t new_pa = 0x80600000ull;
+    put64(MEGA_PA + 0x1000, 111);
+    put64(new_pa + 0x1000, 222);
+    X(10) = VA_MEGA;
+    X(11) = VA_MEGA + 0x1000;
+    X(12) = pte_addr(L1T, 1);
+    X(13) = pte_leaf(new_pa, PTE_R | PTE_W | PTE_A | PTE_D);
+    emit(i_ld(5, 11, 0));                   /* the second 4 KiB page of the megapage cached */
+    emit(i_sd(13, 12, 0));                  /* move the megapage */
+    emit(i_sfence_vma(10, 0));              /* fence its first page's address */
+    emit(i_ld(6, 11, 0));
+    uint64_t end = emit_halt();
+    RUN_OK(end);
+    cr_assert_eq(X(5), 111);
+    cr_assert_eq(X(6), 222, "every page of the fenced megapage must use the new leaf (got %lu)",
+                 (unsigned long)X(6));
+}
+
 Test(rv64_mmu, sfence_vma_revokes_write_permission)
 {
     start_s();

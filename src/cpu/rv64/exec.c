@@ -602,7 +602,10 @@ enter:
         case OP_SFENCE_VMA: L_SFENCE_VMA:
             if (h->priv == PRIV_U || (h->priv == PRIV_S && (h->mstatus & MSTATUS_TVM)))
                 goto illegal;
-            rv64_tlb_flush(h);
+            if (in->rs1) /* one address (any ASID: kiln has none) */
+                rv64_tlb_flush_page(h, X(in->rs1));
+            else
+                rv64_tlb_flush(h);
             h->pc = PC + in->len;
             goto done;
         case OP_ILLEGAL: L_ILLEGAL:

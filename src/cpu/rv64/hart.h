@@ -114,6 +114,12 @@ struct rv64_hart {
     struct tlb_set *dtlb;        /* data view for the current priv/MPRV/SUM */
     struct tlb_set *itlb;        /* fetch view for the current priv */
     unsigned dview, iview;
+    /* Which entries of tlb[] (numbered in memory order) a superpage's leaf PTE filled, and that
+     * page's size as a shift: sfence.vma of one address must drop every entry filled from the
+     * leaf that maps it, not only the entry of its own 4 KiB page (rv64_tlb_flush_page). */
+    uint64_t tlb_super[TLB_VIEWS * 3 * TLB_SIZE / 64];
+    uint8_t tlb_shift[TLB_VIEWS * 3 * TLB_SIZE];
+    unsigned walk_shift;         /* page size of rv64_translate's last answer, as a shift */
 
     /* decoded-block cache */
     /* allocated apart (calloc): fresh zero pages the host maps only when a bucket is used, so a
@@ -288,6 +294,8 @@ void rv64_crash(struct rv64_hart *h, const char *why);
 /* mmu.c: translation and the slow paths behind the TLB fast path */
 enum access { ACC_READ = 0, ACC_WRITE = 1, ACC_EXEC = 2 };
 void rv64_tlb_flush(struct rv64_hart *h);
+/* sfence.vma with an address: drops the translations of that address only (every view) */
+void rv64_tlb_flush_page(struct rv64_hart *h, uint64_t vaddr);
 /* Translate vaddr for the given access. Returns 0 and the physical address, or the exception cause. */
 int rv64_translate(struct rv64_hart *h, uint64_t vaddr, enum access acc, uint64_t *paddr);
 bool rv64_load_slow(struct rv64_hart *h, uint64_t vaddr, unsigned size, uint64_t *val);

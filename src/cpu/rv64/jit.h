@@ -41,12 +41,13 @@ struct rv64_jit {
     size_t size, used;
     uint32_t body_off;         /* a translation's code past its prologue: chained blocks enter there */
     /* Shared stubs at the start of the cache (emitted once, kept across flushes), as offsets:
-     * the common epilogue, the chained-exit checks, the jump-cache dispatch for indirect jumps
+     * the common epilogue, the jump-cache dispatch for indirect jumps
      * and jumps off the page, and the slow paths of loads and stores (jit_translate.c). */
-    uint32_t stubs_end, st_epilogue, st_chain, st_dispatch, st_load, st_store, st_code;
+    uint32_t stubs_end, st_epilogue, st_dispatch, st_load, st_store, st_code;
     struct rv64_block *one;    /* a one-instruction block: the interpreter's handler for a
                                 * single untranslated instruction (jit_exec.c) */
     unsigned hot;              /* translate a block on this run (RV64_JIT_HOT; tests use 1) */
+    FILE *perf_map;            /* KILN_JIT_PERFMAP=1: /tmp/perf-PID.map for `perf report` */
     /* statistics */
     uint64_t blocks, code_bytes, guest_insns, translate_ns, flushes, fallbacks, chains;
 };
@@ -66,16 +67,15 @@ void rv64_jit_reset(struct rv64_jit *j);
 int rv64_jit_translate(struct rv64_hart *h, struct rv64_block *b);
 /* writes the shared stubs at the start of an empty cache and sets stubs_end */
 void rv64_jit_emit_stubs(struct rv64_jit *j);
-/* A chainable exit's patch site (struct rv64_block.jit_cell), offsets from its first rel32:
- * a jmp rel32 that goes on to the plain return until chained, then to the chain path
- * (RV64_JIT_CHAIN_PATH): mov rdx, imm64 (the successor block, its immediate at
- * RV64_JIT_CHAIN_BLOCK); the code-page generation check; mov eax, retired; call the chain stub;
- * jmp rel32 into the successor's body (its rel32 at RV64_JIT_CHAIN_JMP, relative to the end,
- * RV64_JIT_CHAIN_END). */
-#define RV64_JIT_CHAIN_PATH 14
-#define RV64_JIT_CHAIN_BLOCK 16
-#define RV64_JIT_CHAIN_JMP 58
-#define RV64_JIT_CHAIN_END 62
+/* A chainable exit's patch site (struct rv64_block.jit_cell), offsets from its jmp's rel32: the
+ * jmp goes to the plain return until chained; chaining points it at the chain path right after
+ * it (rel32 = 0), whose `mov rax, imm64` (the successor block, stored to h->last_block; its
+ * immediate at RV64_JIT_CHAIN_BLOCK) and final `jmp rel32` into the successor's body (its rel32
+ * at RV64_JIT_CHAIN_JMP, relative to RV64_JIT_CHAIN_END) are patched first. See
+ * emit_chain_exit. */
+#define RV64_JIT_CHAIN_BLOCK 83
+#define RV64_JIT_CHAIN_JMP 99
+#define RV64_JIT_CHAIN_END 103
 
 /* jit_fp.c: the helper translated code calls for an F/D instruction (see there), or NULL for the
  * ones translated inline (loads, stores, moves, double sign injection) or not at all */

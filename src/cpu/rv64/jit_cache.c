@@ -9,6 +9,27 @@
 #include "cpu/rv64/jit.h"
 #include "cpu/rv64/ops.h"
 
+/* For profiling translated code: perf reads symbols for JIT code from /tmp/perf-PID.map (one
+ * "start size name" line per range; a flushed cache's ranges are reused, and later lines win). */
+static void open_perf_map(struct rv64_jit *j)
+{
+    const char *on = getenv("KILN_JIT_PERFMAP");
+    if (!on || strcmp(on, "1") != 0)
+        return;
+    char path[64];
+    snprintf(path, sizeof(path), "/tmp/perf-%d.map", (int)getpid());
+    j->perf_map = fopen(path, "a");
+    if (!j->perf_map)
+        return;
+    setvbuf(j->perf_map, NULL, _IOLBF, 0);
+    static const char *const names[] = { "epilogue", "dispatch", "load-slow", "store-slow", "code-written" };
+    const uint32_t offs[] = { j->st_epilogue, j->st_dispatch, j->st_load, j->st_store, j->st_code,
+                              j->stubs_end };
+    for (unsigned i = 0; i < 5; i++)
+        fprintf(j->perf_map, "%lx %x rv64 stub %s\n", (unsigned long)(uintptr_t)(j->rx + offs[i]),
+                offs[i + 1] - offs[i], names[i]);
+}
+
 struct rv64_jit *rv64_jit_create(size_t cache_bytes)
 {
     if (cache_bytes < RV64_JIT_MIN_CACHE_BYTES)
@@ -37,6 +58,7 @@ struct rv64_jit *rv64_jit_create(size_t cache_bytes)
         goto fail;
     j->one->page = ~0u;
     rv64_jit_emit_stubs(j);
+    open_perf_map(j);
     return j;
 fail:
     rv64_jit_destroy(j);
@@ -53,6 +75,8 @@ void rv64_jit_destroy(struct rv64_jit *j)
         munmap(j->rx, j->size);
     if (j->fd >= 0)
         close(j->fd);
+    if (j->perf_map)
+        fclose(j->perf_map);
     free(j->one);
     free(j);
 }

@@ -6,6 +6,7 @@
  * Translated code returns (retired << 8) | (link + 1): how many of the block's instructions
  * retired and how it ended. pc is stored by the code itself at every exit (by the trap for a
  * faulting instruction), so nothing per instruction is kept while it runs. */
+#include <stdio.h>
 #include <string.h>
 #include <time.h>
 #include "cpu/rv64/hart.h"
@@ -79,6 +80,10 @@ static bool translate(struct rv64_hart *h, struct rv64_block *b)
     j->translate_ns += now_ns() - t0;
     if (!ok)
         j->fallbacks++;
+    else if (j->perf_map)
+        fprintf(j->perf_map, "%lx %lx rv64 block pa=%llx n=%u\n", (unsigned long)(uintptr_t)b->jit_code,
+                (unsigned long)(j->used - (size_t)((uint8_t *)b->jit_code - j->rx)),
+                (unsigned long long)b->paddr, b->count);
     return ok;
 }
 
@@ -97,7 +102,7 @@ static void chain(struct rv64_hart *h, struct rv64_block *prev, int link, struct
     const uint8_t *rx = (const uint8_t *)prev->jit_code + site;
     uint64_t blk = (uint64_t)(uintptr_t)b;
     int32_t body = (int32_t)(((const uint8_t *)b->jit_code + j->body_off) - (rx + RV64_JIT_CHAIN_END));
-    int32_t rel = RV64_JIT_CHAIN_PATH - 4;
+    int32_t rel = 0;
     memcpy(rw + RV64_JIT_CHAIN_BLOCK, &blk, 8);
     memcpy(rw + RV64_JIT_CHAIN_JMP, &body, 4);
     memcpy(rw, &rel, 4); /* last: the exit takes the chain path */

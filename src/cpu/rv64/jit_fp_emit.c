@@ -167,7 +167,7 @@ static void emit_fma_d(struct x86_buf *b, const struct rv64_insn *in, uint8_t op
     x_mov_imm32(b, RSI, (uint32_t)in->rd | (uint32_t)in->rs1 << 8 | (uint32_t)in->rs2 << 16 |
                             (uint32_t)in->rs3 << 24);
     x_mov_imm32(b, RDX, FPU_RNE);
-    x_call_abs(b, (const void *)f->fn);
+    rv64_jt_call_c(b, (const void *)f->fn);
     x_patch(b, done);
 }
 
@@ -229,7 +229,7 @@ void rv64_jt_emit_fp(struct x86_buf *b, struct chain_slots *cs, const struct rv6
             x_op_mem(b, 0, 0x8b, RDX, RBX, H_FRM); /* mov edx, [rbx+frm] (checked: 0..4) */
         else
             x_mov_imm32(b, RDX, (uint32_t)rm);
-        x_call_abs(b, (const void *)f->fn);
+        rv64_jt_call_c(b, (const void *)f->fn);
         if (f->kind & JFP_XRD)
             rv64_jt_st(b, in->rd, RAX);
         break;

@@ -1,11 +1,13 @@
 /* jit_translate.c — one decoded block (struct rv64_block) → x86-64 code.
  *
  * Conventions of the emitted code (SysV ABI, so it can call C directly):
- *   rbx = the hart; guest x[i] lives at a fixed offset from it (no register allocation yet)
+ *   rbx = the hart; guest x[i] lives at a fixed offset from it, but for the eight most used
+ *         registers, which live in host registers (hreg)
  *   r12 = the guest pc at block entry: the block's pc is not a constant, since two virtual
  *         addresses can map the same physical block; every pc is r12 + the instruction's offset
  *   rax, rcx, rdx, rsi, rdi: scratch
- * Prologue pushes three registers, so rsp is 16-byte aligned at every call to a helper.
+ * The prologue pushes six registers and reserves 8 bytes, so rsp is 16-byte aligned in a
+ * block's body and at every call to a helper.
  *
  * Translated inline: LUI AUIPC JAL JALR, branches, loads and stores (with the soft-TLB fast path;
  * misses, MMIO, misaligned and faulting accesses call the interpreter's slow paths), OP-IMM,
@@ -124,7 +126,7 @@ static void emit_exit(struct x86_buf *b, uint32_t code)
 
 
 
-/* Leave with pc set: straight into the jump cache's translation for pc when the dispatch stub
+/* Leave with pc set (and in rsi): straight into the jump cache's translation for pc when the dispatch stub
  * finds one (its own indirect jump per exit, for the host's predictor), else return `code`. */
 static void emit_dispatch(struct x86_buf *b, uint32_t code)
 {
@@ -133,21 +135,42 @@ static void emit_dispatch(struct x86_buf *b, uint32_t code)
     x_jmp_reg(b, RCX);
 }
 
-/* Guest registers kept in host registers while translated code runs (the most used ones in
- * RISC-V Linux code: a5, sp, a0), callee-saved, so C helpers preserve them. They are loaded
- * by the prologue, written back by the epilogue and around the interpreter's one-instruction
- * helper (the only C code that reads or writes x[] while a translation runs); chained blocks
- * keep them live. Every other register lives in x[] at a fixed offset from rbx. */
+/* Guest registers kept in host registers while translated code runs: the most used ones in
+ * RISC-V Linux code (a5, sp, a0, s0 in callee-saved registers; a1-a4 in r8-r11, which are
+ * caller-saved, so every call from translated code to C saves them: call_c, the stubs). They are
+ * loaded by the prologue, written back by the epilogue and around the interpreter's
+ * one-instruction helper (the only C code that reads or writes x[] while a translation runs);
+ * chained blocks keep them live. Every other register lives in x[] at a fixed offset from rbx. */
 static int hreg(unsigned r)
 {
     switch (r) {
     case 15: return R14;
     case 2: return RBP;
     case 10: return R15;
+    case 8: return R13;
+    case 14: return R8;
+    case 13: return R9;
+    case 11: return R10;
+    case 12: return R11;
     default: return -1;
     }
 }
-static const unsigned mapped_regs[] = { 15, 2, 10 };
+static const unsigned mapped_regs[] = { 15, 2, 10, 8, 14, 13, 11, 12 };
+
+/* call fn (SysV ABI) keeping the guest registers that live in caller-saved host registers;
+ * rsp stays 16-byte aligned (four pushes) */
+static void call_c(struct x86_buf *b, const void *fn)
+{
+    x_push(b, R8);
+    x_push(b, R9);
+    x_push(b, R10);
+    x_push(b, R11);
+    x_call_abs(b, fn);
+    x_pop(b, R11);
+    x_pop(b, R10);
+    x_pop(b, R9);
+    x_pop(b, R8);
+}
 
 /* dst = x[r] */
 static void ld(struct x86_buf *b, int dst, unsigned r)
@@ -214,8 +237,7 @@ static void emit_prologue(struct x86_buf *b)
     x_push(b, R14);
     x_push(b, R15);
     x_alu_ri(b, 1, ALU_SUB, RSP, 8); /* six pushes: rsp 16-byte aligned again */
-    x_mov_rr(b, RBX, RDI);
-    x_mov_rr(b, R13, RSI);
+    x_mov_rr(b, RBX, RDI); /* the block (rsi) is in h->last_block already: jit_exec.c */
     x_mov_load(b, R12, RBX, H_PC);
     sync_regs(b, 0);
 }
@@ -243,11 +265,11 @@ static uint32_t slow_info(const struct rv64_insn *in, unsigned idx, unsigned siz
     return size | idx << 8 | (uint32_t)in->off << 16;
 }
 
-/* h->pc = entry pc + disp */
+/* h->pc = rsi = entry pc + disp (the dispatch stub takes pc in rsi too) */
 static void emit_set_pc(struct x86_buf *b, int64_t disp)
 {
-    x_lea(b, RAX, R12, (int32_t)disp);
-    x_mov_store(b, RBX, H_PC, RAX);
+    x_lea(b, RSI, R12, (int32_t)disp);
+    x_mov_store(b, RBX, H_PC, RSI);
 }
 
 /* rsi = x[rs1] + imm; rdx = the data TLB entry in `table`; jumps to the returned patch site
@@ -483,45 +505,62 @@ static void emit_call2(struct x86_buf *b, const struct rv64_insn *in, uint64_t (
 {
     ld(b, RDI, in->rs1);
     ld(b, RSI, in->rs2);
-    x_call_abs(b, (const void *)fn);
+    call_c(b, (const void *)fn);
     store_rax(b, in->rd);
 }
 
 /* A block end with a constant successor (pc = entry + disp) on link `link`. On another page it
  * goes through the dispatch stub (the jump cache). On the same page it has a patch site (a jmp
- * rel32): until the dispatcher chains it (jit_exec.c), the jmp goes on to a plain return; once
- * chained, to the chain path, which loads the successor (patched into its mov) and the retired
- * count and jumps to the chain stub: that does the dispatcher's work itself (counts the
- * instructions, checks exactly what the interpreter checks before going straight on to a linked
- * block) and jumps into the successor's body. */
+ * rel32): until the dispatcher chains it (jit_exec.c), the jmp goes to the plain return; once
+ * chained, it falls into the chain path, which does inline what the dispatcher would do before
+ * going straight on to a linked block (the timer countdown, the pending-request test: another
+ * thread raising an interrupt posts a request), checks that this block's code page is unchanged
+ * since translation (which vouches for the successor too: chained only at the same
+ * generation), counts the retired instructions and jumps into the successor's body with r12 and
+ * h->last_block (its entry pc and block) set. Any failed check takes the plain return, with nothing
+ * counted. pc is stored only on the way out: chained code carries it in r12.
+ * The encodings are fixed-size so that jit_exec.c finds the patch fields by constant offsets
+ * (RV64_JIT_CHAIN_*). */
 static void emit_chain_exit(struct x86_buf *b, struct chain_slots *cs, int64_t disp, unsigned retired,
                             int link)
 {
     const struct rv64_block *blk = cs->blk;
-    emit_set_pc(b, disp);
     int64_t target = (int64_t)(blk->paddr % 4096) + disp;
     if (target < 0 || target >= 4096) {
         /* on another page whatever the alignment of pc: never linked (rv64_linked_block) */
+        emit_set_pc(b, disp);
         emit_dispatch(b, EXIT_CODE(retired, link));
         return;
     }
     uint8_t *site = x_jmp_fwd(b);
-    x_patch(b, site); /* unchained: on to the next instruction */
+    uint8_t *fail[3];
+    /* sub dword [rbx+timer], 1; jle out */
+    x_byte(b, 0x83); x_byte(b, 0xab); x_u32(b, (uint32_t)H_TIMER); x_byte(b, 1);
+    fail[0] = x_jcc_fwd(b, CC_LE);
+    /* cmp dword [rbx+requests], 0; jne out */
+    x_byte(b, 0x83); x_byte(b, 0xbb); x_u32(b, (uint32_t)H_REQ); x_byte(b, 0);
+    fail[1] = x_jcc_fwd(b, CC_NE);
+    /* mov rcx, &page_gen[page]; cmp dword [rcx], gen; jne out */
+    x_byte(b, 0x48); x_byte(b, 0xb9); x_u64(b, (uint64_t)(uintptr_t)cs->gen_cell);
+    x_byte(b, 0x81); x_byte(b, 0x39); x_u32(b, blk->gen);
+    fail[2] = x_jcc_fwd(b, CC_NE);
+    /* add qword [rbx+instret], retired; mov dword [rbx+trap_streak], 0 */
+    x_byte(b, 0x48); x_byte(b, 0x81); x_byte(b, 0x83); x_u32(b, (uint32_t)H_INSTRET); x_u32(b, retired);
+    x_byte(b, 0xc7); x_byte(b, 0x83); x_u32(b, (uint32_t)H_STREAK); x_u32(b, 0);
+    /* lea r12, [r12 + disp32]; mov rax, successor (patched); mov [rbx+last_block], rax;
+     * jmp its body (patched) */
+    x_byte(b, 0x4d); x_byte(b, 0x8d); x_byte(b, 0xa4); x_byte(b, 0x24); x_u32(b, (uint32_t)(int32_t)disp);
+    x_byte(b, 0x48); x_byte(b, 0xb8); x_u64(b, 0);
+    x_byte(b, 0x48); x_byte(b, 0x89); x_byte(b, 0x83); x_u32(b, (uint32_t)H_LAST_BLOCK);
+    x_byte(b, 0xe9); x_u32(b, 0);
+    assert(b->p - 20 == site + RV64_JIT_CHAIN_BLOCK && b->p - 4 == site + RV64_JIT_CHAIN_JMP &&
+           b->p == site + RV64_JIT_CHAIN_END);
+    /* the plain return (and, until chained, the site's target) */
+    x_patch(b, site);
+    for (int k = 0; k < 3; k++)
+        x_patch(b, fail[k]);
+    emit_set_pc(b, disp);
     emit_exit(b, EXIT_CODE(retired, link));
-    uint8_t *chain = b->p;
-    x_mov_imm64(b, RDX, 0);
-    /* this block's code page unchanged since it was translated (which vouches for the
-     * successor too: chained only at the same generation); else the plain return */
-    x_mov_imm64(b, RCX, (uint64_t)(uintptr_t)cs->gen_cell);
-    x_byte(b, 0x81); x_byte(b, 0x79); x_byte(b, 0x00); x_u32(b, blk->gen); /* cmp dword [rcx+0], gen */
-    x_jcc_to(b, CC_NE, site + 4);
-    x_mov_imm32(b, RAX, retired);
-    x_call_to(b, STUB(b, st_chain));
-    x_byte(b, 0xe9); /* a direct jump per exit, so the host predicts each one on its own */
-    x_u32(b, 0);
-    assert(chain == site + RV64_JIT_CHAIN_PATH && chain + 2 == site + RV64_JIT_CHAIN_BLOCK &&
-           b->p - 4 == site + RV64_JIT_CHAIN_JMP && b->p == site + RV64_JIT_CHAIN_END);
-    (void)chain;
     cs->cells[link] = (uint32_t)(site - cs->start);
 }
 
@@ -568,6 +607,7 @@ void rv64_jt_add_cold(struct chain_slots *cs, int kind, const struct rv64_insn *
 void rv64_jt_ld(struct x86_buf *b, int dst, unsigned r) { ld(b, dst, r); }
 void rv64_jt_st(struct x86_buf *b, unsigned rd, int src) { st(b, rd, src); }
 void rv64_jt_interp(struct x86_buf *b, const struct rv64_insn *in, unsigned idx) { emit_interp(b, in, idx); }
+void rv64_jt_call_c(struct x86_buf *b, const void *fn) { call_c(b, fn); }
 
 /* A CSR read (csrrs/csrrc rd, csr, x0 or 0: nothing written): a direct call that reads it, then
  * the block ends as the interpreter ends it after a CSR instruction, but linked to the next
@@ -581,7 +621,7 @@ static void emit_csr_read(struct x86_buf *b, struct chain_slots *cs, const struc
     x_mov_imm32(b, RSI, (uint32_t)in->imm & 0xfff);
     x_mov_imm32(b, RDX, idx);
     x_lea(b, RCX, RSP, 0);
-    x_call_abs(b, (const void *)rv64_jit_csr_read);
+    call_c(b, (const void *)rv64_jit_csr_read);
     x_test32(b, RAX, RAX);
     uint8_t *bad = x_jcc_fwd(b, CC_E);
     add_cold(cs, COLD_INTERP, in, idx, bad, b->p);
@@ -612,6 +652,7 @@ static int emit_insn(struct x86_buf *b, struct chain_slots *cs, const struct rv6
         x_alu_ri(b, 1, ALU_ADD, RAX, in->imm);
         x_alu_ri(b, 1, ALU_AND, RAX, -2);
         x_mov_store(b, RBX, H_PC, RAX);
+        x_mov_rr(b, RSI, RAX);
         x_lea(b, RCX, R12, (int32_t)(in->off + in->len));
         st(b, in->rd, RCX);
         /* indirect: the jump cache finds the target's translation (dispatch stub) */
@@ -754,10 +795,9 @@ void rv64_jit_emit_stubs(struct rv64_jit *j)
 #define ALIGN() do { while (HERE() % 16) x_byte(b, 0xcc); } while (0)
 
     /* epilogue: eax = the exit code */
-    /* epilogue: eax = the exit code. Which block ran last and its entry pc live in r13 and
+    /* epilogue: eax = the exit code. Which block ran last is in h->last_block, its entry pc in
      * r12 while translated code runs (chaining changes them): the dispatcher finds them here */
     j->st_epilogue = HERE();
-    x_mov_store(b, RBX, H_LAST_BLOCK, R13);
     x_mov_store(b, RBX, H_LAST_PC, R12);
     sync_regs(b, 1);
     x_alu_ri(b, 1, ALU_ADD, RSP, 8);
@@ -769,31 +809,7 @@ void rv64_jit_emit_stubs(struct rv64_jit *j)
     x_pop(b, RBX);
     x_ret(b);
 
-    /* chain (called from a chained exit whose page check passed): eax = instructions
-     * retired, rdx = the successor (translated, on the same page, decoded at the same
-     * generation). Counts them, then makes the checks the interpreter makes before going
-     * straight on (timer countdown, requests: another thread raising an interrupt also posts
-     * a request, see rv64_hart_set_mip) and returns to the exit's direct jump into the
-     * successor; a failed check leaves the block with nothing more retired and no link, for
-     * the run loop. */
-    ALIGN();
-    j->st_chain = HERE();
-    x_op_mem(b, 1, 0x01, RAX, RBX, H_INSTRET);           /* add [rbx+instret], rax */
-    x_mov_store_imm_d(b, RBX, H_STREAK, 0);
-    x_alu_mi(b, 0, ALU_SUB, RBX, H_TIMER, 1);
-    uint8_t *bail1 = x_jcc_fwd(b, CC_LE);
-    x_alu_mi(b, 0, ALU_CMP, RBX, H_REQ, 0);
-    uint8_t *bail2 = x_jcc_fwd(b, CC_NE);
-    x_mov_load(b, R12, RBX, H_PC);
-    x_mov_rr(b, R13, RDX);
-    x_ret(b);
-    x_patch(b, bail1);
-    x_patch(b, bail2);
-    x_alu_ri(b, 1, ALU_ADD, RSP, 8);                     /* the exit's return address */
-    x_mov_imm32(b, RAX, EXIT_CODE(0, RV64_LINK_NONE));
-    x_jmp_to(b, b->start + j->st_epilogue);
-
-    /* dispatch (called from an exit with pc set): eax = the exit code. If nothing needs the
+    /* dispatch (called from an exit with pc set): eax = the exit code, rsi = pc. If nothing needs the
      * run loop (the chain stub's checks) and the jump cache holds a translated block for pc
      * that the fetch TLB still vouches for (rv64_lookup_block's own hit test), counts the
      * instructions and returns rcx = where to go on (the block's body); else leaves the block
@@ -804,7 +820,6 @@ void rv64_jit_emit_stubs(struct rv64_jit *j)
     uint8_t *d1 = x_jcc_fwd(b, CC_LE);
     x_alu_mi(b, 0, ALU_CMP, RBX, H_REQ, 0);
     uint8_t *d2 = x_jcc_fwd(b, CC_NE);
-    x_mov_load(b, RSI, RBX, H_PC);
     x_mov_rr(b, RDX, RSI);
     x_shift_imm(b, 1, SH_SHR, RDX, 1);
     x_alu_ri(b, 0, ALU_AND, RDX, JC_SIZE - 1);
@@ -815,33 +830,33 @@ void rv64_jit_emit_stubs(struct rv64_jit *j)
     x_mov_load(b, RDI, RDX, JC_BLOCK);
     x_alu_ri(b, 1, ALU_CMP, RDI, 0);
     uint8_t *d5 = x_jcc_fwd(b, CC_E);
-    x_mov_load(b, RCX, RDI, B_CODE);
-    x_alu_ri(b, 1, ALU_CMP, RCX, 0);
-    uint8_t *d6 = x_jcc_fwd(b, CC_E);
     x_mov_rr(b, RDX, RSI);
     x_shift_imm(b, 1, SH_SHR, RDX, 12);
     x_alu_ri(b, 0, ALU_AND, RDX, TLB_SIZE - 1);
     x_shift_imm(b, 1, SH_SHL, RDX, 4);
     x_alu_rm(b, 1, ALU_ADD, RDX, RBX, H_ITLB);
-    x_mov_rr(b, R8, RSI);
-    x_alu_ri(b, 1, ALU_AND, R8, -4096);
-    x_alu_rm(b, 1, ALU_CMP, R8, RDX, TLB_X + E_VPAGE);
+    x_mov_rr(b, RCX, RSI);
+    x_alu_ri(b, 1, ALU_AND, RCX, -4096);
+    x_alu_rm(b, 1, ALU_CMP, RCX, RDX, TLB_X + E_VPAGE);
     uint8_t *d7 = x_jcc_fwd(b, CC_NE);
-    x_mov_rr(b, R8, RSI);
-    x_alu_rm(b, 1, ALU_ADD, R8, RDX, TLB_X + E_ADD);
-    x_alu_rm(b, 1, ALU_CMP, R8, RDI, B_HOST);
+    x_mov_rr(b, RCX, RSI);
+    x_alu_rm(b, 1, ALU_ADD, RCX, RDX, TLB_X + E_ADD);
+    x_alu_rm(b, 1, ALU_CMP, RCX, RDI, B_HOST);
     uint8_t *d8 = x_jcc_fwd(b, CC_NE);
-    x_op_mem(b, 0, 0x8b, R8, RDI, B_PAGE);               /* r8d = page */
-    x_mov_load(b, R9, RBX, H_PAGE_GEN);
-    x_byte(b, 0x47); x_byte(b, 0x8b); x_byte(b, 0x04); x_byte(b, 0x81); /* mov r8d, [r9 + r8*4] */
-    x_alu_rm(b, 0, ALU_CMP, R8, RDI, B_GEN);
+    x_op_mem(b, 0, 0x8b, RDX, RDI, B_PAGE);              /* edx = page */
+    x_mov_load(b, RCX, RBX, H_PAGE_GEN);
+    x_byte(b, 0x8b); x_byte(b, 0x14); x_byte(b, 0x91);  /* mov edx, [rcx + rdx*4] */
+    x_alu_rm(b, 0, ALU_CMP, RDX, RDI, B_GEN);
     uint8_t *d9 = x_jcc_fwd(b, CC_NE);
+    x_mov_load(b, RCX, RDI, B_CODE);
+    x_alu_ri(b, 1, ALU_CMP, RCX, 0);
+    uint8_t *d6 = x_jcc_fwd(b, CC_E);
     x_alu_mi(b, 0, ALU_SUB, RBX, H_TIMER, 1);
     x_mov_rr(b, RDX, RAX);
     x_shift_imm(b, 0, SH_SHR, RDX, 8);
     x_op_mem(b, 1, 0x01, RDX, RBX, H_INSTRET);           /* add [rbx+instret], rdx */
     x_mov_store_imm_d(b, RBX, H_STREAK, 0);
-    x_mov_rr(b, R13, RDI);
+    x_mov_store(b, RBX, H_LAST_BLOCK, RDI);
     x_mov_rr(b, R12, RSI);
     x_alu_ri(b, 1, ALU_ADD, RCX, (int32_t)j->body_off);
     x_ret(b);
@@ -861,6 +876,12 @@ void rv64_jit_emit_stubs(struct rv64_jit *j)
             ALIGN();
             j->st_store = HERE();
         }
+        /* r8-r11 hold guest registers (hreg): saved here, restored on both ways out (the
+         * fault path leaves through the epilogue, which writes them back to x[]) */
+        x_push(b, R8);
+        x_push(b, R9);
+        x_push(b, R10);
+        x_push(b, R11);
         x_push(b, RDX);
         x_alu_ri(b, 1, ALU_SUB, RSP, 16);
         x_mov_rr(b, RAX, RDX);
@@ -878,11 +899,20 @@ void rv64_jit_emit_stubs(struct rv64_jit *j)
         if (!store)
             x_mov_load(b, RAX, RSP, 0);
         x_alu_ri(b, 1, ALU_ADD, RSP, 24);
+        x_pop(b, R11);
+        x_pop(b, R10);
+        x_pop(b, R9);
+        x_pop(b, R8);
         x_ret(b);
         x_patch(b, fault);
         x_op_mem(b, 0, 0x8b, RAX, RSP, 16);              /* eax = slow_info */
         x_alu_ri(b, 0, ALU_AND, RAX, 0xff00);            /* = EXIT_CODE(index, none) */
-        x_alu_ri(b, 1, ALU_ADD, RSP, 32);                /* and the return address */
+        x_alu_ri(b, 1, ALU_ADD, RSP, 24);
+        x_pop(b, R11);
+        x_pop(b, R10);
+        x_pop(b, R9);
+        x_pop(b, R8);
+        x_alu_ri(b, 1, ALU_ADD, RSP, 8);                 /* and the return address */
         x_jmp_to(b, b->start + j->st_epilogue);
     }
 
@@ -897,7 +927,7 @@ void rv64_jit_emit_stubs(struct rv64_jit *j)
     x_alu_ri(b, 1, ALU_SUB, RSP, 8);
     x_mov_rr(b, RDI, RCX);
     x_mov_rr(b, RSI, RDX);
-    x_call_abs(b, (const void *)rv64_code_written);
+    call_c(b, (const void *)rv64_code_written);
     x_alu_ri(b, 1, ALU_ADD, RSP, 8);
     x_ret(b);
 #undef HERE

@@ -42,6 +42,8 @@ void rv64_jt_add_cold(struct chain_slots *cs, int kind, const struct rv64_insn *
 void rv64_jt_ld(struct x86_buf *b, int dst, unsigned r);
 void rv64_jt_st(struct x86_buf *b, unsigned rd, int src);
 void rv64_jt_interp(struct x86_buf *b, const struct rv64_insn *in, unsigned idx);
+/* a call to C that keeps the guest registers living in caller-saved host registers */
+void rv64_jt_call_c(struct x86_buf *b, const void *fn);
 
 /* jit_fp_emit.c */
 /* what an FP instruction's guard checks of frm (see rv64_jt_fp_guard) */

@@ -18,9 +18,36 @@ static const uint64_t page_fault_cause[3] = { CAUSE_LOAD_PAGE_FAULT, CAUSE_STORE
 static const uint64_t access_fault_cause[3] = { CAUSE_LOAD_ACCESS, CAUSE_STORE_ACCESS,
                                                 CAUSE_FETCH_ACCESS };
 
+_Static_assert(sizeof(((struct rv64_hart *)0)->tlb) == TLB_VIEWS * 3 * TLB_SIZE * sizeof(struct tlb_entry),
+               "tlb[] is one array of entries, numbered in memory order");
+
 void rv64_tlb_flush(struct rv64_hart *h)
 {
     memset(h->tlb, 0xff, sizeof(h->tlb));
+    memset(h->tlb_super, 0, sizeof(h->tlb_super));
+}
+
+/* Linux issues sfence.vma with an address after changing one PTE (a page fault, mprotect,
+ * munmap): flushing everything there made a boot refill the TLB through a few million page
+ * walks. An address's 4 KiB entries sit at one index in each table; entries a superpage's leaf
+ * filled are anywhere, so those are found by the tlb_super bitmap. */
+void rv64_tlb_flush_page(struct rv64_hart *h, uint64_t vaddr)
+{
+    struct tlb_entry *all = (struct tlb_entry *)(void *)h->tlb;
+    uint64_t vpage = vaddr & ~0xfffull;
+    unsigned idx = (unsigned)(vaddr >> 12) & (TLB_SIZE - 1);
+    for (unsigned t = 0; t < TLB_VIEWS * 3; t++)
+        if (all[t * TLB_SIZE + idx].vpage == vpage)
+            all[t * TLB_SIZE + idx].vpage = ~0ull;
+    for (unsigned w = 0; w < sizeof(h->tlb_super) / sizeof(h->tlb_super[0]); w++) {
+        for (uint64_t bits = h->tlb_super[w]; bits; bits &= bits - 1) {
+            unsigned i = w * 64 + (unsigned)__builtin_ctzll(bits);
+            if (((all[i].vpage ^ vaddr) >> h->tlb_shift[i]) == 0) {
+                all[i].vpage = ~0ull;
+                h->tlb_super[w] &= ~(1ull << (i % 64));
+            }
+        }
+    }
 }
 
 /* Privilege that data accesses are checked and translated with (MPRV makes M-mode borrow MPP). */
@@ -61,6 +88,7 @@ int rv64_translate(struct rv64_hart *h, uint64_t vaddr, enum access acc, uint64_
 {
     int priv = acc == ACC_EXEC ? h->priv : data_priv(h);
     unsigned mode = (unsigned)(h->satp >> SATP_MODE_SHIFT);
+    h->walk_shift = 12;
     if (priv == PRIV_M || mode == SATP_MODE_BARE) {
         *paddr = vaddr;
         return 0;
@@ -107,6 +135,7 @@ retry:;
         }
         uint64_t offset_mask = (1ull << (12 + 9 * level)) - 1;
         *paddr = ((ppn << 12) & ~offset_mask) | (vaddr & offset_mask);
+        h->walk_shift = 12 + 9 * (unsigned)level;
         return 0;
     }
     return (int)page_fault_cause[acc];
@@ -122,12 +151,20 @@ static bool translate_or_raise(struct rv64_hart *h, uint64_t vaddr, enum access 
     return true;
 }
 
-static void tlb_fill(struct tlb_entry *table, uint64_t vaddr, void *host)
+/* vaddr's entry in table (one of h's) after rv64_translate answered it */
+static void tlb_fill(struct rv64_hart *h, struct tlb_entry *table, uint64_t vaddr, void *host)
 {
     struct tlb_entry *e = &table[(vaddr >> 12) & (TLB_SIZE - 1)];
     /* guest RAM is page aligned on the host, so host & ~0xfff is the host page */
     e->vpage = vaddr & ~0xfffull;
     e->addend = ((uintptr_t)host & ~(uintptr_t)0xfff) - (uintptr_t)e->vpage;
+    size_t i = ((uintptr_t)e - (uintptr_t)h->tlb) / sizeof(*e);
+    if (h->walk_shift > 12) {
+        h->tlb_super[i / 64] |= 1ull << (i % 64);
+        h->tlb_shift[i] = (uint8_t)h->walk_shift;
+    } else {
+        h->tlb_super[i / 64] &= ~(1ull << (i % 64));
+    }
 }
 
 bool rv64_load_slow(struct rv64_hart *h, uint64_t vaddr, unsigned size, uint64_t *val)
@@ -148,7 +185,7 @@ bool rv64_load_slow(struct rv64_hart *h, uint64_t vaddr, unsigned size, uint64_t
         return false;
     if (rv64_is_ram(h->m, paddr, size)) {
         uint8_t *p = rv64_ram_ptr(h->m, paddr);
-        tlb_fill(h->dtlb->r, vaddr, p);
+        tlb_fill(h, h->dtlb->r, vaddr, p);
         uint64_t v = 0;
         memcpy(&v, p, size);
         *val = v;
@@ -184,7 +221,7 @@ bool rv64_store_slow(struct rv64_hart *h, uint64_t vaddr, unsigned size, uint64_
         uint8_t *p = rv64_ram_ptr(h->m, paddr);
         /* marked before the write TLB entry exists: fast-path stores through it need no mark */
         rv64_mark_dirty(h->m, paddr, size);
-        tlb_fill(h->dtlb->w, vaddr, p);
+        tlb_fill(h, h->dtlb->w, vaddr, p);
         memcpy(p, &val, size);
         uint64_t page = (paddr - RV64_RAM_BASE) >> 12;
         if (h->m->code_page[page])
@@ -224,7 +261,7 @@ bool rv64_fetch_paddr(struct rv64_hart *h, uint64_t pc, uint64_t *paddr)
     if (!translate_or_raise(h, pc, ACC_EXEC, paddr))
         return false;
     if (rv64_is_ram(h->m, *paddr, 2))
-        tlb_fill(h->itlb->x, pc, rv64_ram_ptr(h->m, *paddr));
+        tlb_fill(h, h->itlb->x, pc, rv64_ram_ptr(h->m, *paddr));
     return true;
 }
 
