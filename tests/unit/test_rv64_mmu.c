@@ -792,6 +792,59 @@ Test(rv64_mmu, satp_write_switches_address_space_for_code)
     cr_assert_eq(X(8), 1);
 }
 
+Test(rv64_mmu, satp_keeps_16_asid_bits)
+{
+    start_s();
+    X(10) = SATP39 | SATP_ASID_MASK;
+    emit(i_csrw(CSR_SATP, 10));
+    emit(i_csrr(11, CSR_SATP));
+    uint64_t end = emit_halt();
+    RUN_OK(end);
+    cr_assert_eq(X(11), SATP39 | SATP_ASID_MASK, "satp read back %#lx", (unsigned long)X(11));
+}
+
+/* With ASIDs, switching satp away and back keeps an address space's translations (a stale one
+ * shows it), and sfence.vma x0, asid drops exactly that address space's. */
+Test(rv64_mmu, asid_switch_keeps_translations_until_sfence_of_that_asid)
+{
+    sv39_tables(ROOT, L1T, L0T, RWXAD);
+    sv39_tables(ROOT_B, L1T_B, L0T_B, RWXAD);
+    put64(pte_addr(L0T, 0), pte_leaf(PA_A, PTE_R | PTE_W | PTE_A | PTE_D));
+    put64(pte_addr(L0T_B, 0), pte_leaf(PA_C, PTE_R | PTE_W | PTE_A | PTE_D));
+    put64(PA_A, 111);
+    put64(PA_B, 222);
+    put64(PA_C, 333);
+    rv64_hart_reset(H, RAM_BASE, PRIV_S);
+    H->mtvec = MTRAP_PC;
+    const uint64_t asid1 = 1ull << SATP_ASID_SHIFT, asid2 = 2ull << SATP_ASID_SHIFT;
+    enter_mode(PRIV_S, SATP39 | asid1);
+    org(RAM_BASE);
+    X(10) = VA_4K;
+    X(11) = pte_addr(L0T, 0);
+    X(12) = pte_leaf(PA_B, PTE_R | PTE_W | PTE_A | PTE_D);
+    X(13) = satp_of(SATP_MODE_SV39, ROOT_B) | asid2;
+    X(14) = SATP39 | asid1;
+    X(15) = 2; /* asid 2 */
+    X(16) = 1; /* asid 1 */
+    emit(i_ld(5, 10, 0));                   /* space 1: VA_4K → PA_A cached */
+    emit(i_sd(12, 11, 0));                  /* remap it to PA_B, no fence yet */
+    emit(i_csrw(CSR_SATP, 13));
+    emit(i_ld(6, 10, 0));                   /* space 2: its own mapping */
+    emit(i_csrw(CSR_SATP, 14));
+    emit(i_ld(7, 10, 0));                   /* back in space 1: still cached */
+    emit(i_sfence_vma(0, 15));              /* fence asid 2: space 1 keeps its entry */
+    emit(i_ld(8, 10, 0));
+    emit(i_sfence_vma(0, 16));              /* fence asid 1 */
+    emit(i_ld(9, 10, 0));
+    uint64_t end = emit_halt();
+    RUN_OK(end);
+    cr_assert_eq(X(5), 111);
+    cr_assert_eq(X(6), 333, "the other address space must use its own page table");
+    cr_assert_eq(X(7), 111, "switching back must find the address space's cached translation");
+    cr_assert_eq(X(8), 111, "a fence of another ASID must leave this one's translations");
+    cr_assert_eq(X(9), 222, "after sfence.vma x0, asid the new mapping must be used");
+}
+
 Test(rv64_mmu, code_remap_with_sfence_runs_new_code)
 {
     start_s();

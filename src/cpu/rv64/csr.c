@@ -151,9 +151,9 @@ static void write_satp(struct rv64_hart *h, uint64_t val)
     unsigned mode = (unsigned)(val >> SATP_MODE_SHIFT);
     if (mode != SATP_MODE_BARE && mode != SATP_MODE_SV39 && mode != SATP_MODE_SV48)
         return; /* WARL: unsupported modes leave satp unchanged */
-    /* no ASIDs (ASIDLEN = 0): the TLB is flushed on every satp write instead */
-    h->satp = val & ((0xfull << SATP_MODE_SHIFT) | SATP_PPN_MASK);
-    rv64_tlb_flush(h);
+    /* 16 ASID bits: each address space keeps its own TLB context (rv64_tlb_switch) */
+    h->satp = val & ((0xfull << SATP_MODE_SHIFT) | SATP_ASID_MASK | SATP_PPN_MASK);
+    rv64_tlb_switch(h);
 }
 
 bool rv64_csr_write(struct rv64_hart *h, unsigned csr, uint64_t val)

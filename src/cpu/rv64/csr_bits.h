@@ -66,6 +66,8 @@
 #define SATP_MODE_SV39 8
 #define SATP_MODE_SV48 9
 #define SATP_PPN_MASK ((1ull << 44) - 1)
+#define SATP_ASID_SHIFT 44
+#define SATP_ASID_MASK (0xffffull << SATP_ASID_SHIFT)
 
 enum {
     CSR_FFLAGS = 0x001, CSR_FRM = 0x002, CSR_FCSR = 0x003,

@@ -602,8 +602,10 @@ enter:
         case OP_SFENCE_VMA: L_SFENCE_VMA:
             if (h->priv == PRIV_U || (h->priv == PRIV_S && (h->mstatus & MSTATUS_TVM)))
                 goto illegal;
-            if (in->rs1) /* one address (any ASID: kiln has none) */
+            if (in->rs1) /* one address: in every address space (more than asked is allowed) */
                 rv64_tlb_flush_page(h, X(in->rs1));
+            else if (in->rs2) /* one ASID */
+                rv64_tlb_flush_asid(h, X(in->rs2));
             else
                 rv64_tlb_flush(h);
             h->pc = PC + in->len;

@@ -47,8 +47,13 @@ int rv64_hart_init(struct rv64_hart *h, struct rv64_machine *m, unsigned hartid)
     h->scratch = malloc(sizeof(struct rv64_block) + 2 * sizeof(struct rv64_insn));
     h->block_hash = calloc(1u << BLOCK_HASH_BITS, sizeof(*h->block_hash));
     h->jc = calloc(JC_SIZE, sizeof(*h->jc));
-    if (!h->scratch || !h->block_hash || !h->jc)
+    h->tlbs = calloc(TLB_CONTEXTS, sizeof(*h->tlbs));
+    if (!h->scratch || !h->block_hash || !h->jc || !h->tlbs)
         return -1;
+    for (unsigned i = 0; i < TLB_CONTEXTS; i++) {
+        h->tlbs[i].filled = true; /* so that the reset's flush empties it */
+        h->tlbs[i].satp = ~0ull;  /* no address space yet */
+    }
     pthread_condattr_t attr;
     pthread_condattr_init(&attr);
     pthread_condattr_setclock(&attr, CLOCK_MONOTONIC);
@@ -66,6 +71,8 @@ void rv64_hart_destroy(struct rv64_hart *h)
     free(h->scratch);
     free(h->block_hash);
     free(h->jc);
+    free(h->tlbs);
+    h->tlbs = NULL;
     rv64_jit_destroy(h->jit);
     h->jit = NULL;
     h->block_hash = NULL;

@@ -44,6 +44,22 @@ struct tlb_set {
     struct tlb_entry r[TLB_SIZE], w[TLB_SIZE], x[TLB_SIZE];
 };
 
+/* The TLB of one address space (satp: mode, ASID and root). kiln implements 16 ASID bits, so
+ * Linux gives each process an ASID and switches satp without flushing; a context per recent
+ * address space keeps its translations across those switches. */
+#define TLB_CONTEXTS 8
+struct tlb_context {
+    struct tlb_set set[TLB_VIEWS];
+    /* Which entries of set[] (numbered in memory order) a superpage's leaf PTE filled, and
+     * that page's size as a shift: sfence.vma of one address must drop every entry filled from
+     * the leaf that maps it, not only the entry of its own 4 KiB page (rv64_tlb_flush_page). */
+    uint64_t super[TLB_VIEWS * 3 * TLB_SIZE / 64];
+    uint8_t shift[TLB_VIEWS * 3 * TLB_SIZE];
+    uint64_t satp;   /* the address space it holds */
+    uint64_t stamp;  /* last switched to: the least recent one is reused */
+    bool filled;     /* holds entries (a flush of an empty one is skipped) */
+};
+
 /* One decoded instruction: everything the executor needs without looking at the bits again. */
 struct rv64_insn {
     int32_t imm;
@@ -109,16 +125,14 @@ struct rv64_hart {
     uint64_t lr_addr, lr_value;
     bool lr_valid;
 
-    /* translation */
-    struct tlb_set tlb[TLB_VIEWS];
+    /* translation: one TLB per recent address space (rv64_tlb_switch) */
+    struct tlb_context *tlbs;    /* TLB_CONTEXTS, allocated apart */
+    struct tlb_context *ctx;     /* the one for satp */
+    struct tlb_set *tlb;         /* ctx->set: its views */
     struct tlb_set *dtlb;        /* data view for the current priv/MPRV/SUM */
     struct tlb_set *itlb;        /* fetch view for the current priv */
     unsigned dview, iview;
-    /* Which entries of tlb[] (numbered in memory order) a superpage's leaf PTE filled, and that
-     * page's size as a shift: sfence.vma of one address must drop every entry filled from the
-     * leaf that maps it, not only the entry of its own 4 KiB page (rv64_tlb_flush_page). */
-    uint64_t tlb_super[TLB_VIEWS * 3 * TLB_SIZE / 64];
-    uint8_t tlb_shift[TLB_VIEWS * 3 * TLB_SIZE];
+    uint64_t tlb_clock;          /* stamps contexts when switched to (LRU) */
     unsigned walk_shift;         /* page size of rv64_translate's last answer, as a shift */
 
     /* decoded-block cache */
@@ -293,9 +307,16 @@ void rv64_crash(struct rv64_hart *h, const char *why);
 
 /* mmu.c: translation and the slow paths behind the TLB fast path */
 enum access { ACC_READ = 0, ACC_WRITE = 1, ACC_EXEC = 2 };
+/* every address space's translations (sfence.vma x0, x0; restores) */
 void rv64_tlb_flush(struct rv64_hart *h);
-/* sfence.vma with an address: drops the translations of that address only (every view) */
+/* sfence.vma with an address: drops the translations of that address only (every view and
+ * address space) */
 void rv64_tlb_flush_page(struct rv64_hart *h, uint64_t vaddr);
+/* sfence.vma x0, asid: drops the translations of the address spaces with that ASID */
+void rv64_tlb_flush_asid(struct rv64_hart *h, uint64_t asid);
+/* satp changed: make its address space's context current (flushing the least recently used
+ * one if none holds it) */
+void rv64_tlb_switch(struct rv64_hart *h);
 /* Translate vaddr for the given access. Returns 0 and the physical address, or the exception cause. */
 int rv64_translate(struct rv64_hart *h, uint64_t vaddr, enum access acc, uint64_t *paddr);
 bool rv64_load_slow(struct rv64_hart *h, uint64_t vaddr, unsigned size, uint64_t *val);

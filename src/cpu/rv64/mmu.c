@@ -18,36 +18,80 @@ static const uint64_t page_fault_cause[3] = { CAUSE_LOAD_PAGE_FAULT, CAUSE_STORE
 static const uint64_t access_fault_cause[3] = { CAUSE_LOAD_ACCESS, CAUSE_STORE_ACCESS,
                                                 CAUSE_FETCH_ACCESS };
 
-_Static_assert(sizeof(((struct rv64_hart *)0)->tlb) == TLB_VIEWS * 3 * TLB_SIZE * sizeof(struct tlb_entry),
-               "tlb[] is one array of entries, numbered in memory order");
+_Static_assert(sizeof(((struct tlb_context *)0)->set) == TLB_VIEWS * 3 * TLB_SIZE * sizeof(struct tlb_entry),
+               "set[] is one array of entries, numbered in memory order");
+
+static void context_flush(struct tlb_context *c)
+{
+    if (!c->filled)
+        return;
+    memset(c->set, 0xff, sizeof(c->set));
+    memset(c->super, 0, sizeof(c->super));
+    c->filled = false;
+}
+
+void rv64_tlb_switch(struct rv64_hart *h)
+{
+    struct tlb_context *pick = NULL;
+    for (unsigned i = 0; i < TLB_CONTEXTS && !pick; i++)
+        if (h->tlbs[i].satp == h->satp)
+            pick = &h->tlbs[i];
+    if (!pick) {
+        pick = &h->tlbs[0];
+        for (unsigned i = 1; i < TLB_CONTEXTS; i++)
+            if (h->tlbs[i].stamp < pick->stamp)
+                pick = &h->tlbs[i];
+        context_flush(pick);
+        pick->satp = h->satp;
+    }
+    pick->stamp = ++h->tlb_clock;
+    h->ctx = pick;
+    h->tlb = pick->set;
+    rv64_update_views(h);
+}
 
 void rv64_tlb_flush(struct rv64_hart *h)
 {
-    memset(h->tlb, 0xff, sizeof(h->tlb));
-    memset(h->tlb_super, 0, sizeof(h->tlb_super));
+    for (unsigned i = 0; i < TLB_CONTEXTS; i++)
+        context_flush(&h->tlbs[i]);
+    rv64_tlb_switch(h);
+}
+
+void rv64_tlb_flush_asid(struct rv64_hart *h, uint64_t asid)
+{
+    for (unsigned i = 0; i < TLB_CONTEXTS; i++)
+        if (((h->tlbs[i].satp & SATP_ASID_MASK) >> SATP_ASID_SHIFT) == (asid & 0xffff))
+            context_flush(&h->tlbs[i]);
 }
 
 /* Linux issues sfence.vma with an address after changing one PTE (a page fault, mprotect,
  * munmap): flushing everything there made a boot refill the TLB through a few million page
  * walks. An address's 4 KiB entries sit at one index in each table; entries a superpage's leaf
- * filled are anywhere, so those are found by the tlb_super bitmap. */
-void rv64_tlb_flush_page(struct rv64_hart *h, uint64_t vaddr)
+ * filled are anywhere, so those are found by the super bitmap. */
+static void context_flush_page(struct tlb_context *c, uint64_t vaddr)
 {
-    struct tlb_entry *all = (struct tlb_entry *)(void *)h->tlb;
+    struct tlb_entry *all = (struct tlb_entry *)(void *)c->set;
     uint64_t vpage = vaddr & ~0xfffull;
     unsigned idx = (unsigned)(vaddr >> 12) & (TLB_SIZE - 1);
     for (unsigned t = 0; t < TLB_VIEWS * 3; t++)
         if (all[t * TLB_SIZE + idx].vpage == vpage)
             all[t * TLB_SIZE + idx].vpage = ~0ull;
-    for (unsigned w = 0; w < sizeof(h->tlb_super) / sizeof(h->tlb_super[0]); w++) {
-        for (uint64_t bits = h->tlb_super[w]; bits; bits &= bits - 1) {
+    for (unsigned w = 0; w < sizeof(c->super) / sizeof(c->super[0]); w++) {
+        for (uint64_t bits = c->super[w]; bits; bits &= bits - 1) {
             unsigned i = w * 64 + (unsigned)__builtin_ctzll(bits);
-            if (((all[i].vpage ^ vaddr) >> h->tlb_shift[i]) == 0) {
+            if (((all[i].vpage ^ vaddr) >> c->shift[i]) == 0) {
                 all[i].vpage = ~0ull;
-                h->tlb_super[w] &= ~(1ull << (i % 64));
+                c->super[w] &= ~(1ull << (i % 64));
             }
         }
     }
+}
+
+void rv64_tlb_flush_page(struct rv64_hart *h, uint64_t vaddr)
+{
+    for (unsigned i = 0; i < TLB_CONTEXTS; i++)
+        if (h->tlbs[i].filled)
+            context_flush_page(&h->tlbs[i], vaddr);
 }
 
 /* Privilege that data accesses are checked and translated with (MPRV makes M-mode borrow MPP). */
@@ -158,12 +202,14 @@ static void tlb_fill(struct rv64_hart *h, struct tlb_entry *table, uint64_t vadd
     /* guest RAM is page aligned on the host, so host & ~0xfff is the host page */
     e->vpage = vaddr & ~0xfffull;
     e->addend = ((uintptr_t)host & ~(uintptr_t)0xfff) - (uintptr_t)e->vpage;
-    size_t i = ((uintptr_t)e - (uintptr_t)h->tlb) / sizeof(*e);
+    struct tlb_context *c = h->ctx;
+    size_t i = ((uintptr_t)e - (uintptr_t)c->set) / sizeof(*e);
+    c->filled = true;
     if (h->walk_shift > 12) {
-        h->tlb_super[i / 64] |= 1ull << (i % 64);
-        h->tlb_shift[i] = (uint8_t)h->walk_shift;
+        c->super[i / 64] |= 1ull << (i % 64);
+        c->shift[i] = (uint8_t)h->walk_shift;
     } else {
-        h->tlb_super[i / 64] &= ~(1ull << (i % 64));
+        c->super[i / 64] &= ~(1ull << (i % 64));
     }
 }
 
@@ -258,6 +304,12 @@ void *rv64_amo_ptr(struct rv64_hart *h, uint64_t vaddr, unsigned size, enum acce
 
 bool rv64_fetch_paddr(struct rv64_hart *h, uint64_t pc, uint64_t *paddr)
 {
+    /* the fetch TLB first: a jump-cache miss (lookup_block) would otherwise walk every time */
+    const struct tlb_entry *e = &h->itlb->x[(pc >> 12) & (TLB_SIZE - 1)];
+    if (e->vpage == (pc & ~0xfffull)) {
+        *paddr = (uint64_t)(pc + e->addend - (uintptr_t)h->m->ram) + RV64_RAM_BASE;
+        return true;
+    }
     if (!translate_or_raise(h, pc, ACC_EXEC, paddr))
         return false;
     if (rv64_is_ram(h->m, *paddr, 2))

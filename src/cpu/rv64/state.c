@@ -75,7 +75,7 @@ static int check_hart(struct persist_reader *r, unsigned priv, uint32_t frm, uin
     if ((mstatus & ~MSTATUS_VALID) || ((mstatus & MSTATUS_MPP) >> MSTATUS_MPP_SHIFT) == 2)
         return persist_fail(r, "hart state: invalid mstatus %#llx", (unsigned long long)mstatus);
     if ((mode != SATP_MODE_BARE && mode != SATP_MODE_SV39 && mode != SATP_MODE_SV48) ||
-        (satp & ~((0xfull << SATP_MODE_SHIFT) | SATP_PPN_MASK)))
+        (satp & ~((0xfull << SATP_MODE_SHIFT) | SATP_ASID_MASK | SATP_PPN_MASK)))
         return persist_fail(r, "hart state: invalid satp %#llx", (unsigned long long)satp);
     if (state != HART_STARTED && state != HART_STOPPED && state != HART_START_PENDING)
         return persist_fail(r, "hart state: invalid HSM state %u", state);
