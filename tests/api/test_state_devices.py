@@ -21,7 +21,7 @@ import test_api  # noqa: E402
 from test_api import IMAGE, INITRD, Kiln  # noqa: E402
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "guest"))
-from kilnvm import vsock_host_connect  # noqa: E402
+from kilnvm import recv_until_eof, vsock_host_connect  # noqa: E402
 
 
 def free_port():
@@ -60,12 +60,7 @@ def vsock_to_guest(uds, port, payload):
         return None
     s.sendall(payload)
     s.shutdown(socket.SHUT_WR)
-    got = b""
-    while True:
-        c = s.recv(65536)
-        if not c:
-            break
-        got += c
+    got = recv_until_eof(s)
     s.close()
     return got
 

@@ -122,3 +122,16 @@ def vsock_host_connect(uds, port, attempts=50, delay=0.2, timeout=30):
         s.close()
         time.sleep(delay)
     return None
+
+
+def recv_until_eof(s, limit=None):
+    """What socket `s` receives until the peer shuts its side (EOF) or, with `limit`, until at
+    least `limit` bytes came (an echo of that many bytes: the caller compares them); the socket's
+    own timeout bounds each read."""
+    got = bytearray()
+    while limit is None or len(got) < limit:
+        c = s.recv(65536)
+        if not c:
+            break
+        got += c
+    return bytes(got)

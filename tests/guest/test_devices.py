@@ -21,7 +21,7 @@ import urllib.request
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from guestlib import (ROOTFS, boot, check, main, poweroff, skip, test)  # noqa: E402
-from kilnvm import PROMPT, KilnVM, vsock_host_connect  # noqa: E402,F401
+from kilnvm import PROMPT, KilnVM, recv_until_eof, vsock_host_connect  # noqa: E402,F401
 
 TMP = tempfile.mkdtemp(prefix="kiln-devtest-")
 
@@ -251,13 +251,8 @@ def vsock_echo_both_directions():
         s = vsock_host_connect(uds, 5000)
         check(s is not None, "CONNECT 5000 was never answered OK")
         threading.Thread(target=lambda: (s.sendall(payload), s.shutdown(socket.SHUT_WR)), daemon=True).start()
-        got = b""
         s.settimeout(60)
-        while len(got) < len(payload):
-            c = s.recv(65536)
-            if not c:
-                break
-            got += c
+        got = recv_until_eof(s, len(payload))
         s.close()
         check(got == payload, f"host→guest vsock echo returned {len(got)} of {len(payload)} bytes intact={got == payload}")
         poweroff(vm)

@@ -19,7 +19,7 @@ import time
 import urllib.request
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "guest"))
-from kilnvm import PROMPT, KilnVM, vsock_host_connect  # noqa: E402
+from kilnvm import PROMPT, KilnVM, recv_until_eof, vsock_host_connect  # noqa: E402
 
 KILN, GUEST = os.path.abspath(sys.argv[1]), os.path.abspath(sys.argv[2])
 failures = 0
@@ -90,12 +90,7 @@ def main():
             payload = os.urandom(200000)
             threading.Thread(target=lambda: (s.sendall(payload), s.shutdown(socket.SHUT_WR)),
                              daemon=True).start()
-            got = b""
-            while len(got) < len(payload):
-                c = s.recv(65536)
-                if not c:
-                    break
-                got += c
+            got = recv_until_eof(s, len(payload))
             s.close()
             check("vsock: 200 kB from the host echoed back intact", got == payload,
                   f"{len(got)} of {len(payload)} bytes, intact={got == payload}")

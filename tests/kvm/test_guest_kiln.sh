@@ -20,15 +20,11 @@
 set -uo pipefail
 trap "" PIPE   # a kiln that exited early must not kill the test before it reports
 KILN=${1:?usage: test_guest_kiln.sh KILN_BINARY}
-ROOT=$(cd "$(dirname "$0")/../.." && pwd)
-G=${KILN_GUEST_X86_DIR:-$ROOT/build/guest-x86_64}
-[ -f "$G/vmlinux" ] || { echo "SKIP: no $G/vmlinux (make guest-x86_64)"; exit 77; }
-. "$ROOT/tests/kvm/kvm_usable.sh"
-kvm_usable || { echo "SKIP: no usable /dev/kvm (or no VT-x/AMD-V)"; exit 77; }
+. "$(dirname "$0")/lib.sh"
+kvm_test_prelude
 W=$(mktemp -d /tmp/kiln-kvm-guest.XXXXXX)
 trap 'rm -rf "$W"' EXIT
 fail=0
-. "$ROOT/tests/kvm/lib.sh"
 
 # boot NAME TIMEOUT COMMANDS KILN-ARGS...: waits for init's banner, types COMMANDS, collects the
 # console until kiln exits; status in $W/NAME.status, console in $W/NAME.txt, stderr $W/NAME.err

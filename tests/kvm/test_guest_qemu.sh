@@ -7,16 +7,11 @@
 # Skipped (77) without the guest, QEMU or /dev/kvm.
 # usage: tests/kvm/test_guest_qemu.sh KILN_BINARY   (KILN_BINARY unused: QEMU only)
 set -uo pipefail
-ROOT=$(cd "$(dirname "$0")/../.." && pwd)
-G=${KILN_GUEST_X86_DIR:-$ROOT/build/guest-x86_64}
-[ -f "$G/vmlinux" ] || { echo "SKIP: no $G/vmlinux (make guest-x86_64)"; exit 77; }
-command -v qemu-system-x86_64 >/dev/null || { echo "SKIP: no qemu-system-x86_64"; exit 77; }
-. "$ROOT/tests/kvm/kvm_usable.sh"
-kvm_usable || { echo "SKIP: no usable /dev/kvm (or no VT-x/AMD-V)"; exit 77; }
+. "$(dirname "$0")/lib.sh"
+kvm_test_prelude qemu-system-x86_64
 W=$(mktemp -d /tmp/kiln-kvm-qemu.XXXXXX)
 trap 'rm -rf "$W"' EXIT
 fail=0
-. "$ROOT/tests/kvm/lib.sh"
 QEMU=(qemu-system-x86_64 -M microvm -accel kvm -cpu host -m 256 -nodefaults -no-user-config
       -display none -no-reboot -serial stdio -kernel "$G/vmlinux")
 

@@ -20,60 +20,12 @@
 # usage: tests/kvm/test_state_kiln.sh KILN_BINARY
 set -uo pipefail
 KILN=${1:?usage: test_state_kiln.sh KILN_BINARY}
-ROOT=$(cd "$(dirname "$0")/../.." && pwd)
-G=${KILN_GUEST_X86_DIR:-$ROOT/build/guest-x86_64}
-TIMEOUT=150
-[ -f "$G/vmlinux" ] || { echo "SKIP: no $G/vmlinux (make guest-x86_64)"; exit 77; }
-command -v curl >/dev/null || { echo "SKIP: no curl"; exit 77; }
-. "$ROOT/tests/kvm/kvm_usable.sh"
-kvm_usable || { echo "SKIP: no usable /dev/kvm (or no VT-x/AMD-V)"; exit 77; }
+. "$(dirname "$0")/lib.sh"
+kvm_test_prelude curl
 W=$(mktemp -d /tmp/kiln-kvm-state.XXXXXX)
-declare -A PID FD
-cleanup() {
-    for k in "${!FD[@]}"; do eval "exec ${FD[$k]}>&-" 2>/dev/null; done
-    for k in "${!PID[@]}"; do kill "${PID[$k]}" 2>/dev/null && wait "${PID[$k]}" 2>/dev/null; done
-    rm -rf "$W"
-}
-trap cleanup EXIT
+trap 'kiln_stop_all; rm -rf "$W"' EXIT
 fail=0
-. "$ROOT/tests/kvm/lib.sh"
-show() {
-    local k
-    for k in "$@"; do
-        echo "--- $k console:"; tail -15 "$W/$k/out" | tr -d '\r'; echo "--- $k stderr:"; cat "$W/$k/stderr"
-    done
-}
-die() { echo "FAIL: $*"; show "${!PID[@]}"; exit 1; }
 
-# start NAME: a kiln with its API at $W/NAME/sock and its console on a FIFO (FD[NAME] writes it)
-start() {
-    local k=$1 fd
-    mkdir -p "$W/$k"
-    mkfifo "$W/$k/in"
-    "$KILN" --api-sock "$W/$k/sock" <"$W/$k/in" >"$W/$k/out" 2>"$W/$k/stderr" &
-    PID[$k]=$!
-    exec {fd}>"$W/$k/in"
-    FD[$k]=$fd
-    for _ in $(seq 200); do [ -S "$W/$k/sock" ] && return 0; sleep 0.05; done
-    die "$k: API socket never appeared"
-}
-# call NAME METHOD PATH [JSON]: prints the HTTP code, the body goes to $W/NAME/resp
-call() {
-    curl -s -m 120 -o "$W/$1/resp" -w '%{http_code}' -X "$2" --unix-socket "$W/$1/sock" \
-        -H 'Content-Type: application/json' ${4:+-d "$4"} "http://localhost$3"
-}
-api() { local c; c=$(call "$@"); [ "$c" = 204 ] || die "$1: $2 $3: HTTP $c $(cat "$W/$1/resp")"; }
-type_in() { echo "$2" >&"${FD[$1]}"; }
-# wait_for NAME TEXT: until TEXT is on NAME's console
-wait_for() {
-    local i
-    for i in $(seq $((TIMEOUT * 10))); do
-        tr -d '\r' <"$W/$1/out" | grep -q -- "$2" && return 0
-        kill -0 "${PID[$1]}" 2>/dev/null || die "$1: kiln exited before '$2' appeared"
-        sleep 0.1
-    done
-    die "$1: no '$2' on the console within ${TIMEOUT}s"
-}
 # last NAME PREFIX: the last number printed as PREFIX<number> on NAME's console
 last() { tr -d '\r' <"$W/$1/out" | grep -o -- "$2[0-9.]*" | tail -1 | sed "s/^$2//"; }
 now() { date +%s.%N; }
@@ -91,7 +43,7 @@ alive() {
 ge() { awk -v a="$1" -v b="$2" 'BEGIN { print (a + 0 >= b + 0) ? 1 : 0 }'; }
 
 # ---- A: boot, state in RAM, Full and Diff snapshots
-start A
+kiln_start A
 api A PUT /boot-source "{\"kernel_image_path\": \"$G/vmlinux\", \"initrd_path\": \"$G/initramfs.cpio.gz\", \"boot_args\": \"console=ttyS0\"}"
 api A PUT /machine-config '{"vcpu_count": 2, "mem_size_mib": 128, "track_dirty_pages": true}'
 api A PUT /actions '{"action_type": "InstanceStart"}'
@@ -120,11 +72,11 @@ full_kb=$(du -k "$W/full.mem" | cut -f1) diff_kb=$(du -k "$W/diff.mem" | cut -f1
 echo "memory files: Full ${full_kb} KiB, Diff ${diff_kb} KiB"
 check "the Diff holds pages" "$([ "$diff_kb" -gt 0 ] && echo yes)" yes
 check "the Diff is much smaller than the Full" "$([ $((diff_kb * 4)) -lt "$full_kb" ] && echo yes)" yes
-kill "${PID[A]}"; wait "${PID[A]}" 2>/dev/null; unset 'PID[A]'
+kiln_stop A
 sleep 2   # host time passes before the restore: the guest's clock must count it
 
 # ---- B: the Full snapshot
-start B
+kiln_start B
 api B PUT /snapshot/load "{\"snapshot_path\": \"$W/full.snap\", \"mem_backend\": {\"backend_type\": \"File\", \"backend_path\": \"$W/full.mem\"}, \"resume_vm\": true}"
 type_in B 'echo B-v$(cat /tmp/v) B-d$(cat /tmp/d 2>/dev/null || echo none)'
 wait_for B "B-d[a-z]"
@@ -152,7 +104,7 @@ alive B B
 # ---- C: the Diff snapshot over its base
 cp --sparse=always "$W/full.mem" "$W/merged.mem"
 "$KILN" snapshot merge "$W/merged.mem" "$W/diff.mem" || die "kiln snapshot merge failed"
-start C
+kiln_start C
 api C PUT /snapshot/load "{\"snapshot_path\": \"$W/diff.snap\", \"mem_backend\": {\"backend_type\": \"File\", \"backend_path\": \"$W/merged.mem\"}, \"resume_vm\": true}"
 type_in C 'echo C-v$(cat /tmp/v) C-d$(cat /tmp/d 2>/dev/null || echo none)'
 wait_for C "C-d[a-z]"
@@ -161,8 +113,8 @@ check "C (Diff): the file written before the Diff snapshot" "$(tr -d '\r' <"$W/C
 alive C C
 
 # ---- C migrates to D over a Unix socket
-kill "${PID[B]}"; wait "${PID[B]}" 2>/dev/null; unset 'PID[B]'
-start D
+kiln_stop B
+kiln_start D
 call D PUT /vm.receive-migration "{\"receiver_url\": \"unix:$W/mig.sock\"}" >"$W/D/code" &
 recv=$!
 for _ in $(seq 200); do [ -S "$W/mig.sock" ] && break; sleep 0.05; done
@@ -195,7 +147,7 @@ b = bytearray(open(p, 'rb').read())
 b[len(b) // 2] ^= 0x10
 open(p, 'wb').write(b)
 EOF
-start E
+kiln_start E
 code=$(call E PUT /snapshot/load "{\"snapshot_path\": \"$W/bad.snap\", \"mem_backend\": {\"backend_type\": \"File\", \"backend_path\": \"$W/full.mem\"}, \"resume_vm\": true}")
 check "a bit flip in the state file: HTTP" "$code" 400
 check "a bit flip in the state file: the reason" "$(grep -ci 'checksum\|crc' "$W/E/resp")" 1
@@ -216,14 +168,14 @@ body = name + ver + struct.pack('<Q', len(payload)) + payload + body[44 + n:]
 head = b[:16] + struct.pack('<Q', len(body))
 open(sys.argv[2], 'wb').write(head + body + struct.pack('<I', zlib.crc32(head + body)))
 EOF
-start F
+kiln_start F
 code=$(call F PUT /snapshot/load "{\"snapshot_path\": \"$W/rv.snap\", \"mem_backend\": {\"backend_type\": \"File\", \"backend_path\": \"$W/full.mem\"}, \"resume_vm\": true}")
 check "x86-64 state labelled riscv64: HTTP" "$code" 400
 check "x86-64 state labelled riscv64: the reason" "$(grep -c "expected the state of 'rv64-machine', found 'kvm-vm'" "$W/F/resp")" 1
 cat "$W/F/resp"; echo
 
 # every kiln stopped: none reported a sanitizer error (an ASan build's)
-for k in "${!PID[@]}"; do kill "${PID[$k]}" 2>/dev/null; wait "${PID[$k]}" 2>/dev/null; unset "PID[$k]"; done
+kiln_stop_all
 check "no sanitizer report from any kiln" "$(cat "$W"/*/stderr | grep -c 'Sanitizer\|runtime error')" 0
 [ $fail = 0 ] || show A B C D E F
 exit $fail
