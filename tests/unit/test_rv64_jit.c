@@ -94,6 +94,31 @@ static void many_blocks_program(void)
     emit(i_jal(0, (int32_t)(FAR_HALT - CUR)));
 }
 
+/* a loop whose blocks jump to each other across pages (jal to a constant target on another
+ * page): far exits, chained with their run-time fetch-TLB check; counts stay exact */
+Test(rv64_jit, far_jumps_chain_and_count_exactly)
+{
+    use_jit(1u << 20);
+    const uint64_t other = RAM_BASE + 0x3000;
+    H->x[A3] = 50;
+    uint64_t top = CUR;
+    emit(i_addi(A0, A0, 1));
+    emit(i_jal(0, (int32_t)(other - CUR)));            /* to the other page */
+    uint64_t back = CUR;
+    emit(i_addi(A2, A2, 1));
+    emit(i_blt(A2, A3, (int32_t)(top - CUR)));
+    emit(i_csrr(S2, CSR_INSTRET));
+    emit(i_jal(0, (int32_t)(FAR_HALT - CUR)));
+    org(other);
+    emit(i_addi(A1, A1, 1));
+    emit(i_jal(0, (int32_t)(back - CUR)));             /* and back */
+    cr_assert_eq(run_to_far_halt(), FAR_HALT);
+    cr_assert_eq(H->x[A0], 50);
+    cr_assert_eq(H->x[A1], 50);
+    cr_assert_eq(H->x[S2], 50 * 6);
+    cr_assert_geq(H->jit->chains, 2, "both far exits chain: %llu", (unsigned long long)H->jit->chains);
+}
+
 Test(rv64_jit, tiny_cache_flushes_and_stays_correct)
 {
     use_jit(RV64_JIT_MIN_CACHE_BYTES);

@@ -868,6 +868,37 @@ Test(rv64_mmu, code_remap_with_sfence_runs_new_code)
     cr_assert_eq(X(7), 2);
 }
 
+/* A call to a constant address on another page, made often enough to be chained (a far exit
+ * under the JIT), then the callee's page remapped: the next calls must run the new code. */
+Test(rv64_mmu, chained_far_call_follows_a_remap)
+{
+    start_s();
+    map4k(0, PA_C, PTE_R | PTE_X | PTE_A);              /* the caller's code */
+    map4k(1, PA_A, PTE_R | PTE_X | PTE_A);              /* the callee */
+    put32(PA_A, i_addi(10, 10, 1));
+    put32(PA_A + 4, i_jalr(0, 1, 0));
+    put32(PA_B, i_addi(10, 10, 100));
+    put32(PA_B + 4, i_jalr(0, 1, 0));
+    X(13) = 20;
+    X(5) = VA_4K + 4096;
+    X(6) = pte_addr(L0T, 1);
+    X(7) = pte_leaf(PA_B, PTE_R | PTE_X | PTE_A);
+    org(PA_C);
+    emit(i_jal(1, 4096));                               /* VA_4K + 0: call VA_4K + 4096 */
+    emit(i_addi(12, 12, 1));
+    emit(i_blt(12, 13, -8));
+    emit(i_bne(19, 0, 24));                             /* second round done: to the end */
+    emit(i_sd(7, 6, 0));                                /* remap the callee's page */
+    emit(i_sfence_vma(5, 0));
+    emit(i_addi(19, 0, 1));
+    emit(i_addi(12, 0, 0));
+    emit(i_jal(0, -32));                                /* again from the top */
+    uint64_t end = VA_4K + (emit_halt() - PA_C);
+    H->pc = VA_4K;
+    RUN_OK(end);
+    cr_assert_eq(X(10), 20 + 20 * 100, "a0 = %lu", (unsigned long)X(10));
+}
+
 /* ---------------------------------------------------------------- self-modifying code */
 
 /* T: addi x5,x0,1 ; bne x6,x0,done ; addi x6,x0,1 ; sw x7,0(x8) ; jal x0,T ; done: j . */

@@ -76,6 +76,20 @@ void rv64_jit_emit_stubs(struct rv64_jit *j);
 #define RV64_JIT_CHAIN_BLOCK 83
 #define RV64_JIT_CHAIN_JMP 99
 #define RV64_JIT_CHAIN_END 103
+/* A far site (the successor on another virtual page: struct rv64_block.jit_far) has its own
+ * chain path, which checks at run time that the fetch TLB maps the target to the successor's
+ * host address (expected host: an imm64 at RV64_JIT_FAR_HOST), that the successor's code page is
+ * unchanged (its generation cell and value: imm64 at RV64_JIT_FAR_GEN_CELL, imm32 at
+ * RV64_JIT_FAR_GEN), and the chain checks, then goes on like a near one (successor at
+ * RV64_JIT_FAR_BLOCK, jmp rel32 at RV64_JIT_FAR_JMP relative to RV64_JIT_FAR_END). A failed check
+ * takes the dispatch stub (the jump cache). See emit_far_exit. */
+#define RV64_JIT_FAR_HOST 68
+#define RV64_JIT_FAR_GEN_CELL 87
+#define RV64_JIT_FAR_GEN 97
+#define RV64_JIT_FAR_BLOCK 164
+#define RV64_JIT_FAR_JMP 180
+#define RV64_JIT_FAR_END 184
+
 
 /* jit_fp.c: the helper translated code calls for an F/D instruction (see there), or NULL for the
  * ones translated inline (loads, stores, moves, double sign injection) or not at all */

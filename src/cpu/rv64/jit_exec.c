@@ -88,23 +88,40 @@ static bool translate(struct rv64_hart *h, struct rv64_block *b)
 }
 
 /* prev ended through `link` into b, both translated in the current cache: from now on prev's
- * exit jumps straight into b (see emit_chain_exit). Only while b is as current as prev: the
- * chained exit checks that prev's code page is unchanged, which then vouches for b too. */
+ * exit jumps straight into b. A near site (b on prev's page, see emit_chain_exit) only while b
+ * is as current as prev: its chained exit checks that prev's code page is unchanged, which
+ * then vouches for b too. A far site (emit_far_exit) checks b's own page, and that the fetch
+ * TLB still maps the target to b, with the constants patched in here. */
 static void chain(struct rv64_hart *h, struct rv64_block *prev, int link, struct rv64_block *b)
 {
     struct rv64_jit *j = h->jit;
     uint16_t site = prev->jit_cell[link];
-    if (!site || !prev->jit_code || !b->jit_code || prev->gen != b->gen || prev->page != b->page)
+    bool far = prev->jit_far & (1u << link);
+    if (!site || !prev->jit_code || !b->jit_code || b == h->scratch ||
+        (!far && (prev->gen != b->gen || prev->page != b->page)))
         return;
     /* written through the read-write view while no translated code of this hart runs (other
      * harts have caches of their own) */
     uint8_t *rw = j->rw + ((uint8_t *)prev->jit_code - j->rx) + site;
+    if (far && memcmp(rw, &(int32_t){ 0 }, 4) == 0)
+        return; /* chained already (its checks failed this time: the dispatch stub ran) */
     const uint8_t *rx = (const uint8_t *)prev->jit_code + site;
     uint64_t blk = (uint64_t)(uintptr_t)b;
-    int32_t body = (int32_t)(((const uint8_t *)b->jit_code + j->body_off) - (rx + RV64_JIT_CHAIN_END));
+    const uint8_t *body = (const uint8_t *)b->jit_code + j->body_off;
     int32_t rel = 0;
-    memcpy(rw + RV64_JIT_CHAIN_BLOCK, &blk, 8);
-    memcpy(rw + RV64_JIT_CHAIN_JMP, &body, 4);
+    if (far) {
+        uint64_t host = b->host, cell = (uint64_t)(uintptr_t)&h->page_gen[b->page];
+        int32_t jmp = (int32_t)(body - (rx + RV64_JIT_FAR_END));
+        memcpy(rw + RV64_JIT_FAR_HOST, &host, 8);
+        memcpy(rw + RV64_JIT_FAR_GEN_CELL, &cell, 8);
+        memcpy(rw + RV64_JIT_FAR_GEN, &b->gen, 4);
+        memcpy(rw + RV64_JIT_FAR_BLOCK, &blk, 8);
+        memcpy(rw + RV64_JIT_FAR_JMP, &jmp, 4);
+    } else {
+        int32_t jmp = (int32_t)(body - (rx + RV64_JIT_CHAIN_END));
+        memcpy(rw + RV64_JIT_CHAIN_BLOCK, &blk, 8);
+        memcpy(rw + RV64_JIT_CHAIN_JMP, &jmp, 4);
+    }
     memcpy(rw, &rel, 4); /* last: the exit takes the chain path */
     j->chains++;
 }
@@ -135,13 +152,18 @@ int rv64_jit_exec_block(struct rv64_hart *h, struct rv64_block *b)
         if (link == RV64_LINK_NONE)
             return link;
         struct rv64_block *next = rv64_linked_block(h, b, start_pc, link);
-        if (!(next && likely(--h->timer_countdown > 0 &&
-                             !atomic_load_explicit(&h->requests, memory_order_relaxed) &&
-                             !(atomic_load_explicit(&h->mip, memory_order_relaxed) & h->mie))))
+        /* an unchained far exit: look its successor up here, so that it gets chained */
+        bool far = !next && (b->jit_far & (1u << link));
+        if (!((next || far) && likely(--h->timer_countdown > 0 &&
+                                      !atomic_load_explicit(&h->requests, memory_order_relaxed) &&
+                                      !(atomic_load_explicit(&h->mip, memory_order_relaxed) & h->mie))))
             return link;
+        uint64_t ran = h->block_epoch; /* a decode by the lookup may flush b away */
+        if (!next && !(next = rv64_lookup_block(h)))
+            return RV64_LINK_NONE; /* a fetch fault was raised: pc is at its handler */
         prev = b;
         prev_link = link;
-        epoch = h->block_epoch;
+        epoch = ran;
         b = next;
     }
 }

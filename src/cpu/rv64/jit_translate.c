@@ -33,7 +33,6 @@
 #include "cpu/rv64/ops.h"
 
 _Static_assert(sizeof(struct tlb_entry) == 16, "the TLB index is scaled by a shift of 4");
-_Static_assert((BLOCK_MAX_INSNS + 2) * 512 < 65536, "chaining sites are found by 16-bit offsets");
 
 #define H_PC    ((int32_t)offsetof(struct rv64_hart, pc))
 #define H_INSTRET ((int32_t)offsetof(struct rv64_hart, instret))
@@ -62,8 +61,10 @@ _Static_assert((BLOCK_MAX_INSNS + 2) * 512 < 65536, "chaining sites are found by
 #define E_VPAGE ((int32_t)offsetof(struct tlb_entry, vpage))
 #define E_ADD   ((int32_t)offsetof(struct tlb_entry, addend))
 
-/* the largest code one instruction can produce, with margin (checked before each one) */
-#define MAX_INSN_CODE 512
+/* the largest code one instruction can produce, with margin (checked before each one): a branch
+ * with two far exits is about 480 bytes */
+#define MAX_INSN_CODE 640
+_Static_assert((BLOCK_MAX_INSNS + 2) * MAX_INSN_CODE < 65536, "chaining sites are found by 16-bit offsets");
 
 _Static_assert(sizeof(((struct rv64_hart *)0)->timer_countdown) == 4 &&
                sizeof(((struct rv64_hart *)0)->requests) == 4 &&
@@ -509,6 +510,67 @@ static void emit_call2(struct x86_buf *b, const struct rv64_insn *in, uint64_t (
     store_rax(b, in->rd);
 }
 
+/* A block end with a constant successor on another page (pc = entry + disp), on link `link`:
+ * until chained it returns to the run loop, which chains it (jit_exec.c); once chained, its
+ * chain path checks what the dispatch stub would (the fetch TLB maps the target to the
+ * successor's host address, whose code page is unchanged; timer countdown, requests) against
+ * constants patched in, then goes on as a near chained exit does. A failed check takes the
+ * dispatch stub. Fixed-size encodings: jit_exec.c patches by the RV64_JIT_FAR_* offsets. */
+static void emit_far_exit(struct x86_buf *b, struct chain_slots *cs, int64_t disp, unsigned retired,
+                          int link)
+{
+    uint8_t *site = x_jmp_fwd(b);
+    uint8_t *fail[6];
+    int k = 0;
+    /* lea rsi, [r12 + disp32]: the target */
+    x_byte(b, 0x49); x_byte(b, 0x8d); x_byte(b, 0xb4); x_byte(b, 0x24); x_u32(b, (uint32_t)(int32_t)disp);
+    /* rdx = its fetch TLB entry: ((rsi >> 12) % TLB_SIZE) * 16 + itlb */
+    x_byte(b, 0x48); x_byte(b, 0x89); x_byte(b, 0xf2);                      /* mov rdx, rsi */
+    x_byte(b, 0x48); x_byte(b, 0xc1); x_byte(b, 0xea); x_byte(b, 12);       /* shr rdx, 12 */
+    x_byte(b, 0x81); x_byte(b, 0xe2); x_u32(b, TLB_SIZE - 1);               /* and edx, imm32 */
+    x_byte(b, 0x48); x_byte(b, 0xc1); x_byte(b, 0xe2); x_byte(b, 4);        /* shl rdx, 4 */
+    x_byte(b, 0x48); x_byte(b, 0x03); x_byte(b, 0x93); x_u32(b, (uint32_t)H_ITLB); /* add rdx, [rbx+itlb] */
+    /* the entry maps the target's page ... */
+    x_byte(b, 0x48); x_byte(b, 0x89); x_byte(b, 0xf1);                      /* mov rcx, rsi */
+    x_byte(b, 0x48); x_byte(b, 0x81); x_byte(b, 0xe1); x_u32(b, 0xfffff000u); /* and rcx, -4096 */
+    x_byte(b, 0x48); x_byte(b, 0x3b); x_byte(b, 0x8a); x_u32(b, (uint32_t)(TLB_X + E_VPAGE)); /* cmp rcx, [rdx+vpage] */
+    fail[k++] = x_jcc_fwd(b, CC_NE);
+    /* ... to the successor's host address (patched) */
+    x_byte(b, 0x48); x_byte(b, 0x03); x_byte(b, 0xb2); x_u32(b, (uint32_t)(TLB_X + E_ADD)); /* add rsi, [rdx+addend] */
+    x_byte(b, 0x48); x_byte(b, 0xb9); x_u64(b, 0);                          /* mov rcx, host */
+    x_byte(b, 0x48); x_byte(b, 0x39); x_byte(b, 0xce);                      /* cmp rsi, rcx */
+    fail[k++] = x_jcc_fwd(b, CC_NE);
+    /* the successor's code page unchanged (cell and generation patched) */
+    x_byte(b, 0x48); x_byte(b, 0xb9); x_u64(b, 0);                          /* mov rcx, cell */
+    x_byte(b, 0x81); x_byte(b, 0x39); x_u32(b, 0);                          /* cmp dword [rcx], gen */
+    fail[k++] = x_jcc_fwd(b, CC_NE);
+    /* the chain checks, the count, and on into the successor (patched) as in emit_chain_exit */
+    x_byte(b, 0x83); x_byte(b, 0xab); x_u32(b, (uint32_t)H_TIMER); x_byte(b, 1);
+    fail[k++] = x_jcc_fwd(b, CC_LE);
+    x_byte(b, 0x83); x_byte(b, 0xbb); x_u32(b, (uint32_t)H_REQ); x_byte(b, 0);
+    fail[k++] = x_jcc_fwd(b, CC_NE);
+    x_byte(b, 0x48); x_byte(b, 0x81); x_byte(b, 0x83); x_u32(b, (uint32_t)H_INSTRET); x_u32(b, retired);
+    x_byte(b, 0xc7); x_byte(b, 0x83); x_u32(b, (uint32_t)H_STREAK); x_u32(b, 0);
+    x_byte(b, 0x4d); x_byte(b, 0x8d); x_byte(b, 0xa4); x_byte(b, 0x24); x_u32(b, (uint32_t)(int32_t)disp);
+    x_byte(b, 0x48); x_byte(b, 0xb8); x_u64(b, 0);
+    x_byte(b, 0x48); x_byte(b, 0x89); x_byte(b, 0x83); x_u32(b, (uint32_t)H_LAST_BLOCK);
+    x_byte(b, 0xe9); x_u32(b, 0);
+    assert(site + RV64_JIT_FAR_HOST == b->p - 116 && site + RV64_JIT_FAR_GEN_CELL == b->p - 97 &&
+           site + RV64_JIT_FAR_GEN == b->p - 87 && site + RV64_JIT_FAR_BLOCK == b->p - 20 &&
+           site + RV64_JIT_FAR_JMP == b->p - 4 && site + RV64_JIT_FAR_END == b->p);
+    /* a failed check: the jump cache */
+    for (int i = 0; i < k; i++)
+        x_patch(b, fail[i]);
+    emit_set_pc(b, disp);
+    emit_dispatch(b, EXIT_CODE(retired, link));
+    /* unchained: back to the run loop, which chains it */
+    x_patch(b, site);
+    emit_set_pc(b, disp);
+    emit_exit(b, EXIT_CODE(retired, link));
+    cs->cells[link] = (uint32_t)(site - cs->start);
+    cs->far |= 1u << link;
+}
+
 /* A block end with a constant successor (pc = entry + disp) on link `link`. On another page it
  * goes through the dispatch stub (the jump cache). On the same page it has a patch site (a jmp
  * rel32): until the dispatcher chains it (jit_exec.c), the jmp goes to the plain return; once
@@ -526,10 +588,8 @@ static void emit_chain_exit(struct x86_buf *b, struct chain_slots *cs, int64_t d
 {
     const struct rv64_block *blk = cs->blk;
     int64_t target = (int64_t)(blk->paddr % 4096) + disp;
-    if (target < 0 || target >= 4096) {
-        /* on another page whatever the alignment of pc: never linked (rv64_linked_block) */
-        emit_set_pc(b, disp);
-        emit_dispatch(b, EXIT_CODE(retired, link));
+    if (target < 0 || target >= 4096) { /* on another page whatever the alignment of pc */
+        emit_far_exit(b, cs, disp, retired, link);
         return;
     }
     uint8_t *site = x_jmp_fwd(b);
@@ -774,6 +834,7 @@ int rv64_jit_translate(struct rv64_hart *h, struct rv64_block *blk)
     j->used = at + len;
     for (int l = 0; l < 2; l++)
         blk->jit_cell[l] = (uint16_t)cs.cells[l];
+    blk->jit_far = (uint8_t)cs.far;
     blk->jit_code = j->rx + at;
     j->blocks++;
     j->code_bytes += len;
