@@ -3,6 +3,7 @@
  * dirty pages. The machine itself (machine.c, hart.c) knows nothing of the interface. */
 #include <pthread.h>
 #include <stdlib.h>
+#include "common/poll_window.h"
 #include "cpu/rv64/backend.h"
 #include "cpu/rv64/clint.h"
 #include "cpu/rv64/jit.h"
@@ -41,6 +42,7 @@ static struct vcpus *create(const struct vcpu_params *p)
     r->m.console_opaque = p->console_opaque;
     r->m.cpu_quota = p->cpu_quota;
     r->m.vcpu_priority = p->vcpu_priority;
+    r->m.halt_poll_max_ns = poll_window_max_from_env("KILN_HALT_POLL_NS", RV64_HALT_POLL_MAX_NS);
     size_t cache = p->jit_cache_bytes ? p->jit_cache_bytes : (size_t)RV64_JIT_DEFAULT_CACHE_MB << 20;
     if (p->jit && rv64_jit_enable(&r->m, cache) != 0) {
         rv64_machine_destroy(&r->m);

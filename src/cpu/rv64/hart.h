@@ -168,6 +168,7 @@ struct rv64_hart {
     int quota_countdown;         /* timer checks until the CPU limit is charged again */
     struct cpu_quota_vcpu quota;
     uint64_t timer_advance_ns;   /* how early WFI wakes before a timer deadline (hart.c) */
+    uint64_t halt_poll_ns;       /* WFI's current halt-polling window (common/poll_window.h) */
 };
 
 /* Why the machine stopped. */
@@ -205,6 +206,9 @@ struct rv64_machine {
     struct cpu_quota *cpu_quota;
     int vcpu_priority;
 
+    /* the most WFI may spin before sleeping (0: never; KILN_HALT_POLL_NS, backend.c) */
+    uint64_t halt_poll_max_ns;
+
     /* time: mtime = (host monotonic ns - time_base_ns) / 100, frozen while paused */
     uint64_t time_base_ns;
 
@@ -234,6 +238,8 @@ uint64_t rv64_time(const struct rv64_machine *m);      /* mtime, 10 MHz */
 /* WFI's timer advance (hart.c): the new advance after a sleep meant to end at target_ns ended
  * at woke_ns; a moving average of the lateness, 0..RV64_TIMER_ADVANCE_MAX_NS. */
 #define RV64_TIMER_ADVANCE_MAX_NS 50000ull
+/* WFI's default halt-polling bound, KVM's halt_poll_ns default; KILN_HALT_POLL_NS overrides */
+#define RV64_HALT_POLL_MAX_NS 200000ull
 uint64_t rv64_timer_advance_learn(uint64_t advance_ns, uint64_t target_ns, uint64_t woke_ns);
 uint64_t rv64_host_ns(void);
 /* Stop every hart: reason and exit code recorded once (first caller wins). */
