@@ -82,7 +82,7 @@ void rv64_jit_emit_stubs(struct rv64_jit *j);
  * unchanged (its generation cell and value: imm64 at RV64_JIT_FAR_GEN_CELL, imm32 at
  * RV64_JIT_FAR_GEN), and the chain checks, then goes on like a near one (successor at
  * RV64_JIT_FAR_BLOCK, jmp rel32 at RV64_JIT_FAR_JMP relative to RV64_JIT_FAR_END). A failed check
- * takes the dispatch stub (the jump cache). See emit_far_exit. */
+ * returns to the run loop, which chains the site again. See emit_far_exit. */
 #define RV64_JIT_FAR_HOST 68
 #define RV64_JIT_FAR_GEN_CELL 87
 #define RV64_JIT_FAR_GEN 97

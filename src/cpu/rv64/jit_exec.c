@@ -91,7 +91,8 @@ static bool translate(struct rv64_hart *h, struct rv64_block *b)
  * exit jumps straight into b. A near site (b on prev's page, see emit_chain_exit) only while b
  * is as current as prev: its chained exit checks that prev's code page is unchanged, which
  * then vouches for b too. A far site (emit_far_exit) checks b's own page, and that the fetch
- * TLB still maps the target to b, with the constants patched in here. */
+ * TLB still maps the target to b, with the constants patched in here; it comes back here when
+ * a check fails, and is chained again to what the target is now. */
 static void chain(struct rv64_hart *h, struct rv64_block *prev, int link, struct rv64_block *b)
 {
     struct rv64_jit *j = h->jit;
@@ -103,8 +104,6 @@ static void chain(struct rv64_hart *h, struct rv64_block *prev, int link, struct
     /* written through the read-write view while no translated code of this hart runs (other
      * harts have caches of their own) */
     uint8_t *rw = j->rw + ((uint8_t *)prev->jit_code - j->rx) + site;
-    if (far && memcmp(rw, &(int32_t){ 0 }, 4) == 0)
-        return; /* chained already (its checks failed this time: the dispatch stub ran) */
     const uint8_t *rx = (const uint8_t *)prev->jit_code + site;
     uint64_t blk = (uint64_t)(uintptr_t)b;
     const uint8_t *body = (const uint8_t *)b->jit_code + j->body_off;

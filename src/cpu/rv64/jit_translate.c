@@ -514,8 +514,8 @@ static void emit_call2(struct x86_buf *b, const struct rv64_insn *in, uint64_t (
  * until chained it returns to the run loop, which chains it (jit_exec.c); once chained, its
  * chain path checks what the dispatch stub would (the fetch TLB maps the target to the
  * successor's host address, whose code page is unchanged; timer countdown, requests) against
- * constants patched in, then goes on as a near chained exit does. A failed check takes the
- * dispatch stub. Fixed-size encodings: jit_exec.c patches by the RV64_JIT_FAR_* offsets. */
+ * constants patched in, then goes on as a near chained exit does. A failed check returns to the
+ * run loop too. Fixed-size encodings: jit_exec.c patches by the RV64_JIT_FAR_* offsets. */
 static void emit_far_exit(struct x86_buf *b, struct chain_slots *cs, int64_t disp, unsigned retired,
                           int link)
 {
@@ -558,12 +558,11 @@ static void emit_far_exit(struct x86_buf *b, struct chain_slots *cs, int64_t dis
     assert(site + RV64_JIT_FAR_HOST == b->p - 116 && site + RV64_JIT_FAR_GEN_CELL == b->p - 97 &&
            site + RV64_JIT_FAR_GEN == b->p - 87 && site + RV64_JIT_FAR_BLOCK == b->p - 20 &&
            site + RV64_JIT_FAR_JMP == b->p - 4 && site + RV64_JIT_FAR_END == b->p);
-    /* a failed check: the jump cache */
+    /* unchained, or a failed check: back to the run loop, which chains it (again: to the
+     * block the target maps to now, so a remapped target costs one return, not a lookup in the
+     * jump cache every time) */
     for (int i = 0; i < k; i++)
         x_patch(b, fail[i]);
-    emit_set_pc(b, disp);
-    emit_dispatch(b, EXIT_CODE(retired, link));
-    /* unchained: back to the run loop, which chains it */
     x_patch(b, site);
     emit_set_pc(b, disp);
     emit_exit(b, EXIT_CODE(retired, link));
