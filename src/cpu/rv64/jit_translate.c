@@ -510,6 +510,27 @@ static void emit_call2(struct x86_buf *b, const struct rv64_insn *in, uint64_t (
     store_rax(b, in->rd);
 }
 
+/* The end of a chained exit's chain path, near and far: the checks the run loop makes before
+ * going straight on to a linked block (the timer countdown; another thread raising an interrupt
+ * posts a request), then the count (instret, and no trap streak since something retired), r12
+ * and h->last_block for the successor (patched: the mov's imm64) and the jump into its body
+ * (patched: the rel32). The checks' failing jumps are added to fail[*k]. Fixed-size encodings. */
+static void emit_chain_tail(struct x86_buf *b, int64_t disp, unsigned retired, uint8_t **fail, int *k)
+{
+    x_byte(b, 0x83); x_byte(b, 0xab); x_u32(b, (uint32_t)H_TIMER); x_byte(b, 1); /* sub dword [rbx+timer], 1 */
+    fail[(*k)++] = x_jcc_fwd(b, CC_LE);
+    x_byte(b, 0x83); x_byte(b, 0xbb); x_u32(b, (uint32_t)H_REQ); x_byte(b, 0);   /* cmp dword [rbx+requests], 0 */
+    fail[(*k)++] = x_jcc_fwd(b, CC_NE);
+    /* add qword [rbx+instret], retired; mov dword [rbx+trap_streak], 0 */
+    x_byte(b, 0x48); x_byte(b, 0x81); x_byte(b, 0x83); x_u32(b, (uint32_t)H_INSTRET); x_u32(b, retired);
+    x_byte(b, 0xc7); x_byte(b, 0x83); x_u32(b, (uint32_t)H_STREAK); x_u32(b, 0);
+    /* lea r12, [r12 + disp32]; mov rax, successor; mov [rbx+last_block], rax; jmp its body */
+    x_byte(b, 0x4d); x_byte(b, 0x8d); x_byte(b, 0xa4); x_byte(b, 0x24); x_u32(b, (uint32_t)(int32_t)disp);
+    x_byte(b, 0x48); x_byte(b, 0xb8); x_u64(b, 0);
+    x_byte(b, 0x48); x_byte(b, 0x89); x_byte(b, 0x83); x_u32(b, (uint32_t)H_LAST_BLOCK);
+    x_byte(b, 0xe9); x_u32(b, 0);
+}
+
 /* A block end with a constant successor on another page (pc = entry + disp), on link `link`:
  * until chained it returns to the run loop, which chains it (jit_exec.c); once chained, its
  * chain path checks what the dispatch stub would (the fetch TLB maps the target to the
@@ -544,17 +565,7 @@ static void emit_far_exit(struct x86_buf *b, struct chain_slots *cs, int64_t dis
     x_byte(b, 0x48); x_byte(b, 0xb9); x_u64(b, 0);                          /* mov rcx, cell */
     x_byte(b, 0x81); x_byte(b, 0x39); x_u32(b, 0);                          /* cmp dword [rcx], gen */
     fail[k++] = x_jcc_fwd(b, CC_NE);
-    /* the chain checks, the count, and on into the successor (patched) as in emit_chain_exit */
-    x_byte(b, 0x83); x_byte(b, 0xab); x_u32(b, (uint32_t)H_TIMER); x_byte(b, 1);
-    fail[k++] = x_jcc_fwd(b, CC_LE);
-    x_byte(b, 0x83); x_byte(b, 0xbb); x_u32(b, (uint32_t)H_REQ); x_byte(b, 0);
-    fail[k++] = x_jcc_fwd(b, CC_NE);
-    x_byte(b, 0x48); x_byte(b, 0x81); x_byte(b, 0x83); x_u32(b, (uint32_t)H_INSTRET); x_u32(b, retired);
-    x_byte(b, 0xc7); x_byte(b, 0x83); x_u32(b, (uint32_t)H_STREAK); x_u32(b, 0);
-    x_byte(b, 0x4d); x_byte(b, 0x8d); x_byte(b, 0xa4); x_byte(b, 0x24); x_u32(b, (uint32_t)(int32_t)disp);
-    x_byte(b, 0x48); x_byte(b, 0xb8); x_u64(b, 0);
-    x_byte(b, 0x48); x_byte(b, 0x89); x_byte(b, 0x83); x_u32(b, (uint32_t)H_LAST_BLOCK);
-    x_byte(b, 0xe9); x_u32(b, 0);
+    emit_chain_tail(b, disp, retired, fail, &k);
     assert(site + RV64_JIT_FAR_HOST == b->p - 116 && site + RV64_JIT_FAR_GEN_CELL == b->p - 97 &&
            site + RV64_JIT_FAR_GEN == b->p - 87 && site + RV64_JIT_FAR_BLOCK == b->p - 20 &&
            site + RV64_JIT_FAR_JMP == b->p - 4 && site + RV64_JIT_FAR_END == b->p);
@@ -593,31 +604,18 @@ static void emit_chain_exit(struct x86_buf *b, struct chain_slots *cs, int64_t d
     }
     uint8_t *site = x_jmp_fwd(b);
     uint8_t *fail[3];
-    /* sub dword [rbx+timer], 1; jle out */
-    x_byte(b, 0x83); x_byte(b, 0xab); x_u32(b, (uint32_t)H_TIMER); x_byte(b, 1);
-    fail[0] = x_jcc_fwd(b, CC_LE);
-    /* cmp dword [rbx+requests], 0; jne out */
-    x_byte(b, 0x83); x_byte(b, 0xbb); x_u32(b, (uint32_t)H_REQ); x_byte(b, 0);
-    fail[1] = x_jcc_fwd(b, CC_NE);
+    int k = 0;
     /* mov rcx, &page_gen[page]; cmp dword [rcx], gen; jne out */
     x_byte(b, 0x48); x_byte(b, 0xb9); x_u64(b, (uint64_t)(uintptr_t)cs->gen_cell);
     x_byte(b, 0x81); x_byte(b, 0x39); x_u32(b, blk->gen);
-    fail[2] = x_jcc_fwd(b, CC_NE);
-    /* add qword [rbx+instret], retired; mov dword [rbx+trap_streak], 0 */
-    x_byte(b, 0x48); x_byte(b, 0x81); x_byte(b, 0x83); x_u32(b, (uint32_t)H_INSTRET); x_u32(b, retired);
-    x_byte(b, 0xc7); x_byte(b, 0x83); x_u32(b, (uint32_t)H_STREAK); x_u32(b, 0);
-    /* lea r12, [r12 + disp32]; mov rax, successor (patched); mov [rbx+last_block], rax;
-     * jmp its body (patched) */
-    x_byte(b, 0x4d); x_byte(b, 0x8d); x_byte(b, 0xa4); x_byte(b, 0x24); x_u32(b, (uint32_t)(int32_t)disp);
-    x_byte(b, 0x48); x_byte(b, 0xb8); x_u64(b, 0);
-    x_byte(b, 0x48); x_byte(b, 0x89); x_byte(b, 0x83); x_u32(b, (uint32_t)H_LAST_BLOCK);
-    x_byte(b, 0xe9); x_u32(b, 0);
+    fail[k++] = x_jcc_fwd(b, CC_NE);
+    emit_chain_tail(b, disp, retired, fail, &k);
     assert(b->p - 20 == site + RV64_JIT_CHAIN_BLOCK && b->p - 4 == site + RV64_JIT_CHAIN_JMP &&
            b->p == site + RV64_JIT_CHAIN_END);
     /* the plain return (and, until chained, the site's target) */
     x_patch(b, site);
-    for (int k = 0; k < 3; k++)
-        x_patch(b, fail[k]);
+    for (int i = 0; i < k; i++)
+        x_patch(b, fail[i]);
     emit_set_pc(b, disp);
     emit_exit(b, EXIT_CODE(retired, link));
     cs->cells[link] = (uint32_t)(site - cs->start);
