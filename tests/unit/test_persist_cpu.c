@@ -202,7 +202,7 @@ Test(persist_cpu, hart_round_trip_is_byte_identical)
     cr_assert_eq(w1.len, w2.len);
     cr_assert_arr_eq(w1.buf, w2.buf, w1.len);
     cr_assert_not(m2->harts[0]->lr_valid, "the reservation is dropped");
-    cr_assert_eq(m2->harts[0]->dtlb, &m2->harts[0]->tlb[2], "views follow priv and SUM");
+    cr_assert_eq(m2->harts[0]->dtlb, &m2->harts[0]->ctx->set[2], "views follow priv and SUM");
     persist_writer_free(&w1);
     persist_writer_free(&w2);
 }

@@ -129,7 +129,6 @@ struct rv64_hart {
     /* translation: one TLB per recent address space (rv64_tlb_switch) */
     struct tlb_context *tlbs;    /* TLB_CONTEXTS, allocated apart */
     struct tlb_context *ctx;     /* the one for satp */
-    struct tlb_set *tlb;         /* ctx->set: its views */
     struct tlb_set *dtlb;        /* data view for the current priv/MPRV/SUM */
     struct tlb_set *itlb;        /* fetch view for the current priv */
     unsigned dview, iview;

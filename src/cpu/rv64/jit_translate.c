@@ -541,7 +541,7 @@ static void emit_far_exit(struct x86_buf *b, struct chain_slots *cs, int64_t dis
                           int link)
 {
     uint8_t *site = x_jmp_fwd(b);
-    uint8_t *fail[6];
+    uint8_t *fail[5];
     int k = 0;
     /* lea rsi, [r12 + disp32]: the target */
     x_byte(b, 0x49); x_byte(b, 0x8d); x_byte(b, 0xb4); x_byte(b, 0x24); x_u32(b, (uint32_t)(int32_t)disp);
@@ -868,7 +868,7 @@ void rv64_jit_emit_stubs(struct rv64_jit *j)
     x_ret(b);
 
     /* dispatch (called from an exit with pc set): eax = the exit code, rsi = pc. If nothing needs the
-     * run loop (the chain stub's checks) and the jump cache holds a translated block for pc
+     * run loop (the chained exits' timer and request checks) and the jump cache holds a translated block for pc
      * that the fetch TLB still vouches for (rv64_lookup_block's own hit test), counts the
      * instructions and returns rcx = where to go on (the block's body); else leaves the block
      * returning eax, with nothing changed. */

@@ -46,7 +46,6 @@ void rv64_tlb_switch(struct rv64_hart *h)
     }
     pick->stamp = ++h->tlb_clock;
     h->ctx = pick;
-    h->tlb = pick->set;
     rv64_update_views(h);
 }
 
@@ -107,8 +106,8 @@ void rv64_update_views(struct rv64_hart *h)
     int dp = data_priv(h);
     h->dview = dp == PRIV_U ? 0 : dp == PRIV_S ? ((h->mstatus & MSTATUS_SUM) ? 2 : 1) : 3;
     h->iview = h->priv == PRIV_U ? 0 : h->priv == PRIV_S ? 1 : 3;
-    h->dtlb = &h->tlb[h->dview];
-    h->itlb = &h->tlb[h->iview];
+    h->dtlb = &h->ctx->set[h->dview];
+    h->itlb = &h->ctx->set[h->iview];
 }
 
 static bool leaf_allows(const struct rv64_hart *h, uint64_t pte, enum access acc, int priv)
