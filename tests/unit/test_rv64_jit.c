@@ -7,6 +7,7 @@
 #include <stdio.h>
 #include <time.h>
 #include <sys/mman.h>
+#include "cpu/rv64/fpu.h"
 #include "cpu/rv64/jit.h"
 #include "rv64_test_util.h"
 
@@ -165,6 +166,52 @@ Test(rv64_jit, load_fault_mid_block_is_precise)
     cr_assert_eq(H->x[A1], 2);
     cr_assert_eq(H->x[A3], 0);
     cr_assert_eq(H->instret, 2);
+}
+
+/* Inline FP leaves its flags in MXCSR and moves them to fflags once per run of FP instructions
+ * (jit_fp_emit.c): a fault later in the same block must still find the earlier instructions'
+ * flags in fflags (1/3 is inexact: NX), and a compare that only raises a flag (flt with a NaN:
+ * NV) must still mark the FP state dirty, as the interpreter does. */
+Test(rv64_jit, inline_fp_flags_reach_fflags_before_a_fault)
+{
+    use_jit(1u << 20);
+    H->mstatus |= 1ull << 13; /* FS = Initial */
+    H->x[T0] = 0x40000000;    /* nothing there: access fault */
+    H->x[A0] = 1;
+    H->x[A1] = 3;
+    H->x[A2] = 0x7ff8000000000000ull; /* a quiet NaN */
+    emit(i_fcvt_d_l(1, A0, 0));
+    emit(i_fcvt_d_l(2, A1, 0));
+    emit(i_fmv_d_x(3, A2));
+    emit(i_csrrw(0, CSR_MSTATUS, A4)); /* a4 = mstatus with FS Clean: set below */
+    emit(i_fdiv_d(4, 1, 2, 0));        /* 1/3: inexact */
+    emit(i_flt_d(A5, 3, 1));           /* NaN < 1: invalid, no f register written */
+    uint64_t at = emit(i_ld(A3, T0, 0));
+    emit_halt();
+    H->x[A4] = (H->mstatus & ~(3ull << 13)) | (2ull << 13);
+    RUN_MTRAP(CUR - 4, CAUSE_LOAD_ACCESS);
+    cr_assert_eq(H->mepc, at);
+    cr_assert_eq(H->fflags, FPU_NX | FPU_NV, "fflags=%#x", H->fflags);
+    cr_assert_eq(H->x[A5], 0);
+    cr_assert_eq((H->mstatus >> 13) & 3, 3, "FS is Dirty: mstatus=%#lx", (unsigned long)H->mstatus);
+}
+
+/* the same after the compare alone: the flag it raises dirties a Clean FP state */
+Test(rv64_jit, inline_compare_flag_dirties_fp_state)
+{
+    use_jit(1u << 20);
+    H->x[A2] = 0x7ff4000000000000ull; /* a signalling NaN: feq raises NV for it */
+    H->x[A4] = 0;
+    emit(i_fmv_d_x(3, A2));
+    emit(i_csrrw(0, CSR_MSTATUS, A4)); /* FS Clean (set below) */
+    emit(i_feq_d(A5, 3, 3));
+    emit_halt();
+    H->mstatus |= 1ull << 13;
+    H->x[A4] = (H->mstatus & ~(3ull << 13)) | (2ull << 13);
+    run_prog(CUR - 4);
+    cr_assert_eq(H->x[A5], 0);
+    cr_assert_eq(H->fflags, FPU_NV, "fflags=%#x", H->fflags);
+    cr_assert_eq((H->mstatus >> 13) & 3, 3, "FS is Dirty: mstatus=%#lx", (unsigned long)H->mstatus);
 }
 
 /* stores from translated code reach the dirty log (snapshots, migration) through the slow path

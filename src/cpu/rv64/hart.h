@@ -147,6 +147,7 @@ struct rv64_hart {
     struct rv64_block *last_block; /* the block executed last and its start pc (for linking) */
     uint64_t last_pc;
     struct rv64_jit *jit;        /* the translator's state, NULL while it is off (jit.h) */
+    uint32_t jit_mxcsr;          /* MXCSR for its inline FP: the host's control bits, RNE, no flags */
     /* the machine's code-page tables as translated code wants them (one load fewer):
      * page_gen, and code_page biased so that a host RAM address >> 12 indexes it */
     _Atomic uint32_t *page_gen;

@@ -103,6 +103,9 @@ struct rv64_jit_fp {
     unsigned kind;
 };
 const struct rv64_jit_fp *rv64_jit_fp_op(unsigned op);
+/* MXCSR for translated code's inline FP (struct rv64_hart.jit_mxcsr): this thread's control
+ * bits (hart threads inherit them), rounding to nearest even, no flags */
+uint32_t rv64_jit_host_mxcsr(void);
 /* fflags bits for MXCSR's flag bits 0..5 (IE DE ZE OE UE PE; DE has no RISC-V flag) */
 extern const uint8_t rv64_jit_mxcsr_fflags[64];
 

@@ -97,6 +97,7 @@ int rv64_jit_enable(struct rv64_machine *m, size_t cache_bytes)
         h->jit = rv64_jit_create(cache_bytes);
         if (!h->jit)
             return -1;
+        h->jit_mxcsr = rv64_jit_host_mxcsr();
         rv64_flush_blocks(h); /* blocks decoded so far have no translation slot cleared */
     }
     return 0;

@@ -12,7 +12,10 @@
 enum x86_reg { RAX, RCX, RDX, RBX, RSP, RBP, RSI, RDI, R8, R9, R10, R11, R12, R13, R14, R15 };
 
 /* condition codes (the low nibble of Jcc / SETcc) */
-enum x86_cc { CC_B = 2, CC_AE = 3, CC_E = 4, CC_NE = 5, CC_L = 0xc, CC_GE = 0xd, CC_LE = 0xe };
+enum x86_cc {
+    CC_B = 2, CC_AE = 3, CC_E = 4, CC_NE = 5, CC_A = 7, CC_P = 0xa, CC_NP = 0xb, CC_L = 0xc, CC_GE = 0xd,
+    CC_LE = 0xe
+};
 
 /* /digit extensions of the 0x81 (ALU r/m, imm32) group and the shift group */
 enum x86_alu { ALU_ADD = 0, ALU_OR = 1, ALU_AND = 4, ALU_SUB = 5, ALU_XOR = 6, ALU_CMP = 7 };
@@ -24,6 +27,9 @@ struct x86_buf {
     /* the guest register whose value rax holds after the last instruction emitted, and after
      * the one before it (jit_translate.c: load_rax), or -1 */
     int rax_is, rax_prev;
+    /* where the code being emitted stands (jit_fp_emit.c): MXCSR holds the flags of inline FP
+     * instructions not yet moved to fflags (and nothing else); mstatus.FS is Dirty already */
+    int fp_pending, fs_dirty;
 };
 
 static inline void x_byte(struct x86_buf *b, uint8_t v) { *b->p++ = v; }

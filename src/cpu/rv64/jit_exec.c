@@ -81,9 +81,10 @@ static bool translate(struct rv64_hart *h, struct rv64_block *b)
     if (!ok)
         j->fallbacks++;
     else if (j->perf_map)
-        fprintf(j->perf_map, "%lx %lx rv64 block pa=%llx n=%u\n", (unsigned long)(uintptr_t)b->jit_code,
+        fprintf(j->perf_map, "%lx %lx rv64 block pa=%llx pc=%llx n=%u\n",
+                (unsigned long)(uintptr_t)b->jit_code,
                 (unsigned long)(j->used - (size_t)((uint8_t *)b->jit_code - j->rx)),
-                (unsigned long long)b->paddr, b->count);
+                (unsigned long long)b->paddr, (unsigned long long)h->pc, b->count);
     return ok;
 }
 

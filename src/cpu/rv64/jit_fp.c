@@ -140,6 +140,15 @@ H_CLASS(fpu_class_s) H_CLASS(fpu_class_d)
 #define MX16(i) MX4(i), MX4((i) + 4), MX4((i) + 8), MX4((i) + 12)
 const uint8_t rv64_jit_mxcsr_fflags[64] = { MX16(0), MX16(16), MX16(32), MX16(48) };
 
+uint32_t rv64_jit_host_mxcsr(void)
+{
+#if defined(__x86_64__)
+    return __builtin_ia32_stmxcsr() & ~0x603fu;
+#else
+    return 0;
+#endif
+}
+
 const struct rv64_jit_fp *rv64_jit_fp_op(unsigned op)
 {
 #define E(o, fn, k) [OP_##o] = { j_##fn, k },

@@ -331,10 +331,12 @@ static unsigned store_size(unsigned op)
 
 static int is_fp_mem(unsigned op) { return op == OP_FLW || op == OP_FLD || op == OP_FSW || op == OP_FSD; }
 
-static void add_cold(struct chain_slots *cs, int kind, const struct rv64_insn *in, unsigned idx,
-                     uint8_t *site, uint8_t *back)
+static struct cold *add_cold(const struct x86_buf *b, struct chain_slots *cs, int kind,
+                             const struct rv64_insn *in, unsigned idx, uint8_t *site, uint8_t *back)
 {
-    cs->cold[cs->ncold++] = (struct cold){ kind, in, idx, site, back, NULL };
+    uint8_t fp = (uint8_t)b->fp_pending;
+    cs->cold[cs->ncold] = (struct cold){ kind, in, idx, site, back, NULL, fp, fp };
+    return &cs->cold[cs->ncold++];
 }
 
 static void emit_load(struct x86_buf *b, struct chain_slots *cs, const struct rv64_insn *in,
@@ -345,7 +347,7 @@ static void emit_load(struct x86_buf *b, struct chain_slots *cs, const struct rv
     uint8_t *miss = emit_tlb_probe(b, in, TLB_R, size);
     x_alu_rm(b, 1, ALU_ADD, RSI, RDX, TLB_R + E_ADD);
     emit_host_load(b, in->op);
-    add_cold(cs, COLD_LOAD, in, idx, miss, b->p);
+    add_cold(b, cs, COLD_LOAD, in, idx, miss, b->p);
     if (!fp) {
         store_rax(b, in->rd);
         return;
@@ -356,7 +358,7 @@ static void emit_load(struct x86_buf *b, struct chain_slots *cs, const struct rv
     }
     x_mov_store(b, RBX, FO(in->rd), RAX);
     rv64_jt_fs_dirty(b);
-    fp->back = b->p;
+    rv64_jt_cold_back(b, fp);
 }
 
 static void emit_store(struct x86_buf *b, struct chain_slots *cs, const struct rv64_insn *in,
@@ -389,10 +391,10 @@ static void emit_store(struct x86_buf *b, struct chain_slots *cs, const struct r
     x_alu_rm(b, 1, ALU_ADD, RAX, RBX, H_CODE_BIAS);
     x_cmp_byte_imm(b, RAX, 0, 0);
     uint8_t *code = x_jcc_fwd(b, CC_NE);
-    add_cold(cs, COLD_STORE, in, idx, miss, b->p);
-    add_cold(cs, COLD_CODE, in, idx, code, b->p);
+    add_cold(b, cs, COLD_STORE, in, idx, miss, b->p);
+    add_cold(b, cs, COLD_CODE, in, idx, code, b->p);
     if (fp)
-        fp->back = b->p;
+        rv64_jt_cold_back(b, fp);
 }
 
 static void emit_interp(struct x86_buf *b, const struct rv64_insn *in, unsigned idx);
@@ -402,6 +404,10 @@ static void emit_cold(struct x86_buf *b, const struct cold *c)
 {
     const struct rv64_insn *in = c->in;
     x_patch(b, c->site);
+    if (c->site2)
+        x_patch(b, c->site2);
+    if (c->fp_in) /* C code may change MXCSR's flags, or the path may leave the block */
+        rv64_jt_emit_fflags(b);
     switch (c->kind) {
     case COLD_LOAD:
         /* the load stub: rv64_load_slow, leaving the block on a fault; rsi = the address. The
@@ -425,11 +431,11 @@ static void emit_cold(struct x86_buf *b, const struct cold *c)
         x_call_to(b, STUB(b, st_code));
         break;
     case COLD_INTERP:
-        if (c->site2)
-            x_patch(b, c->site2);
         emit_interp(b, in, c->idx);
         break;
     }
+    if (c->fp_out)
+        rv64_jt_emit_mxcsr_clear(b);
     x_jmp_to(b, c->back);
 }
 
@@ -656,10 +662,15 @@ static void emit_interp(struct x86_buf *b, const struct rv64_insn *in, unsigned 
 }
 
 /* the translator's pieces jit_fp_emit.c uses (jit_translate.h) */
-void rv64_jt_add_cold(struct chain_slots *cs, int kind, const struct rv64_insn *in, unsigned idx,
-                      uint8_t *site, uint8_t *back)
+struct cold *rv64_jt_add_cold(const struct x86_buf *b, struct chain_slots *cs, int kind,
+                              const struct rv64_insn *in, unsigned idx, uint8_t *site, uint8_t *back)
 {
-    add_cold(cs, kind, in, idx, site, back);
+    return add_cold(b, cs, kind, in, idx, site, back);
+}
+void rv64_jt_cold_back(const struct x86_buf *b, struct cold *c)
+{
+    c->back = b->p;
+    c->fp_out = (uint8_t)b->fp_pending;
 }
 void rv64_jt_ld(struct x86_buf *b, int dst, unsigned r) { ld(b, dst, r); }
 void rv64_jt_st(struct x86_buf *b, unsigned rd, int src) { st(b, rd, src); }
@@ -681,15 +692,44 @@ static void emit_csr_read(struct x86_buf *b, struct chain_slots *cs, const struc
     call_c(b, (const void *)rv64_jit_csr_read);
     x_test32(b, RAX, RAX);
     uint8_t *bad = x_jcc_fwd(b, CC_E);
-    add_cold(cs, COLD_INTERP, in, idx, bad, b->p);
+    add_cold(b, cs, COLD_INTERP, in, idx, bad, b->p);
     x_mov_load(b, RAX, RSP, 0);
     st(b, in->rd, RAX);
     emit_chain_exit(b, cs, (int64_t)in->off + in->len, idx + 1, RV64_LINK_NEXT);
 }
 
+/* 1 if the instruction's code neither calls C on its fast path nor leaves the block: inline FP
+ * flags may stay pending in MXCSR across it, and mstatus.FS stays as it was */
+static int stays_inline(const struct rv64_insn *in)
+{
+    switch (in->op) {
+    case OP_LUI: case OP_AUIPC:
+    case OP_LB: case OP_LH: case OP_LW: case OP_LD: case OP_LBU: case OP_LHU: case OP_LWU:
+    case OP_SB: case OP_SH: case OP_SW: case OP_SD:
+    case OP_ADDI: case OP_SLTI: case OP_SLTIU: case OP_XORI: case OP_ORI: case OP_ANDI:
+    case OP_SLLI: case OP_SRLI: case OP_SRAI: case OP_ADD: case OP_SUB: case OP_SLL: case OP_SLT:
+    case OP_SLTU: case OP_XOR: case OP_SRL: case OP_SRA: case OP_OR: case OP_AND:
+    case OP_ADDIW: case OP_SLLIW: case OP_SRLIW: case OP_SRAIW: case OP_ADDW: case OP_SUBW:
+    case OP_SLLW: case OP_SRLW: case OP_SRAW: case OP_MUL: case OP_MULW: case OP_MULH:
+    case OP_MULHU: case OP_MULHSU: case OP_FENCE:
+    case OP_FLW: case OP_FLD: case OP_FSW: case OP_FSD:
+        return 1;
+    default:
+        return rv64_jt_fp_inline(in);
+    }
+}
+
 /* Emits one instruction; returns 1 if it ended the block. */
 static int emit_insn(struct x86_buf *b, struct chain_slots *cs, const struct rv64_insn *in, unsigned idx)
 {
+    if (!stays_inline(in)) {
+        if (b->fp_pending) { /* before C runs or the block is left: see jit_fp_emit.c */
+            rv64_jt_emit_fflags(b);
+            b->fp_pending = 0;
+            b->rax_is = -1;
+        }
+        b->fs_dirty = 0; /* the interpreter's handler may write mstatus */
+    }
     b->rax_prev = b->rax_is;
     b->rax_is = -1;
     switch (in->op) {
@@ -804,7 +844,7 @@ int rv64_jit_translate(struct rv64_hart *h, struct rv64_block *blk)
     if (at + 2 * MAX_INSN_CODE > j->size)
         return 0;
     /* emitted in place: nothing is committed (used) unless the whole block fits */
-    struct x86_buf buf = { j->rw + at, j->rw + at, j->rw + j->size, j, -1, -1 };
+    struct x86_buf buf = { j->rw + at, j->rw + at, j->rw + j->size, j, -1, -1, 0, 0 };
     struct x86_buf *b = &buf;
     struct chain_slots cs = { .blk = blk, .start = buf.start, .gen_cell = &h->page_gen[blk->page] };
     emit_prologue(b);
@@ -818,11 +858,14 @@ int rv64_jit_translate(struct rv64_hart *h, struct rv64_block *blk)
     if (i == blk->count) { /* fell off the end (instruction limit or page end) */
         if (b->p + MAX_INSN_CODE > b->end)
             return 0;
+        if (b->fp_pending)
+            rv64_jt_emit_fflags(b);
         emit_chain_exit(b, &cs, blk->insns[blk->count].off, blk->count, RV64_LINK_NEXT);
     }
     size_t cold_bytes = 16;
     for (unsigned k = 0; k < cs.ncold; k++)
-        cold_bytes += cs.cold[k].kind == COLD_INTERP ? 192 : 32;
+        cold_bytes += (cs.cold[k].kind == COLD_INTERP ? 192 : 32) +
+                      (cs.cold[k].fp_in || cs.cold[k].fp_out ? 80 : 0);
     if (b->p + cold_bytes > b->end)
         return 0;
     for (unsigned k = 0; k < cs.ncold; k++)
@@ -843,10 +886,10 @@ int rv64_jit_translate(struct rv64_hart *h, struct rv64_block *blk)
  * block's entry pc, rsp 16-byte aligned in a block's body (so 8 off inside a called stub). */
 void rv64_jit_emit_stubs(struct rv64_jit *j)
 {
-    struct x86_buf buf = { j->rw, j->rw, j->rw + j->size, j, -1, -1 };
+    struct x86_buf buf = { j->rw, j->rw, j->rw + j->size, j, -1, -1, 0, 0 };
     struct x86_buf *b = &buf;
     uint8_t scratch[64];
-    struct x86_buf pro = { scratch, scratch, scratch + sizeof(scratch), j, -1, -1 };
+    struct x86_buf pro = { scratch, scratch, scratch + sizeof(scratch), j, -1, -1, 0, 0 };
     emit_prologue(&pro);
     j->body_off = (uint32_t)(pro.p - pro.start);
 #define HERE() ((uint32_t)(b->p - b->start))

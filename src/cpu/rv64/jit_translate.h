@@ -14,6 +14,7 @@
 #define H_MSTATUS ((int32_t)offsetof(struct rv64_hart, mstatus))
 #define H_FRM   ((int32_t)offsetof(struct rv64_hart, frm))
 #define H_FFLAGS ((int32_t)offsetof(struct rv64_hart, fflags))
+#define H_JIT_MXCSR ((int32_t)offsetof(struct rv64_hart, jit_mxcsr))
 
 /* Where a block's chainable exits (by link: a jump or taken branch, the next instruction) have
  * their patch sites, as offsets in the code being emitted; see emit_chain_exit. */
@@ -32,14 +33,19 @@ struct chain_slots {
         unsigned idx;
         uint8_t *site, *back; /* the jcc's rel32 to patch; where to go on */
         uint8_t *site2;       /* a second jcc to the same path, or NULL */
+        /* x86_buf.fp_pending at the site and at back: the path moves pending flags to fflags
+         * before it calls C, and clears MXCSR again before going back if back expects it */
+        uint8_t fp_in, fp_out;
     } cold[3 * BLOCK_MAX_INSNS];
     unsigned ncold;
 };
 
 /* jit_translate.c: a slow path for the block's end; x[r] to a host register and back (guest
  * registers may live in host registers); an instruction through the interpreter's handler */
-void rv64_jt_add_cold(struct chain_slots *cs, int kind, const struct rv64_insn *in, unsigned idx,
-                      uint8_t *site, uint8_t *back);
+struct cold *rv64_jt_add_cold(const struct x86_buf *b, struct chain_slots *cs, int kind,
+                              const struct rv64_insn *in, unsigned idx, uint8_t *site, uint8_t *back);
+/* a slow path goes on here (the code emitted next) */
+void rv64_jt_cold_back(const struct x86_buf *b, struct cold *c);
 void rv64_jt_ld(struct x86_buf *b, int dst, unsigned r);
 void rv64_jt_st(struct x86_buf *b, unsigned rd, int src);
 void rv64_jt_interp(struct x86_buf *b, const struct rv64_insn *in, unsigned idx);
@@ -50,6 +56,12 @@ void rv64_jt_call_c(struct x86_buf *b, const void *fn);
 /* what an FP instruction's guard checks of frm (see rv64_jt_fp_guard) */
 enum { FRM_ANY, FRM_VALID, FRM_RNE };
 void rv64_jt_fs_dirty(struct x86_buf *b);
+/* 1 if the instruction's code calls no C on its fast path (an inline FP one) */
+int rv64_jt_fp_inline(const struct rv64_insn *in);
+/* MXCSR's pending flags ORed into fflags (and FS Dirty if any); MXCSR cleared for inline FP (jit_mxcsr). Emit only:
+ * the caller keeps x86_buf.fp_pending. Both clobber rax and rcx. */
+void rv64_jt_emit_fflags(struct x86_buf *b);
+void rv64_jt_emit_mxcsr_clear(struct x86_buf *b);
 struct cold *rv64_jt_fp_guard(struct x86_buf *b, struct chain_slots *cs,
                               const struct rv64_insn *in, unsigned idx, int frm);
 void rv64_jt_emit_fp(struct x86_buf *b, struct chain_slots *cs, const struct rv64_insn *in,
