@@ -120,6 +120,29 @@ Test(rv64_jit, far_jumps_chain_and_count_exactly)
     cr_assert_geq(H->jit->chains, 2, "both far exits chain: %llu", (unsigned long long)H->jit->chains);
 }
 
+/* an indirect call (jalr, through the jump cache) into code on another page, which is then
+ * rewritten: the next call runs the new code (the write empties the jump cache) */
+Test(rv64_jit, indirect_call_into_rewritten_code_runs_the_new_code)
+{
+    use_jit(1u << 20);
+    const uint64_t fn = RAM_BASE + 0x3000;
+    H->x[T0] = fn;
+    H->x[T1] = i_addi(A0, A0, 100);
+    H->x[A3] = 5;
+    uint64_t top = CUR;
+    emit(i_jalr(RA, T0, 0));                           /* call fn: a0 += 1 */
+    emit(i_addi(A2, A2, 1));
+    emit(i_blt(A2, A3, (int32_t)(top - CUR)));
+    emit(i_sw(T1, T0, 0));                             /* fn now adds 100 */
+    emit(i_jalr(RA, T0, 0));
+    emit(i_jal(0, (int32_t)(FAR_HALT - CUR)));
+    org(fn);
+    emit(i_addi(A0, A0, 1));
+    emit(i_jalr(0, RA, 0));                            /* return: through the jump cache too */
+    cr_assert_eq(run_to_far_halt(), FAR_HALT);
+    cr_assert_eq(H->x[A0], 5 + 100, "a0=%lu", (unsigned long)H->x[A0]);
+}
+
 Test(rv64_jit, tiny_cache_flushes_and_stays_correct)
 {
     use_jit(RV64_JIT_MIN_CACHE_BYTES);

@@ -119,11 +119,14 @@ struct rv64_block *rv64_lookup_block(struct rv64_hart *h)
 {
     struct rv64_machine *m = h->m;
     uint64_t pc = h->pc;
+    uint32_t epoch = atomic_load_explicit(h->code_epoch, memory_order_acquire);
+    if (unlikely(epoch != h->jc_epoch)) { /* code was written: no entry can be trusted */
+        memset(h->jc, 0, sizeof(*h->jc) * JC_SIZE);
+        h->jc_epoch = epoch;
+    }
     struct jc_entry *j = &h->jc[(pc >> 1) & (JC_SIZE - 1)];
     struct tlb_entry *e = &h->itlb->x[(pc >> 12) & (TLB_SIZE - 1)];
-    if (likely(j->vpc == pc && j->block && e->vpage == (pc & ~0xfffull) &&
-               pc + e->addend == j->block->host &&
-               j->block->gen == atomic_load_explicit(&m->page_gen[j->block->page], memory_order_relaxed)))
+    if (likely(j->vpc == pc && j->block && e->vpage == (pc & ~0xfffull) && pc + e->addend == j->host))
         return j->block;
 
     uint64_t paddr;
@@ -150,9 +153,8 @@ struct rv64_block *rv64_lookup_block(struct rv64_hart *h)
         if (!b || b == h->scratch)
             return b;
     }
-    /* only cache the virtual mapping if the fetch TLB holds it (it validates jc hits) */
-    j->vpc = pc;
-    j->block = b;
+    /* the fetch TLB holds the mapping now (it validates jc hits) */
+    *j = (struct jc_entry){ pc, b->host, b->jit_code, b };
     return b;
 }
 

@@ -33,6 +33,7 @@ int rv64_hart_init(struct rv64_hart *h, struct rv64_machine *m, unsigned hartid)
     h->m = m;
     h->hartid = hartid;
     h->page_gen = m->page_gen;
+    h->code_epoch = &m->code_epoch;
     h->code_page_bias = (uintptr_t)m->code_page - ((uintptr_t)m->ram >> 12);
     h->arena_size = ARENA_SIZE;
     /* reserved lazily: untouched arena pages cost no host memory */

@@ -87,10 +87,16 @@ struct rv64_block {
     struct rv64_insn insns[];
 };
 
-/* A jump-cache hit is only trusted if the fetch TLB still maps vpc to the block's host address,
- * so TLB flushes invalidate it for free. */
+/* The jump cache: the block at a virtual pc, for indirect jumps (and the run loop). A hit is
+ * trusted only if the fetch TLB still maps vpc to the host address the block was decoded from
+ * (so TLB flushes invalidate entries for free), and only while no code page has been written
+ * since it was made (struct rv64_machine.code_epoch: a write empties the whole cache, so a hit
+ * needs neither the block nor its page's generation). Everything a hit needs is in one entry,
+ * one cache line: translated code's dispatch stub (jit_translate.c) checks it inline. */
 struct jc_entry {
     uint64_t vpc;
+    uintptr_t host;            /* the block's host address (struct rv64_block.host) */
+    void *code;                /* its translation (struct rv64_block.jit_code) once there is one */
     struct rv64_block *block;
 };
 
@@ -140,6 +146,7 @@ struct rv64_hart {
      * new vCPU (a restore builds several) costs no page faults for them */
     struct rv64_block **block_hash;   /* 1 << BLOCK_HASH_BITS buckets */
     struct jc_entry *jc;              /* JC_SIZE entries */
+    uint32_t jc_epoch;                /* the machine's code_epoch its entries were made under */
     uint8_t *arena;
     size_t arena_size, arena_used;
     struct rv64_block *scratch;  /* an instruction that straddles a page: decoded, never cached */
@@ -152,6 +159,7 @@ struct rv64_hart {
      * page_gen, and code_page biased so that a host RAM address >> 12 indexes it */
     _Atomic uint32_t *page_gen;
     uintptr_t code_page_bias;
+    const _Atomic uint32_t *code_epoch;
 
     /* run state */
     struct rv64_machine *m;
@@ -192,6 +200,7 @@ struct rv64_machine {
     /* self-modifying code detection, one entry per 4 KiB RAM page */
     uint8_t *code_page;
     _Atomic uint32_t *page_gen;
+    _Atomic uint32_t code_epoch;   /* bumped with any page's generation: empties jump caches */
 
     /* Dirty-page log for Diff snapshots and pre-copy migration: one bit per 4 KiB RAM page.
      * Marked on every RAM write while dirty_tracking is on: the store slow path (which also

@@ -266,6 +266,13 @@ static inline void x_test32(struct x86_buf *b, int r1, int r2)
     x_modrr(b, r2, r1);
 }
 
+static inline void x_test64(struct x86_buf *b, int r1, int r2)
+{
+    x_rex(b, 1, r2, r1, 0);
+    x_byte(b, 0x85);
+    x_modrr(b, r2, r1);
+}
+
 static inline void x_call_abs(struct x86_buf *b, const void *fn)
 {
     x_mov_imm64(b, RAX, (uint64_t)(uintptr_t)fn);

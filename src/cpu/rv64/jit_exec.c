@@ -78,6 +78,11 @@ static bool translate(struct rv64_hart *h, struct rv64_block *b)
         ok = rv64_jit_translate(h, b);
     }
     j->translate_ns += now_ns() - t0;
+    if (ok) { /* the jump cache's entry for it (the run loop looked it up at pc) takes the code */
+        struct jc_entry *e = &h->jc[(h->pc >> 1) & (JC_SIZE - 1)];
+        if (e->vpc == h->pc && e->block == b)
+            e->code = b->jit_code;
+    }
     if (!ok)
         j->fallbacks++;
     else if (j->perf_map)

@@ -51,7 +51,11 @@ _Static_assert(sizeof(struct tlb_entry) == 16, "the TLB index is scaled by a shi
 #define H_CODE_BIAS ((int32_t)offsetof(struct rv64_hart, code_page_bias))
 #define TLB_X   ((int32_t)offsetof(struct tlb_set, x))
 #define JC_VPC  ((int32_t)offsetof(struct jc_entry, vpc))
+#define JC_HOST ((int32_t)offsetof(struct jc_entry, host))
+#define JC_CODE ((int32_t)offsetof(struct jc_entry, code))
 #define JC_BLOCK ((int32_t)offsetof(struct jc_entry, block))
+#define H_JC_EPOCH ((int32_t)offsetof(struct rv64_hart, jc_epoch))
+#define H_CODE_EPOCH ((int32_t)offsetof(struct rv64_hart, code_epoch))
 #define B_HOST  ((int32_t)offsetof(struct rv64_block, host))
 #define B_PAGE  ((int32_t)offsetof(struct rv64_block, page))
 #define B_GEN   ((int32_t)offsetof(struct rv64_block, gen))
@@ -70,7 +74,7 @@ _Static_assert(sizeof(((struct rv64_hart *)0)->timer_countdown) == 4 &&
                sizeof(((struct rv64_hart *)0)->requests) == 4 &&
                sizeof(((struct rv64_hart *)0)->trap_streak) == 4, "dword operands in the chain checks");
 
-_Static_assert(sizeof(struct jc_entry) == 16, "the jump cache index is scaled by a shift of 4");
+_Static_assert(sizeof(struct jc_entry) == 32, "the jump cache index is scaled by a shift of 5");
 
 /* the shared stubs, in the read-write view (rel32 distances are the same in both views) */
 #define STUB(b, name) (((struct rv64_jit *)(b)->user)->rw + ((struct rv64_jit *)(b)->user)->name)
@@ -910,48 +914,47 @@ void rv64_jit_emit_stubs(struct rv64_jit *j)
     x_pop(b, RBX);
     x_ret(b);
 
-    /* dispatch (called from an exit with pc set): eax = the exit code, rsi = pc. If nothing needs the
-     * run loop (the chained exits' timer and request checks) and the jump cache holds a translated block for pc
-     * that the fetch TLB still vouches for (rv64_lookup_block's own hit test), counts the
-     * instructions and returns rcx = where to go on (the block's body); else leaves the block
-     * returning eax, with nothing changed. */
+    /* dispatch (called from an exit with pc set): eax = the exit code, rsi = pc. If nothing needs
+     * the run loop (the chained exits' timer and request checks) and the jump cache's entry for
+     * pc is a translated block that is still good (rv64_lookup_block's own hit test: no code
+     * written since the entry was made, the fetch TLB maps pc to the block's host address),
+     * counts the instructions and returns rcx = where to go on (the block's body); else leaves
+     * the block returning eax, with nothing changed. Every load is from the hart, the entry or
+     * the TLB entry: none waits for another but for the two entries' addresses. */
     ALIGN();
     j->st_dispatch = HERE();
     x_alu_mi(b, 0, ALU_CMP, RBX, H_TIMER, 1);
     uint8_t *d1 = x_jcc_fwd(b, CC_LE);
     x_alu_mi(b, 0, ALU_CMP, RBX, H_REQ, 0);
     uint8_t *d2 = x_jcc_fwd(b, CC_NE);
-    x_mov_rr(b, RDX, RSI);
+    x_mov_rr(b, RDX, RSI);                               /* rdx = the jump cache entry */
     x_shift_imm(b, 1, SH_SHR, RDX, 1);
     x_alu_ri(b, 0, ALU_AND, RDX, JC_SIZE - 1);
-    x_shift_imm(b, 1, SH_SHL, RDX, 4);
+    x_shift_imm(b, 1, SH_SHL, RDX, 5);
     x_alu_rm(b, 1, ALU_ADD, RDX, RBX, H_JC);
+    x_mov_rr(b, RDI, RSI);                               /* rdi = the fetch TLB entry */
+    x_shift_imm(b, 1, SH_SHR, RDI, 12);
+    x_alu_ri(b, 0, ALU_AND, RDI, TLB_SIZE - 1);
+    x_shift_imm(b, 1, SH_SHL, RDI, 4);
+    x_alu_rm(b, 1, ALU_ADD, RDI, RBX, H_ITLB);
     x_alu_rm(b, 1, ALU_CMP, RSI, RDX, JC_VPC);
+    uint8_t *d3 = x_jcc_fwd(b, CC_NE);
+    x_mov_load(b, RCX, RBX, H_CODE_EPOCH);
+    x_op_mem(b, 0, 0x8b, RCX, RCX, 0);                   /* ecx = code_epoch */
+    x_alu_rm(b, 0, ALU_CMP, RCX, RBX, H_JC_EPOCH);
     uint8_t *d4 = x_jcc_fwd(b, CC_NE);
-    x_mov_load(b, RDI, RDX, JC_BLOCK);
-    x_alu_ri(b, 1, ALU_CMP, RDI, 0);
-    uint8_t *d5 = x_jcc_fwd(b, CC_E);
-    x_mov_rr(b, RDX, RSI);
-    x_shift_imm(b, 1, SH_SHR, RDX, 12);
-    x_alu_ri(b, 0, ALU_AND, RDX, TLB_SIZE - 1);
-    x_shift_imm(b, 1, SH_SHL, RDX, 4);
-    x_alu_rm(b, 1, ALU_ADD, RDX, RBX, H_ITLB);
     x_mov_rr(b, RCX, RSI);
     x_alu_ri(b, 1, ALU_AND, RCX, -4096);
-    x_alu_rm(b, 1, ALU_CMP, RCX, RDX, TLB_X + E_VPAGE);
-    uint8_t *d7 = x_jcc_fwd(b, CC_NE);
+    x_alu_rm(b, 1, ALU_CMP, RCX, RDI, TLB_X + E_VPAGE);
+    uint8_t *d5 = x_jcc_fwd(b, CC_NE);
     x_mov_rr(b, RCX, RSI);
-    x_alu_rm(b, 1, ALU_ADD, RCX, RDX, TLB_X + E_ADD);
-    x_alu_rm(b, 1, ALU_CMP, RCX, RDI, B_HOST);
-    uint8_t *d8 = x_jcc_fwd(b, CC_NE);
-    x_op_mem(b, 0, 0x8b, RDX, RDI, B_PAGE);              /* edx = page */
-    x_mov_load(b, RCX, RBX, H_PAGE_GEN);
-    x_byte(b, 0x8b); x_byte(b, 0x14); x_byte(b, 0x91);  /* mov edx, [rcx + rdx*4] */
-    x_alu_rm(b, 0, ALU_CMP, RDX, RDI, B_GEN);
-    uint8_t *d9 = x_jcc_fwd(b, CC_NE);
-    x_mov_load(b, RCX, RDI, B_CODE);
-    x_alu_ri(b, 1, ALU_CMP, RCX, 0);
-    uint8_t *d6 = x_jcc_fwd(b, CC_E);
+    x_alu_rm(b, 1, ALU_ADD, RCX, RDI, TLB_X + E_ADD);
+    x_alu_rm(b, 1, ALU_CMP, RCX, RDX, JC_HOST);
+    uint8_t *d6 = x_jcc_fwd(b, CC_NE);
+    x_mov_load(b, RCX, RDX, JC_CODE);
+    x_test64(b, RCX, RCX);
+    uint8_t *d7 = x_jcc_fwd(b, CC_E);
+    x_mov_load(b, RDI, RDX, JC_BLOCK);
     x_alu_mi(b, 0, ALU_SUB, RBX, H_TIMER, 1);
     x_mov_rr(b, RDX, RAX);
     x_shift_imm(b, 0, SH_SHR, RDX, 8);
@@ -961,7 +964,7 @@ void rv64_jit_emit_stubs(struct rv64_jit *j)
     x_mov_rr(b, R12, RSI);
     x_alu_ri(b, 1, ALU_ADD, RCX, (int32_t)j->body_off);
     x_ret(b);
-    uint8_t *bails[] = { d1, d2, d4, d5, d6, d7, d8, d9 };
+    uint8_t *bails[] = { d1, d2, d3, d4, d5, d6, d7 };
     for (unsigned k = 0; k < sizeof(bails) / sizeof(bails[0]); k++)
         x_patch(b, bails[k]);
     x_alu_ri(b, 1, ALU_ADD, RSP, 8);

@@ -320,6 +320,7 @@ void rv64_code_written(struct rv64_machine *m, uint64_t page)
 {
     m->code_page[page] = 0;
     atomic_fetch_add_explicit(&m->page_gen[page], 1, memory_order_release);
+    atomic_fetch_add_explicit(&m->code_epoch, 1, memory_order_release);
 }
 
 void rv64_invalidate_code(struct rv64_machine *m, uint64_t paddr, uint64_t len)
