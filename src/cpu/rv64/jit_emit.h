@@ -152,6 +152,16 @@ static inline void x_alu_rm(struct x86_buf *b, int w, enum x86_alu ext, int reg,
     x_op_mem(b, w, (uint8_t)(ext * 8 + 3), reg, base, disp);
 }
 
+/* ALU reg, [base + index + disp32] (64-bit; the "r, r/m" form, or opcode 0x8b for a mov) */
+static inline void x_op_rm_idx(struct x86_buf *b, uint8_t op, int reg, int base, int index, int32_t disp)
+{
+    x_byte(b, (uint8_t)(0x48 | ((reg & 8) ? 4 : 0) | ((index & 8) ? 2 : 0) | ((base & 8) ? 1 : 0)));
+    x_byte(b, op);
+    x_byte(b, (uint8_t)(0x84 | ((reg & 7) << 3)));          /* mod 10, rm 100: SIB, disp32 */
+    x_byte(b, (uint8_t)(((index & 7) << 3) | (base & 7)));  /* scale 1 */
+    x_u32(b, (uint32_t)disp);
+}
+
 /* ALU [base+disp], sign-extended imm32 (w = 0: a dword in memory) */
 static inline void x_alu_mi(struct x86_buf *b, int w, enum x86_alu ext, int base, int32_t disp, int32_t imm)
 {

@@ -277,40 +277,65 @@ static void emit_set_pc(struct x86_buf *b, int64_t disp)
     x_mov_store(b, RBX, H_PC, RSI);
 }
 
-/* rsi = x[rs1] + imm; rdx = the data TLB entry in `table`; jumps to the returned patch site
- * when the page (and alignment, folded into the compare as exec.c does) does not match */
+/* rsi = x[rs1] + imm; rdx + rax = the data TLB entry in `table` (tlb_add adds its addend to
+ * rsi); jumps to the returned patch site when the page (and alignment, folded into the compare
+ * as exec.c does) does not match */
 static uint8_t *emit_tlb_probe(struct x86_buf *b, const struct rv64_insn *in, int32_t table,
                                unsigned size)
 {
-    if (b->rax_prev == (int)in->rs1)
-        x_mov_rr(b, RSI, RAX);
-    else
-        ld(b, RSI, in->rs1);
-    if (in->imm)
-        x_lea(b, RSI, RSI, in->imm);
+    int base = b->rax_prev == (int)in->rs1 ? RAX : hreg(in->rs1);
+    if (base >= 0) {
+        x_lea(b, RSI, base, in->imm);
+    } else {
+        x_mov_load(b, RSI, RBX, XO(in->rs1));
+        if (in->imm)
+            x_lea(b, RSI, RSI, in->imm);
+    }
     x_mov_rr(b, RAX, RSI);
     x_shift_imm(b, 0, SH_SHR, RAX, 8);                   /* ((a >> 12) % TLB_SIZE) * 16 */
     x_alu_ri(b, 0, ALU_AND, RAX, (TLB_SIZE - 1) << 4);
     x_mov_load(b, RDX, RBX, H_DTLB);
-    x_alu_rr(b, 1, ALU_ADD, RDX, RAX);
     x_mov_rr(b, RCX, RSI);
     x_alu_ri(b, 1, ALU_AND, RCX, (int32_t)(~0xfffu | (size - 1)));
-    x_alu_rm(b, 1, ALU_CMP, RCX, RDX, table + E_VPAGE);
+    x_op_rm_idx(b, ALU_CMP * 8 + 3, RCX, RDX, RAX, table + E_VPAGE); /* cmp rcx, [rdx+rax+vpage] */
     return x_jcc_fwd(b, CC_NE);
 }
 
-/* rax = value of `size` bytes at host [rsi], extended as the load op says */
-static void emit_host_load(struct x86_buf *b, unsigned op)
+/* rsi = the host address, after a probe of `table` that hit */
+static void emit_tlb_add(struct x86_buf *b, int32_t table)
+{
+    x_op_rm_idx(b, ALU_ADD * 8 + 3, RSI, RDX, RAX, table + E_ADD); /* add rsi, [rdx+rax+addend] */
+}
+
+static int is_fp_mem(unsigned op) { return op == OP_FLW || op == OP_FLD || op == OP_FSW || op == OP_FSD; }
+
+/* dst = value of `size` bytes at host [rsi], extended as the load op says */
+static void emit_host_load(struct x86_buf *b, unsigned op, int dst)
 {
     switch (op) {
-    case OP_LB: x_op0f_mem(b, 1, 0xbe, RAX, RSI, 0); break;  /* movsx rax, byte */
-    case OP_LBU: x_op0f_mem(b, 0, 0xb6, RAX, RSI, 0); break; /* movzx eax, byte */
-    case OP_LH: x_op0f_mem(b, 1, 0xbf, RAX, RSI, 0); break;
-    case OP_LHU: x_op0f_mem(b, 0, 0xb7, RAX, RSI, 0); break;
-    case OP_LW: x_op_mem(b, 1, 0x63, RAX, RSI, 0); break;    /* movsxd */
-    case OP_LWU: case OP_FLW: x_op_mem(b, 0, 0x8b, RAX, RSI, 0); break; /* mov eax: zero-extends */
-    default: x_op_mem(b, 1, 0x8b, RAX, RSI, 0); break;
+    case OP_LB: x_op0f_mem(b, 1, 0xbe, dst, RSI, 0); break;  /* movsx r64, byte */
+    case OP_LBU: x_op0f_mem(b, 0, 0xb6, dst, RSI, 0); break; /* movzx r32, byte */
+    case OP_LH: x_op0f_mem(b, 1, 0xbf, dst, RSI, 0); break;
+    case OP_LHU: x_op0f_mem(b, 0, 0xb7, dst, RSI, 0); break;
+    case OP_LW: x_op_mem(b, 1, 0x63, dst, RSI, 0); break;    /* movsxd */
+    case OP_LWU: case OP_FLW: x_op_mem(b, 0, 0x8b, dst, RSI, 0); break; /* mov r32: zero-extends */
+    default: x_op_mem(b, 1, 0x8b, dst, RSI, 0); break;
     }
+}
+
+/* where a load's value goes straight from memory: the guest register's host register, or rax
+ * (then stored to x[]); its slow path (emit_cold) leaves it there too */
+static int load_dst(const struct rv64_insn *in)
+{
+    int h = is_fp_mem(in->op) ? -1 : hreg(in->rd);
+    return h >= 0 ? h : RAX;
+}
+
+/* where a store's value is: the guest register's host register, or rdi */
+static int store_src(const struct rv64_insn *in)
+{
+    int h = is_fp_mem(in->op) ? -1 : hreg(in->rs2);
+    return h >= 0 ? h : RDI;
 }
 
 static unsigned load_size(unsigned op)
@@ -333,7 +358,6 @@ static unsigned store_size(unsigned op)
     }
 }
 
-static int is_fp_mem(unsigned op) { return op == OP_FLW || op == OP_FLD || op == OP_FSW || op == OP_FSD; }
 
 static struct cold *add_cold(const struct x86_buf *b, struct chain_slots *cs, int kind,
                              const struct rv64_insn *in, unsigned idx, uint8_t *site, uint8_t *back)
@@ -349,11 +373,12 @@ static void emit_load(struct x86_buf *b, struct chain_slots *cs, const struct rv
     unsigned size = load_size(in->op);
     struct cold *fp = is_fp_mem(in->op) ? rv64_jt_fp_guard(b, cs, in, idx, FRM_ANY) : NULL;
     uint8_t *miss = emit_tlb_probe(b, in, TLB_R, size);
-    x_alu_rm(b, 1, ALU_ADD, RSI, RDX, TLB_R + E_ADD);
-    emit_host_load(b, in->op);
+    emit_tlb_add(b, TLB_R);
+    emit_host_load(b, in->op, load_dst(in));
     add_cold(b, cs, COLD_LOAD, in, idx, miss, b->p);
     if (!fp) {
-        store_rax(b, in->rd);
+        if (load_dst(in) == RAX)
+            store_rax(b, in->rd);
         return;
     }
     if (in->op == OP_FLW) { /* NaN-box the single */
@@ -370,24 +395,25 @@ static void emit_store(struct x86_buf *b, struct chain_slots *cs, const struct r
 {
     unsigned size = store_size(in->op);
     struct cold *fp = is_fp_mem(in->op) ? rv64_jt_fp_guard(b, cs, in, idx, FRM_ANY) : NULL;
-    /* the value in rdi, which the probe leaves alone */
+    /* the value in its host register, or in rdi, which the probe leaves alone */
+    int val = store_src(in);
     if (fp)
         x_mov_load(b, RDI, RBX, FO(in->rs2));
-    else if (b->rax_prev == (int)in->rs2)
+    else if (val == RDI && b->rax_prev == (int)in->rs2)
         x_mov_rr(b, RDI, RAX);
-    else
+    else if (val == RDI)
         ld(b, RDI, in->rs2);
     uint8_t *miss = emit_tlb_probe(b, in, TLB_W, size);
-    x_alu_rm(b, 1, ALU_ADD, RSI, RDX, TLB_W + E_ADD);
+    emit_tlb_add(b, TLB_W);
     switch (size) {
-    case 1: /* mov [rsi], dil: needs a REX prefix (without one, reg 7 is bh) */
-        x_rex(b, 0, RDI, RSI, 1);
+    case 1: /* mov [rsi], r8: needs a REX prefix (without one, regs 5-7 are ch, dh, bh) */
+        x_rex(b, 0, val, RSI, 1);
         x_byte(b, 0x88);
-        x_mem(b, RDI, RSI, 0);
+        x_mem(b, val, RSI, 0);
         break;
-    case 2: x_byte(b, 0x66); x_op_mem(b, 0, 0x89, RDI, RSI, 0); break;
-    case 4: x_op_mem(b, 0, 0x89, RDI, RSI, 0); break;
-    default: x_op_mem(b, 1, 0x89, RDI, RSI, 0); break;
+    case 2: x_byte(b, 0x66); x_op_mem(b, 0, 0x89, val, RSI, 0); break;
+    case 4: x_op_mem(b, 0, 0x89, val, RSI, 0); break;
+    default: x_op_mem(b, 1, 0x89, val, RSI, 0); break;
     }
     /* note_store (exec.c): a store to a page holding decoded code bumps its generation */
     x_mov_rr(b, RAX, RSI);
@@ -425,9 +451,11 @@ static void emit_cold(struct x86_buf *b, const struct cold *c)
         } else if (in->op == OP_LW) {
             x_movsxd(b, RAX, RAX);
         }
+        if (load_dst(in) != RAX)
+            x_mov_rr(b, load_dst(in), RAX);
         break;
     case COLD_STORE:
-        x_mov_rr(b, RCX, RDI);
+        x_mov_rr(b, RCX, store_src(in));
         x_mov_imm32(b, RDX, slow_info(in, c->idx, store_size(in->op)));
         x_call_to(b, STUB(b, st_store));
         break;
@@ -443,58 +471,96 @@ static void emit_cold(struct x86_buf *b, const struct cold *c)
     x_jmp_to(b, c->back);
 }
 
+/* Where an ALU instruction computes its result: rd's own host register when it has one (no
+ * copy through rax) and rs1's value can be put there first without losing an operand that is
+ * still to be read (rd = rs2 with rs1 another register); else rax, stored to x[rd] after. */
+static int alu_dst(const struct rv64_insn *in, int reads_rs2)
+{
+    int h = hreg(in->rd);
+    return h >= 0 && !(reads_rs2 && in->rd == in->rs2 && in->rs1 != in->rs2) ? h : RAX;
+}
+
+/* dst = x[rs1] (dst = rax: the value rax may hold already, see load_rax) */
+static void alu_src(struct x86_buf *b, int dst, unsigned rs1)
+{
+    if (dst == RAX)
+        load_rax(b, rs1);
+    else
+        ld(b, dst, rs1);
+}
+
+/* the result in dst: sign-extended (w32), then x[rd] if it was computed in rax */
+static void alu_result(struct x86_buf *b, const struct rv64_insn *in, int dst, int w32)
+{
+    if (w32)
+        x_movsxd(b, dst, dst);
+    if (dst == RAX)
+        store_rax(b, in->rd);
+}
+
 /* rd = rs1 OP rs2 for the two-operand ALU ops; w32: the RV64 *W form (sign-extend 32 bits) */
 static void emit_alu_rr(struct x86_buf *b, const struct rv64_insn *in, enum x86_alu alu, int w32)
 {
-    load_rax(b, in->rs1);
-    alu_reg(b, !w32, alu, RAX, in->rs2);
-    if (w32)
-        x_movsxd(b, RAX, RAX);
-    store_rax(b, in->rd);
+    int dst = alu_dst(in, 1);
+    alu_src(b, dst, in->rs1);
+    alu_reg(b, !w32, alu, dst, in->rs2);
+    alu_result(b, in, dst, w32);
 }
 
 static void emit_alu_ri(struct x86_buf *b, const struct rv64_insn *in, enum x86_alu alu, int w32)
 {
-    load_rax(b, in->rs1);
-    x_alu_ri(b, !w32, alu, RAX, in->imm);
-    if (w32)
-        x_movsxd(b, RAX, RAX);
-    store_rax(b, in->rd);
+    if (in->rs1 == 0 && !w32 && alu != ALU_AND) { /* li: x0 OP imm is imm */
+        st_imm(b, in->rd, in->imm);
+        return;
+    }
+    int dst = alu_dst(in, 0);
+    int h1 = b->rax_prev == (int)in->rs1 ? RAX : hreg(in->rs1);
+    if (alu == ALU_ADD && !w32 && dst != RAX && h1 >= 0) {
+        x_lea(b, dst, h1, in->imm); /* one instruction: mv, addi between host registers */
+        return;
+    }
+    alu_src(b, dst, in->rs1);
+    if (in->imm || alu == ALU_AND)
+        x_alu_ri(b, !w32, alu, dst, in->imm);
+    alu_result(b, in, dst, w32);
 }
 
 static void emit_shift_rr(struct x86_buf *b, const struct rv64_insn *in, enum x86_shift sh, int w32)
 {
     ld(b, RCX, in->rs2); /* x86 masks the count to 5/6 bits, as RISC-V does */
-    load_rax(b, in->rs1);
-    x_shift_cl(b, !w32, sh, RAX);
-    if (w32)
-        x_movsxd(b, RAX, RAX);
-    store_rax(b, in->rd);
+    int dst = alu_dst(in, 0); /* rs2 is in rcx already */
+    alu_src(b, dst, in->rs1);
+    x_shift_cl(b, !w32, sh, dst);
+    alu_result(b, in, dst, w32);
 }
 
 static void emit_shift_ri(struct x86_buf *b, const struct rv64_insn *in, enum x86_shift sh, int w32)
 {
-    load_rax(b, in->rs1);
-    x_shift_imm(b, !w32, sh, RAX, (uint8_t)in->imm);
-    if (w32)
-        x_movsxd(b, RAX, RAX);
-    store_rax(b, in->rd);
+    int dst = alu_dst(in, 0);
+    alu_src(b, dst, in->rs1);
+    x_shift_imm(b, !w32, sh, dst, (uint8_t)in->imm);
+    alu_result(b, in, dst, w32);
 }
 
+/* slt, sltu: the compare in rax, the 0/1 result straight into rd's host register if it has one */
 static void emit_set_rr(struct x86_buf *b, const struct rv64_insn *in, enum x86_cc cc)
 {
     load_rax(b, in->rs1);
     alu_reg(b, 1, ALU_CMP, RAX, in->rs2);
-    x_setcc(b, cc, RAX);
-    store_rax(b, in->rd);
+    int h = hreg(in->rd);
+    x_setcc(b, cc, h >= 0 ? h : RAX);
+    if (h < 0)
+        store_rax(b, in->rd);
 }
 
 static void emit_set_ri(struct x86_buf *b, const struct rv64_insn *in, enum x86_cc cc)
 {
     load_rax(b, in->rs1);
     x_alu_ri(b, 1, ALU_CMP, RAX, in->imm);
-    x_setcc(b, cc, RAX);
-    store_rax(b, in->rd);
+    int h = hreg(in->rd);
+    x_setcc(b, cc, h >= 0 ? h : RAX);
+    if (h < 0)
+        store_rax(b, in->rd);
 }
 
 /* rd = high 64 bits of the product: ext 4 = mul (unsigned), 5 = imul (signed) */
@@ -635,8 +701,15 @@ static void emit_chain_exit(struct x86_buf *b, struct chain_slots *cs, int64_t d
 static void emit_branch(struct x86_buf *b, struct chain_slots *cs, const struct rv64_insn *in,
                         unsigned idx, enum x86_cc cc)
 {
-    load_rax(b, in->rs1);
-    alu_reg(b, 1, ALU_CMP, RAX, in->rs2);
+    int h1 = b->rax_prev == (int)in->rs1 ? RAX : hreg(in->rs1);
+    if (h1 < 0) {
+        load_rax(b, in->rs1);
+        h1 = RAX;
+    }
+    if (in->rs2 == 0) /* against x0: test sets the flags every condition here reads as cmp with 0 */
+        x_test64(b, h1, h1);
+    else
+        alu_reg(b, 1, ALU_CMP, h1, in->rs2);
     uint8_t *taken = x_jcc_fwd(b, cc);
     emit_chain_exit(b, cs, (int64_t)in->off + in->len, idx + 1, RV64_LINK_NEXT);
     x_patch(b, taken);
@@ -738,10 +811,10 @@ static int emit_insn(struct x86_buf *b, struct chain_slots *cs, const struct rv6
     b->rax_is = -1;
     switch (in->op) {
     case OP_LUI: st_imm(b, in->rd, in->imm); return 0;
-    case OP_AUIPC:
-        x_lea(b, RAX, R12, in->off);
-        x_alu_ri(b, 1, ALU_ADD, RAX, in->imm);
-        store_rax(b, in->rd);
+    case OP_AUIPC: /* imm is a 32-bit value with its low 12 bits clear: + off fits */
+        x_lea(b, hreg(in->rd) >= 0 ? hreg(in->rd) : RAX, R12, (int32_t)((int64_t)in->imm + in->off));
+        if (hreg(in->rd) < 0)
+            store_rax(b, in->rd);
         return 0;
     case OP_JAL:
         x_lea(b, RAX, R12, (int32_t)(in->off + in->len));
