@@ -82,6 +82,7 @@ struct rv64_block {
     struct rv64_block *link[2]; /* successors on the same page, by RV64_LINK_* (a hint, rechecked) */
     void *jit_code;            /* its x86-64 translation (jit.h), or NULL */
     uint16_t jit_cell[2];      /* per link: where its chaining site is in that code, 0 = none */
+    uint16_t jit_jmp[2];       /* per link: where that site's chain path's jmp rel32 is */
     uint8_t jit_far;           /* per link (bit): that site jumps off the page (jit.h) */
     uint16_t heat;             /* runs in the interpreter so far (translated once hot, jit.h) */
     struct rv64_insn insns[];

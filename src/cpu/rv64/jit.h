@@ -67,28 +67,18 @@ void rv64_jit_reset(struct rv64_jit *j);
 int rv64_jit_translate(struct rv64_hart *h, struct rv64_block *b);
 /* writes the shared stubs at the start of an empty cache and sets stubs_end */
 void rv64_jit_emit_stubs(struct rv64_jit *j);
-/* A chainable exit's patch site (struct rv64_block.jit_cell), offsets from its jmp's rel32: the
- * jmp goes to the plain return until chained; chaining points it at the chain path right after
- * it (rel32 = 0), whose `mov rax, imm64` (the successor block, stored to h->last_block; its
- * immediate at RV64_JIT_CHAIN_BLOCK) and final `jmp rel32` into the successor's body (its rel32
- * at RV64_JIT_CHAIN_JMP, relative to RV64_JIT_CHAIN_END) are patched first. See
- * emit_chain_exit. */
-#define RV64_JIT_CHAIN_BLOCK 83
-#define RV64_JIT_CHAIN_JMP 99
-#define RV64_JIT_CHAIN_END 103
-/* A far site (the successor on another virtual page: struct rv64_block.jit_far) has its own
- * chain path, which checks at run time that the fetch TLB maps the target to the successor's
- * host address (expected host: an imm64 at RV64_JIT_FAR_HOST), that the successor's code page is
- * unchanged (its generation cell and value: imm64 at RV64_JIT_FAR_GEN_CELL, imm32 at
- * RV64_JIT_FAR_GEN), and the chain checks, then goes on like a near one (successor at
- * RV64_JIT_FAR_BLOCK, jmp rel32 at RV64_JIT_FAR_JMP relative to RV64_JIT_FAR_END). A failed check
- * returns to the run loop, which chains the site again. See emit_far_exit. */
+/* A chainable exit's patch site (struct rv64_block.jit_cell) is a jmp rel32 that goes to the
+ * plain return until chained; chaining points it at the chain path right after it (rel32 = 0),
+ * whose final `jmp rel32` into the successor's body (at struct rv64_block.jit_jmp) is patched
+ * first. See emit_chain_exit. A far site (the successor on another virtual page:
+ * struct rv64_block.jit_far) has its own chain path, which checks at run time that the fetch TLB
+ * maps the target to the successor's host address (expected host: an imm64 at RV64_JIT_FAR_HOST
+ * from the site), that the successor's code page is unchanged (its generation cell and value:
+ * imm64 at RV64_JIT_FAR_GEN_CELL, imm32 at RV64_JIT_FAR_GEN), then goes on like a near one. A
+ * failed check returns to the run loop, which chains the site again. See emit_far_exit. */
 #define RV64_JIT_FAR_HOST 68
 #define RV64_JIT_FAR_GEN_CELL 87
 #define RV64_JIT_FAR_GEN 97
-#define RV64_JIT_FAR_BLOCK 164
-#define RV64_JIT_FAR_JMP 180
-#define RV64_JIT_FAR_END 184
 
 
 /* jit_fp.c: the helper translated code calls for an F/D instruction (see there), or NULL for the

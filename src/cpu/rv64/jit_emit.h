@@ -30,6 +30,7 @@ struct x86_buf {
     /* where the code being emitted stands (jit_fp_emit.c): MXCSR holds the flags of inline FP
      * instructions not yet moved to fflags (and nothing else); mstatus.FS is Dirty already */
     int fp_pending, fs_dirty;
+    uint64_t blk; /* the block being translated (its exits say it was the last to run) */
 };
 
 static inline void x_byte(struct x86_buf *b, uint8_t v) { *b->p++ = v; }

@@ -109,25 +109,19 @@ static void chain(struct rv64_hart *h, struct rv64_block *prev, int link, struct
         return;
     /* written through the read-write view while no translated code of this hart runs (other
      * harts have caches of their own) */
-    uint8_t *rw = j->rw + ((uint8_t *)prev->jit_code - j->rx) + site;
-    const uint8_t *rx = (const uint8_t *)prev->jit_code + site;
-    uint64_t blk = (uint64_t)(uintptr_t)b;
+    uint8_t *rw = j->rw + ((uint8_t *)prev->jit_code - j->rx);
+    const uint8_t *rx = (const uint8_t *)prev->jit_code;
     const uint8_t *body = (const uint8_t *)b->jit_code + j->body_off;
-    int32_t rel = 0;
+    uint16_t at = prev->jit_jmp[link];
+    int32_t rel = 0, jmp = (int32_t)(body - (rx + at + 4));
     if (far) {
         uint64_t host = b->host, cell = (uint64_t)(uintptr_t)&h->page_gen[b->page];
-        int32_t jmp = (int32_t)(body - (rx + RV64_JIT_FAR_END));
-        memcpy(rw + RV64_JIT_FAR_HOST, &host, 8);
-        memcpy(rw + RV64_JIT_FAR_GEN_CELL, &cell, 8);
-        memcpy(rw + RV64_JIT_FAR_GEN, &b->gen, 4);
-        memcpy(rw + RV64_JIT_FAR_BLOCK, &blk, 8);
-        memcpy(rw + RV64_JIT_FAR_JMP, &jmp, 4);
-    } else {
-        int32_t jmp = (int32_t)(body - (rx + RV64_JIT_CHAIN_END));
-        memcpy(rw + RV64_JIT_CHAIN_BLOCK, &blk, 8);
-        memcpy(rw + RV64_JIT_CHAIN_JMP, &jmp, 4);
+        memcpy(rw + site + RV64_JIT_FAR_HOST, &host, 8);
+        memcpy(rw + site + RV64_JIT_FAR_GEN_CELL, &cell, 8);
+        memcpy(rw + site + RV64_JIT_FAR_GEN, &b->gen, 4);
     }
-    memcpy(rw, &rel, 4); /* last: the exit takes the chain path */
+    memcpy(rw + at, &jmp, 4);
+    memcpy(rw + site, &rel, 4); /* last: the exit takes the chain path */
     j->chains++;
 }
 

@@ -13,13 +13,14 @@
  * misses, MMIO, misaligned and faulting accesses call the interpreter's slow paths), OP-IMM,
  * OP, OP-IMM-32, OP-32, MUL*, FENCE (a no-op here as in exec.c). DIV/REM call small C helpers.
  * F and D (emitted by jit_fp_emit.c, helpers in jit_fp.c): loads and stores (the same TLB fast
- * path), moves between x and f registers and double sign injection inline; the rest calls a
- * small helper per instruction (jit_fp.c). An FP
- * instruction with FS=Off or a reserved rounding mode (static, or frm at run time) takes an
- * out-of-line path to the interpreter's handler, which raises the illegal instruction. Double
- * add/sub/mul/div/sqrt and (with host FMA3) the FMA family in round-to-nearest-even are inline
- * SSE2/FMA3 (emit_sse_d, emit_fma_d); with a dynamic rounding mode, under a guard that frm is
- * RNE (any other frm runs the interpreter's handler: guests rarely change it).
+ * path), moves between x and f registers, double sign injection, and in the rounding modes the
+ * host has an instruction for double add/sub/mul/div/sqrt, (host FMA3) the FMA family, double
+ * compares and conversions between doubles and signed integers are inline; the rest (singles
+ * but for loads, stores and moves; min/max, classify, other rounding modes) calls a small
+ * helper per instruction (jit_fp.c). An FP instruction with FS=Off or a reserved rounding mode
+ * (static, or frm at run time) takes an out-of-line path to the interpreter's handler, which
+ * raises the illegal instruction; with a dynamic rounding mode, inline arithmetic runs under a
+ * guard that frm is RNE (any other frm runs the interpreter's handler: guests rarely change it).
  * CSR reads (csrrs/csrrc with nothing to change: rdtime, rdcycle, frflags...) call a direct read.
  * Everything else (CSR writes, AMOs, LR/SC, system instructions, illegal) runs through
  * rv64_jit_interp_one: the interpreter's own handler for that one instruction. */
@@ -53,7 +54,6 @@ _Static_assert(sizeof(struct tlb_entry) == 16, "the TLB index is scaled by a shi
 #define JC_VPC  ((int32_t)offsetof(struct jc_entry, vpc))
 #define JC_HOST ((int32_t)offsetof(struct jc_entry, host))
 #define JC_CODE ((int32_t)offsetof(struct jc_entry, code))
-#define JC_BLOCK ((int32_t)offsetof(struct jc_entry, block))
 #define H_JC_EPOCH ((int32_t)offsetof(struct rv64_hart, jc_epoch))
 #define H_CODE_EPOCH ((int32_t)offsetof(struct rv64_hart, code_epoch))
 #define B_HOST  ((int32_t)offsetof(struct rv64_block, host))
@@ -123,8 +123,17 @@ static uint64_t h_remuw(uint64_t a, uint64_t b)
     return sx32(y ? x % y : x);
 }
 
+/* h->last_block = the block being translated: every way out of translated code to the run loop
+ * says which block it left from (chained exits do not keep it up to date on the way) */
+static void emit_note_block(struct x86_buf *b, int scratch)
+{
+    x_mov_imm64(b, scratch, b->blk);
+    x_mov_store(b, RBX, H_LAST_BLOCK, scratch);
+}
+
 static void emit_exit(struct x86_buf *b, uint32_t code)
 {
+    emit_note_block(b, RAX);
     x_mov_imm32(b, RAX, code);
     x_jmp_to(b, STUB(b, st_epilogue));
 }
@@ -135,6 +144,7 @@ static void emit_exit(struct x86_buf *b, uint32_t code)
  * finds one (its own indirect jump per exit, for the host's predictor), else return `code`. */
 static void emit_dispatch(struct x86_buf *b, uint32_t code)
 {
+    emit_note_block(b, RCX); /* for the stub's way out */
     x_mov_imm32(b, RAX, code);
     x_call_to(b, STUB(b, st_dispatch));
     x_jmp_reg(b, RCX);
@@ -442,6 +452,7 @@ static void emit_cold(struct x86_buf *b, const struct cold *c)
     case COLD_LOAD:
         /* the load stub: rv64_load_slow, leaving the block on a fault; rsi = the address. The
          * value comes back zero-extended, so signed loads extend it afterwards */
+        emit_note_block(b, RAX);
         x_mov_imm32(b, RDX, slow_info(in, c->idx, load_size(in->op)));
         x_call_to(b, STUB(b, st_load));
         if (in->op == OP_LB) {
@@ -455,6 +466,7 @@ static void emit_cold(struct x86_buf *b, const struct cold *c)
             x_mov_rr(b, load_dst(in), RAX);
         break;
     case COLD_STORE:
+        emit_note_block(b, RAX);
         x_mov_rr(b, RCX, store_src(in));
         x_mov_imm32(b, RDX, slow_info(in, c->idx, store_size(in->op)));
         x_call_to(b, STUB(b, st_store));
@@ -586,25 +598,28 @@ static void emit_call2(struct x86_buf *b, const struct rv64_insn *in, uint64_t (
     store_rax(b, in->rd);
 }
 
-/* The end of a chained exit's chain path, near and far: the checks the run loop makes before
- * going straight on to a linked block (the timer countdown; another thread raising an interrupt
- * posts a request), then the count (instret, and no trap streak since something retired), r12
- * and h->last_block for the successor (patched: the mov's imm64) and the jump into its body
- * (patched: the rel32). The checks' failing jumps are added to fail[*k]. Fixed-size encodings. */
-static void emit_chain_tail(struct x86_buf *b, int64_t disp, unsigned retired, uint8_t **fail, int *k)
+/* The end of a chained exit's chain path, near and far: on a jump back (to a block entry at or
+ * before this block's: every cycle of chained blocks has one) the checks the run loop makes
+ * before going straight on to a linked block (the timer countdown; another thread raising an
+ * interrupt posts a request), whose failing jumps are added to fail[*k]; then the count
+ * (instret, and no trap streak since something retired), r12 for the successor and the jump
+ * into its body (patched: its rel32, which is returned). Forward jumps skip the checks: they
+ * cannot run for long without a jump back or through the dispatch stub, which checks too. */
+static uint8_t *emit_chain_tail(struct x86_buf *b, int64_t disp, unsigned retired, uint8_t **fail,
+                                int *k)
 {
-    x_byte(b, 0x83); x_byte(b, 0xab); x_u32(b, (uint32_t)H_TIMER); x_byte(b, 1); /* sub dword [rbx+timer], 1 */
-    fail[(*k)++] = x_jcc_fwd(b, CC_LE);
-    x_byte(b, 0x83); x_byte(b, 0xbb); x_u32(b, (uint32_t)H_REQ); x_byte(b, 0);   /* cmp dword [rbx+requests], 0 */
-    fail[(*k)++] = x_jcc_fwd(b, CC_NE);
+    if (disp <= 0) {
+        x_byte(b, 0x83); x_byte(b, 0xab); x_u32(b, (uint32_t)H_TIMER); x_byte(b, 1); /* sub dword [rbx+timer], 1 */
+        fail[(*k)++] = x_jcc_fwd(b, CC_LE);
+        x_byte(b, 0x83); x_byte(b, 0xbb); x_u32(b, (uint32_t)H_REQ); x_byte(b, 0);   /* cmp dword [rbx+requests], 0 */
+        fail[(*k)++] = x_jcc_fwd(b, CC_NE);
+    }
     /* add qword [rbx+instret], retired; mov dword [rbx+trap_streak], 0 */
     x_byte(b, 0x48); x_byte(b, 0x81); x_byte(b, 0x83); x_u32(b, (uint32_t)H_INSTRET); x_u32(b, retired);
     x_byte(b, 0xc7); x_byte(b, 0x83); x_u32(b, (uint32_t)H_STREAK); x_u32(b, 0);
-    /* lea r12, [r12 + disp32]; mov rax, successor; mov [rbx+last_block], rax; jmp its body */
-    x_byte(b, 0x4d); x_byte(b, 0x8d); x_byte(b, 0xa4); x_byte(b, 0x24); x_u32(b, (uint32_t)(int32_t)disp);
-    x_byte(b, 0x48); x_byte(b, 0xb8); x_u64(b, 0);
-    x_byte(b, 0x48); x_byte(b, 0x89); x_byte(b, 0x83); x_u32(b, (uint32_t)H_LAST_BLOCK);
-    x_byte(b, 0xe9); x_u32(b, 0);
+    x_lea(b, R12, R12, (int32_t)disp);
+    x_byte(b, 0xe9); x_u32(b, 0);                                                  /* jmp its body */
+    return b->p - 4;
 }
 
 /* A block end with a constant successor on another page (pc = entry + disp), on link `link`:
@@ -619,7 +634,7 @@ static void emit_far_exit(struct x86_buf *b, struct chain_slots *cs, int64_t dis
     uint8_t *site = x_jmp_fwd(b);
     uint8_t *fail[5];
     int k = 0;
-    /* lea rsi, [r12 + disp32]: the target */
+    /* lea rsi, [r12 + disp32]: the target (fixed-size encodings up to the patched fields) */
     x_byte(b, 0x49); x_byte(b, 0x8d); x_byte(b, 0xb4); x_byte(b, 0x24); x_u32(b, (uint32_t)(int32_t)disp);
     /* rdx = its fetch TLB entry: ((rsi >> 12) % TLB_SIZE) * 16 + itlb */
     x_byte(b, 0x48); x_byte(b, 0x89); x_byte(b, 0xf2);                      /* mov rdx, rsi */
@@ -641,10 +656,9 @@ static void emit_far_exit(struct x86_buf *b, struct chain_slots *cs, int64_t dis
     x_byte(b, 0x48); x_byte(b, 0xb9); x_u64(b, 0);                          /* mov rcx, cell */
     x_byte(b, 0x81); x_byte(b, 0x39); x_u32(b, 0);                          /* cmp dword [rcx], gen */
     fail[k++] = x_jcc_fwd(b, CC_NE);
-    emit_chain_tail(b, disp, retired, fail, &k);
-    assert(site + RV64_JIT_FAR_HOST == b->p - 116 && site + RV64_JIT_FAR_GEN_CELL == b->p - 97 &&
-           site + RV64_JIT_FAR_GEN == b->p - 87 && site + RV64_JIT_FAR_BLOCK == b->p - 20 &&
-           site + RV64_JIT_FAR_JMP == b->p - 4 && site + RV64_JIT_FAR_END == b->p);
+    assert(site + RV64_JIT_FAR_HOST == b->p - 39 && site + RV64_JIT_FAR_GEN_CELL == b->p - 20 &&
+           site + RV64_JIT_FAR_GEN == b->p - 10);
+    cs->jmps[link] = (uint32_t)(emit_chain_tail(b, disp, retired, fail, &k) - cs->start);
     /* unchained, or a failed check: back to the run loop, which chains it (again: to the
      * block the target maps to now, so a remapped target costs one return, not a lookup in the
      * jump cache every time) */
@@ -685,9 +699,7 @@ static void emit_chain_exit(struct x86_buf *b, struct chain_slots *cs, int64_t d
     x_byte(b, 0x48); x_byte(b, 0xb9); x_u64(b, (uint64_t)(uintptr_t)cs->gen_cell);
     x_byte(b, 0x81); x_byte(b, 0x39); x_u32(b, blk->gen);
     fail[k++] = x_jcc_fwd(b, CC_NE);
-    emit_chain_tail(b, disp, retired, fail, &k);
-    assert(b->p - 20 == site + RV64_JIT_CHAIN_BLOCK && b->p - 4 == site + RV64_JIT_CHAIN_JMP &&
-           b->p == site + RV64_JIT_CHAIN_END);
+    cs->jmps[link] = (uint32_t)(emit_chain_tail(b, disp, retired, fail, &k) - cs->start);
     /* the plain return (and, until chained, the site's target) */
     x_patch(b, site);
     for (int i = 0; i < k; i++)
@@ -734,6 +746,7 @@ static void emit_interp(struct x86_buf *b, const struct rv64_insn *in, unsigned 
         /* it set pc and its link; eax = link + 2 */
         x_alu_ri(b, 0, ALU_SUB, RAX, 1);
         x_alu_ri(b, 0, ALU_OR, RAX, (int32_t)EXIT_CODE(idx + 1, -1));
+        emit_note_block(b, RCX);
         x_jmp_to(b, STUB(b, st_epilogue));
     }
 }
@@ -921,9 +934,10 @@ int rv64_jit_translate(struct rv64_hart *h, struct rv64_block *blk)
     if (at + 2 * MAX_INSN_CODE > j->size)
         return 0;
     /* emitted in place: nothing is committed (used) unless the whole block fits */
-    struct x86_buf buf = { j->rw + at, j->rw + at, j->rw + j->size, j, -1, -1, 0, 0 };
+    struct x86_buf buf = { j->rw + at, j->rw + at, j->rw + j->size, j, -1, -1, 0, 0, 0 };
     struct x86_buf *b = &buf;
     struct chain_slots cs = { .blk = blk, .start = buf.start, .gen_cell = &h->page_gen[blk->page] };
+    b->blk = (uint64_t)(uintptr_t)blk;
     emit_prologue(b);
     unsigned i;
     for (i = 0; i < blk->count; i++) {
@@ -941,7 +955,7 @@ int rv64_jit_translate(struct rv64_hart *h, struct rv64_block *blk)
     }
     size_t cold_bytes = 16;
     for (unsigned k = 0; k < cs.ncold; k++)
-        cold_bytes += (cs.cold[k].kind == COLD_INTERP ? 192 : 32) +
+        cold_bytes += (cs.cold[k].kind == COLD_INTERP ? 320 : 80) +
                       (cs.cold[k].fp_in || cs.cold[k].fp_out ? 80 : 0);
     if (b->p + cold_bytes > b->end)
         return 0;
@@ -949,8 +963,10 @@ int rv64_jit_translate(struct rv64_hart *h, struct rv64_block *blk)
         emit_cold(b, &cs.cold[k]);
     size_t len = (size_t)(b->p - b->start);
     j->used = at + len;
-    for (int l = 0; l < 2; l++)
+    for (int l = 0; l < 2; l++) {
         blk->jit_cell[l] = (uint16_t)cs.cells[l];
+        blk->jit_jmp[l] = (uint16_t)cs.jmps[l];
+    }
     blk->jit_far = (uint8_t)cs.far;
     blk->jit_code = j->rx + at;
     j->blocks++;
@@ -963,18 +979,17 @@ int rv64_jit_translate(struct rv64_hart *h, struct rv64_block *blk)
  * block's entry pc, rsp 16-byte aligned in a block's body (so 8 off inside a called stub). */
 void rv64_jit_emit_stubs(struct rv64_jit *j)
 {
-    struct x86_buf buf = { j->rw, j->rw, j->rw + j->size, j, -1, -1, 0, 0 };
+    struct x86_buf buf = { j->rw, j->rw, j->rw + j->size, j, -1, -1, 0, 0, 0 };
     struct x86_buf *b = &buf;
     uint8_t scratch[64];
-    struct x86_buf pro = { scratch, scratch, scratch + sizeof(scratch), j, -1, -1, 0, 0 };
+    struct x86_buf pro = { scratch, scratch, scratch + sizeof(scratch), j, -1, -1, 0, 0, 0 };
     emit_prologue(&pro);
     j->body_off = (uint32_t)(pro.p - pro.start);
 #define HERE() ((uint32_t)(b->p - b->start))
 #define ALIGN() do { while (HERE() % 16) x_byte(b, 0xcc); } while (0)
 
-    /* epilogue: eax = the exit code */
-    /* epilogue: eax = the exit code. Which block ran last is in h->last_block, its entry pc in
-     * r12 while translated code runs (chaining changes them): the dispatcher finds them here */
+    /* epilogue: eax = the exit code. Which block ran last: every way here stored it in
+     * h->last_block (emit_note_block); its entry pc is r12 (chaining changes it), stored here */
     j->st_epilogue = HERE();
     x_mov_store(b, RBX, H_LAST_PC, R12);
     sync_regs(b, 1);
@@ -1027,13 +1042,11 @@ void rv64_jit_emit_stubs(struct rv64_jit *j)
     x_mov_load(b, RCX, RDX, JC_CODE);
     x_test64(b, RCX, RCX);
     uint8_t *d7 = x_jcc_fwd(b, CC_E);
-    x_mov_load(b, RDI, RDX, JC_BLOCK);
     x_alu_mi(b, 0, ALU_SUB, RBX, H_TIMER, 1);
     x_mov_rr(b, RDX, RAX);
     x_shift_imm(b, 0, SH_SHR, RDX, 8);
     x_op_mem(b, 1, 0x01, RDX, RBX, H_INSTRET);           /* add [rbx+instret], rdx */
     x_mov_store_imm_d(b, RBX, H_STREAK, 0);
-    x_mov_store(b, RBX, H_LAST_BLOCK, RDI);
     x_mov_rr(b, R12, RSI);
     x_alu_ri(b, 1, ALU_ADD, RCX, (int32_t)j->body_off);
     x_ret(b);

@@ -23,6 +23,7 @@ struct chain_slots {
     const _Atomic uint32_t *gen_cell; /* its code page's generation (machine.page_gen) */
     uint8_t *start;
     uint32_t cells[2];
+    uint32_t jmps[2];                 /* per link: its chain path's final jmp's rel32 (patched) */
     unsigned far;                     /* per link (bit): its site is a far one */
     /* slow paths, emitted after the block's last exit so that the fast paths fall straight
      * through: a load or store TLB miss, a store into a page holding decoded code, an FP
