@@ -18,9 +18,12 @@ static int64_t host_now_ns(void)
     return (int64_t)ts.tv_sec * 1000000000ll + ts.tv_nsec;
 }
 
+#define ALARM_RECHECK_NS 3600000000000ull
+
 static uint64_t guest_now(struct goldfish_rtc *r)
 {
-    return (uint64_t)(host_now_ns() + r->offset_ns);
+    /* wrapping: the guest sets any 64-bit time, and a restored offset is anything */
+    return (uint64_t)host_now_ns() + (uint64_t)r->offset_ns;
 }
 
 static void update_irq(struct goldfish_rtc *r)
@@ -38,13 +41,19 @@ static void *alarm_thread(void *arg)
             pthread_cond_wait(&r->changed, &r->lock);
             continue;
         }
-        int64_t host_at = (int64_t)r->alarm_ns - r->offset_ns;
-        if (host_now_ns() >= host_at) {
+        uint64_t now = guest_now(r);
+        if (now >= r->alarm_ns) {
             r->alarm_armed = false;
             r->irq_pending = true;
             update_irq(r);
             continue;
         }
+        /* in guest time, so any alarm and offset the guest or a state file gives is fine; a
+         * far alarm is looked at again every hour rather than computed into a host deadline */
+        uint64_t wait = r->alarm_ns - now;
+        if (wait > ALARM_RECHECK_NS)
+            wait = ALARM_RECHECK_NS;
+        int64_t host_at = host_now_ns() + (int64_t)wait;
         struct timespec ts = { host_at / 1000000000ll, host_at % 1000000000ll };
         pthread_cond_timedwait(&r->changed, &r->lock, &ts);
     }
@@ -83,7 +92,9 @@ static void rtc_write(void *opaque, uint64_t off, uint64_t value, unsigned size)
     pthread_mutex_lock(&r->lock);
     switch (off) {
     case TIME_HIGH: r->set_high = v; break;
-    case TIME_LOW: r->offset_ns = (int64_t)(((uint64_t)r->set_high << 32) | v) - host_now_ns(); break;
+    case TIME_LOW: /* wrapping, as guest_now adds it back */
+        r->offset_ns = (int64_t)((((uint64_t)r->set_high << 32) | v) - (uint64_t)host_now_ns());
+        break;
     case ALARM_HIGH: r->alarm_high = v; break;
     case ALARM_LOW: /* writing the low half arms the alarm */
         r->alarm_ns = ((uint64_t)r->alarm_high << 32) | v;

@@ -1080,6 +1080,25 @@ Test(goldfish_rtc, alarm_in_the_past_fires_at_once)
     cr_assert_eq(rd(&rreg, R_ALARM_STATUS, 4), 0);
 }
 
+/* the guest may set any 64-bit time and alarm: near the top of the range (the old host-deadline
+ * arithmetic overflowed there, found by fuzz/regressions/state/goldfish-alarm-overflow) an
+ * alarm just ahead still fires on time, and one far ahead stays armed */
+Test(goldfish_rtc, extreme_times_and_alarms)
+{
+    wr(&rreg, R_IRQ_ENABLED, 1, 4);
+    rtc_set_time(0xfffffffff0000000ull);
+    rtc_set_alarm(rtc_time() + 30 * MS);
+    cr_assert(wait_rtc_irq(2000), "an alarm near the end of time never fired");
+    wr(&rreg, R_CLEAR_INTERRUPT, 1, 4);
+    rtc_set_time(0x8000000000000000ull);
+    rtc_set_alarm(0xffffffffffffff00ull); /* about 292 years ahead */
+    sleep_ms(30);
+    cr_assert_eq(rd(&rreg, R_ALARM_STATUS, 4), 1, "a far alarm stays armed");
+    cr_assert_not(level_of(&rirq, 1));
+    rtc_set_alarm(0x7fffffffffffff00ull); /* in the past of that time */
+    cr_assert(wait_rtc_irq(1000), "an alarm in the past did not fire");
+}
+
 Test(goldfish_rtc, irq_enabled_gates_the_line)
 {
     rtc_set_alarm(rtc_time() + 20 * MS);
