@@ -113,7 +113,8 @@ static void chain(struct rv64_hart *h, struct rv64_block *prev, int link, struct
     const uint8_t *rx = (const uint8_t *)prev->jit_code;
     const uint8_t *body = (const uint8_t *)b->jit_code + j->body_off;
     uint16_t at = prev->jit_jmp[link];
-    int32_t rel = 0, jmp = (int32_t)(body - (rx + at + 4));
+    static const uint8_t nop5[5] = { 0x0f, 0x1f, 0x44, 0x00, 0x00 };
+    int32_t jmp = (int32_t)(body - (rx + at + 4));
     if (far) {
         uint64_t host = b->host, cell = (uint64_t)(uintptr_t)&h->page_gen[b->page];
         memcpy(rw + site + RV64_JIT_FAR_HOST, &host, 8);
@@ -121,7 +122,9 @@ static void chain(struct rv64_hart *h, struct rv64_block *prev, int link, struct
         memcpy(rw + site + RV64_JIT_FAR_GEN, &b->gen, 4);
     }
     memcpy(rw + at, &jmp, 4);
-    memcpy(rw + site, &rel, 4); /* last: the exit takes the chain path */
+    /* last: the site's jmp (its rel32 at site) becomes a 5-byte nop, so the exit falls into
+     * the chain path (a jmp to the next instruction would work too, for a taken branch more) */
+    memcpy(rw + site - 1, nop5, 5);
     j->chains++;
 }
 

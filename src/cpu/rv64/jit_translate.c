@@ -140,8 +140,9 @@ static void emit_exit(struct x86_buf *b, uint32_t code)
 
 
 
-/* Leave with pc set (and in rsi): straight into the jump cache's translation for pc when the dispatch stub
- * finds one (its own indirect jump per exit, for the host's predictor), else return `code`. */
+/* Leave for pc = rsi: straight into the jump cache's translation for pc when the dispatch stub
+ * finds one (its own indirect jump per exit, for the host's predictor), else (the stub stores
+ * pc) return `code`. */
 static void emit_dispatch(struct x86_buf *b, uint32_t code)
 {
     emit_note_block(b, RCX); /* for the stub's way out */
@@ -835,16 +836,21 @@ static int emit_insn(struct x86_buf *b, struct chain_slots *cs, const struct rv6
         emit_chain_exit(b, cs, (int64_t)in->off + in->imm, idx + 1, RV64_LINK_JUMP);
         return 1;
     case OP_JALR: /* the target is read before rd is written: rd may be rs1 */
-        load_rax(b, in->rs1);
-        x_alu_ri(b, 1, ALU_ADD, RAX, in->imm);
-        x_alu_ri(b, 1, ALU_AND, RAX, -2);
-        x_mov_store(b, RBX, H_PC, RAX);
-        x_mov_rr(b, RSI, RAX);
+    {
+        int h1 = b->rax_prev == (int)in->rs1 ? RAX : hreg(in->rs1);
+        if (h1 >= 0) {
+            x_lea(b, RSI, h1, in->imm);
+        } else {
+            x_mov_load(b, RSI, RBX, XO(in->rs1));
+            x_alu_ri(b, 1, ALU_ADD, RSI, in->imm);
+        }
+        x_alu_ri(b, 1, ALU_AND, RSI, -2); /* the target: pc, stored by the stub if it leaves */
         x_lea(b, RCX, R12, (int32_t)(in->off + in->len));
         st(b, in->rd, RCX);
         /* indirect: the jump cache finds the target's translation (dispatch stub) */
         emit_dispatch(b, EXIT_CODE(idx + 1, RV64_LINK_JUMP));
         return 1;
+    }
     case OP_BEQ: emit_branch(b, cs, in, idx, CC_E); return 1;
     case OP_BNE: emit_branch(b, cs, in, idx, CC_NE); return 1;
     case OP_BLT: emit_branch(b, cs, in, idx, CC_L); return 1;
@@ -1002,12 +1008,12 @@ void rv64_jit_emit_stubs(struct rv64_jit *j)
     x_pop(b, RBX);
     x_ret(b);
 
-    /* dispatch (called from an exit with pc set): eax = the exit code, rsi = pc. If nothing needs
+    /* dispatch (called from an exit): eax = the exit code, rsi = the new pc. If nothing needs
      * the run loop (the chained exits' timer and request checks) and the jump cache's entry for
      * pc is a translated block that is still good (rv64_lookup_block's own hit test: no code
      * written since the entry was made, the fetch TLB maps pc to the block's host address),
      * counts the instructions and returns rcx = where to go on (the block's body); else leaves
-     * the block returning eax, with nothing changed. Every load is from the hart, the entry or
+     * the block returning eax, with only h->pc set. Every load is from the hart, the entry or
      * the TLB entry: none waits for another but for the two entries' addresses. */
     ALIGN();
     j->st_dispatch = HERE();
@@ -1053,6 +1059,7 @@ void rv64_jit_emit_stubs(struct rv64_jit *j)
     uint8_t *bails[] = { d1, d2, d3, d4, d5, d6, d7 };
     for (unsigned k = 0; k < sizeof(bails) / sizeof(bails[0]); k++)
         x_patch(b, bails[k]);
+    x_mov_store(b, RBX, H_PC, RSI);
     x_alu_ri(b, 1, ALU_ADD, RSP, 8);
     x_jmp_to(b, b->start + j->st_epilogue);
 
