@@ -4,7 +4,9 @@
 #   fuzz/run.sh build            build every harness into build/fuzz/ (clang, ASan + UBSan)
 #   fuzz/run.sh test [T...]      replay fuzz/regressions/T and fuzz/corpus/T, then fuzz each target
 #                                from its seeds for FUZZ_RUNS inputs (100000) or FUZZ_TEST_SECONDS
-#                                (60), whichever ends first. What `make test` runs.
+#                                (60), whichever ends first, with libFuzzer's seed FUZZ_SEED (1): the
+#                                same inputs every run, so `make test` does not pass or fail by luck
+#                                (`make fuzz` explores). What `make test` runs.
 #   fuzz/run.sh replay [T...]    only the replay part (what `make test SANITIZE=1` runs)
 #   fuzz/run.sh long [T...]      FUZZ_SECONDS (600) per target, corpus kept in build/fuzz/corpus/T
 #                                (what `make fuzz` runs); FUZZ_JOBS parallel jobs per target (1)
@@ -70,7 +72,7 @@ for t in "${targets[@]}"; do
     else
         work=$B/test-corpus/$t
         rm -rf "$work"
-        limits=(-runs="$FUZZ_RUNS" -max_total_time="$FUZZ_TEST_SECONDS")
+        limits=(-seed="${FUZZ_SEED:-1}" -runs="$FUZZ_RUNS" -max_total_time="$FUZZ_TEST_SECONDS")
     fi
     mkdir -p "$work"
     seeds=()

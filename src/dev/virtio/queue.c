@@ -23,6 +23,10 @@ int virtq_enable(struct virtq *q)
     q->used = guest_mem_ptr(q->mem, q->used_gpa, 6 + 8 * n);
     if (!q->desc || !q->avail || !q->used)
         return -1;
+    /* the host addresses too: guest memory that is not itself aligned (a region at an odd host
+     * address) must not make the rings' fields misaligned for the host */
+    if (((uintptr_t)q->desc & 15) || ((uintptr_t)q->avail & 1) || ((uintptr_t)q->used & 3))
+        return -1;
     q->last_avail = 0;
     q->used_idx = 0;
     q->signalled_valid = false;
