@@ -13,6 +13,7 @@
 #include <stdatomic.h>
 #include <stdbool.h>
 #include <stdint.h>
+#include <string.h>
 #include "common/cpu_quota.h"
 #include "cpu/rv64/csr_bits.h"
 #include "dev/bus.h"
@@ -354,6 +355,18 @@ bool rv64_sbi_call(struct rv64_hart *h);
 
 /* exec.c */
 struct rv64_block *rv64_lookup_block(struct rv64_hart *h);
+
+/* Empties the jump cache if code was written since its entries were made (the dispatch stub
+ * in translated code bails while they differ, so the run loop calls this before running
+ * translated code, not only on a lookup: a loop of linked blocks may never look up). */
+static inline void rv64_jc_sync(struct rv64_hart *h)
+{
+    uint32_t epoch = atomic_load_explicit(h->code_epoch, memory_order_acquire);
+    if (__builtin_expect(epoch != h->jc_epoch, 0)) {
+        memset(h->jc, 0, sizeof(*h->jc) * JC_SIZE);
+        h->jc_epoch = epoch;
+    }
+}
 /* How a block ended: through a jump or taken branch, by falling through to the next
  * instruction, or in a way that must not be chained (trap, privilege or translation change). */
 enum { RV64_LINK_NONE = -1, RV64_LINK_JUMP = 0, RV64_LINK_NEXT = 1 };

@@ -133,6 +133,7 @@ int rv64_jit_exec_block(struct rv64_hart *h, struct rv64_block *b)
     struct rv64_block *prev = NULL;
     int prev_link = RV64_LINK_NONE;
     uint64_t epoch = h->block_epoch;
+    rv64_jc_sync(h);
     for (;;) {
         /* the straddling-instruction scratch block is rewritten for every use: not worth it */
         if (b == h->scratch ||

@@ -138,8 +138,6 @@ static void emit_exit(struct x86_buf *b, uint32_t code)
     x_jmp_to(b, STUB(b, st_epilogue));
 }
 
-
-
 /* Leave for pc = rsi: straight into the jump cache's translation for pc when the dispatch stub
  * finds one (its own indirect jump per exit, for the host's predictor), else (the stub stores
  * pc) return `code`. */
@@ -368,7 +366,6 @@ static unsigned store_size(unsigned op)
     default: return 8;
     }
 }
-
 
 static struct cold *add_cold(const struct x86_buf *b, struct chain_slots *cs, int kind,
                              const struct rv64_insn *in, unsigned idx, uint8_t *site, uint8_t *back)
