@@ -120,7 +120,7 @@ struct rv64_block *rv64_lookup_block(struct rv64_hart *h)
     struct rv64_machine *m = h->m;
     uint64_t pc = h->pc;
     rv64_jc_sync(h); /* code was written: no entry can be trusted */
-    struct jc_entry *j = &h->jc[(pc >> 1) & (JC_SIZE - 1)];
+    struct jc_entry *j = rv64_jc_entry(h, pc);
     struct tlb_entry *e = &h->itlb->x[(pc >> 12) & (TLB_SIZE - 1)];
     if (likely(j->vpc == pc && j->block && e->vpage == (pc & ~0xfffull) && pc + e->addend == j->host))
         return j->block;

@@ -356,6 +356,12 @@ bool rv64_sbi_call(struct rv64_hart *h);
 /* exec.c */
 struct rv64_block *rv64_lookup_block(struct rv64_hart *h);
 
+/* the jump cache's entry for pc (the dispatch stub in jit_translate.c indexes it the same way) */
+static inline struct jc_entry *rv64_jc_entry(struct rv64_hart *h, uint64_t pc)
+{
+    return &h->jc[(pc >> 1) & (JC_SIZE - 1)];
+}
+
 /* Empties the jump cache if code was written since its entries were made (the dispatch stub
  * in translated code bails while they differ, so the run loop calls this before running
  * translated code, not only on a lookup: a loop of linked blocks may never look up). */

@@ -69,8 +69,8 @@ int rv64_jit_translate(struct rv64_hart *h, struct rv64_block *b);
 void rv64_jit_emit_stubs(struct rv64_jit *j);
 /* A chainable exit's patch site (struct rv64_block.jit_cell: the offset of its rel32) is a jmp
  * rel32 that goes to the plain return until chained; chaining turns it into a 5-byte nop, so the
- * exit falls into the chain path right after it, whose final `jmp rel32` into the successor's body (at struct rv64_block.jit_jmp) is patched
- * first. See emit_chain_exit. A far site (the successor on another virtual page:
+ * exit falls into the chain path right after it, whose final `jmp rel32` into the successor's
+ * body (at struct rv64_block.jit_jmp) is patched first. See emit_chain_exit. A far site (the successor on another virtual page:
  * struct rv64_block.jit_far) has its own chain path, which checks at run time that the fetch TLB
  * maps the target to the successor's host address (expected host: an imm64 at RV64_JIT_FAR_HOST
  * from the site), that the successor's code page is unchanged (its generation cell and value:

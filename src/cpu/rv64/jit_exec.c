@@ -78,19 +78,20 @@ static bool translate(struct rv64_hart *h, struct rv64_block *b)
         ok = rv64_jit_translate(h, b);
     }
     j->translate_ns += now_ns() - t0;
-    if (ok) { /* the jump cache's entry for it (the run loop looked it up at pc) takes the code */
-        struct jc_entry *e = &h->jc[(h->pc >> 1) & (JC_SIZE - 1)];
-        if (e->vpc == h->pc && e->block == b)
-            e->code = b->jit_code;
-    }
-    if (!ok)
+    if (!ok) {
         j->fallbacks++;
-    else if (j->perf_map)
+        return false;
+    }
+    /* the jump cache's entry for it (the run loop looked it up at pc) takes the code */
+    struct jc_entry *e = rv64_jc_entry(h, h->pc);
+    if (e->vpc == h->pc && e->block == b)
+        e->code = b->jit_code;
+    if (j->perf_map)
         fprintf(j->perf_map, "%lx %lx rv64 block pa=%llx pc=%llx n=%u\n",
                 (unsigned long)(uintptr_t)b->jit_code,
                 (unsigned long)(j->used - (size_t)((uint8_t *)b->jit_code - j->rx)),
                 (unsigned long long)b->paddr, (unsigned long long)h->pc, b->count);
-    return ok;
+    return true;
 }
 
 /* prev ended through `link` into b, both translated in the current cache: from now on prev's

@@ -623,9 +623,10 @@ static uint8_t *emit_chain_tail(struct x86_buf *b, int64_t disp, unsigned retire
 /* A block end with a constant successor on another page (pc = entry + disp), on link `link`:
  * until chained it returns to the run loop, which chains it (jit_exec.c); once chained, its
  * chain path checks what the dispatch stub would (the fetch TLB maps the target to the
- * successor's host address, whose code page is unchanged; timer countdown, requests) against
- * constants patched in, then goes on as a near chained exit does. A failed check returns to the
- * run loop too. Fixed-size encodings: jit_exec.c patches by the RV64_JIT_FAR_* offsets. */
+ * successor's host address, whose code page is unchanged) against constants patched in, then
+ * goes on as a near chained exit does (emit_chain_tail). A failed check returns to the run loop
+ * too. Fixed-size encodings up to the patched constants: jit_exec.c patches them by the
+ * RV64_JIT_FAR_* offsets, the final jmp by its recorded offset (chain_slots.jmps). */
 static void emit_far_exit(struct x86_buf *b, struct chain_slots *cs, int64_t disp, unsigned retired,
                           int link)
 {
@@ -670,17 +671,14 @@ static void emit_far_exit(struct x86_buf *b, struct chain_slots *cs, int64_t dis
 }
 
 /* A block end with a constant successor (pc = entry + disp) on link `link`. On another page it
- * goes through the dispatch stub (the jump cache). On the same page it has a patch site (a jmp
- * rel32): until the dispatcher chains it (jit_exec.c), the jmp goes to the plain return; once
- * chained, it falls into the chain path, which does inline what the dispatcher would do before
- * going straight on to a linked block (the timer countdown, the pending-request test: another
- * thread raising an interrupt posts a request), checks that this block's code page is unchanged
- * since translation (which vouches for the successor too: chained only at the same
- * generation), counts the retired instructions and jumps into the successor's body with r12 and
- * h->last_block (its entry pc and block) set. Any failed check takes the plain return, with nothing
- * counted. pc is stored only on the way out: chained code carries it in r12.
- * The encodings are fixed-size so that jit_exec.c finds the patch fields by constant offsets
- * (RV64_JIT_CHAIN_*). */
+ * is a far exit (emit_far_exit). On the same page it has a patch site (a jmp rel32): until the
+ * dispatcher chains it (jit_exec.c), the jmp goes to the plain return; once chained (the jmp
+ * made a nop), it falls into the chain path, which checks that this block's code page is
+ * unchanged since translation (which vouches for the successor too: chained only at the same
+ * generation), then does what emit_chain_tail does (on a jump back the timer and request
+ * checks; the count; r12) and jumps into the successor's body. Any failed check takes the plain
+ * return, with nothing counted. pc is stored only on the way out: chained code carries it in
+ * r12. jit_exec.c patches the final jmp at its recorded offset (chain_slots.jmps). */
 static void emit_chain_exit(struct x86_buf *b, struct chain_slots *cs, int64_t disp, unsigned retired,
                             int link)
 {
